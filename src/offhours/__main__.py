@@ -1,0 +1,5 @@
+import sys
+
+from offhours.cli import main
+
+sys.exit(main())

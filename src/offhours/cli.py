@@ -1,0 +1,177 @@
+"""The `offhours` command line: check, plan, run, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from offhours.catalog import Catalog, CatalogError, default_catalog, load_catalog
+from offhours.explain import EMPTY, FULL, PART, UNKNOWN, describe, iso, local_text, week_at_a_glance
+from offhours.language import is_opt_out, parse_schedule
+from offhours.schedule import Schedule, ScheduleError
+from offhours.timeline import timeline
+from offhours.zones import UnknownZone, resolve_zone
+
+EXIT_INVALID = 2
+
+
+class UsageError(Exception):
+    """A command-line argument that cannot be used; printed as one line, exit 2."""
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO 8601; a value without an offset is UTC."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--at {text!r} is not a time: expected ISO 8601, like 2026-03-27T16:00:00Z"
+        ) from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+# --- check --------------------------------------------------------------------------------
+
+
+def check_result(
+    value: str, at: datetime, count: int, default_timezone: str, catalog: Catalog | None
+) -> tuple[dict[str, Any], Schedule | None]:
+    """The `check --json` object for one value (DESIGN §5), and the schedule if valid."""
+    if is_opt_out(value):
+        return {"valid": True, "timezone": None, "desired": None, "last": None, "next": []}, None
+    try:
+        schedule = parse_schedule(value, default_timezone=default_timezone, catalog=catalog)
+    except ScheduleError as exc:
+        return {"valid": False, "error": exc.describe()}, None
+    tl = timeline(schedule)
+    last = tl.last_event(at)
+    desired = tl.desired_state(at)
+    result = {
+        "valid": True,
+        "timezone": schedule.timezone,
+        "desired": desired.value if desired is not None else None,
+        "last": {"action": last.action.value, "at": iso(last.at)} if last else None,
+        "next": [{"action": e.action.value, "at": iso(e.at)} for e in tl.next_events(at, count)],
+    }
+    return result, schedule
+
+
+def _human(value: str, result: dict[str, Any], schedule: Schedule | None, at: datetime) -> str:
+    lines = [f"Schedule   {value!r}"]
+    if not result["valid"]:
+        lines.append(f"Invalid    {result['error']}")
+        return "\n".join(lines)
+    if schedule is None:
+        lines.append("Opted out  offhours leaves instances with this value alone")
+        return "\n".join(lines)
+    tz = schedule.timezone
+    lines.append(f"Meaning    {describe(schedule)}")
+    lines.append(f"Time zone  {tz}")
+    lines.append(f"At         {iso(at)}  ({local_text(at, tz)})")
+    desired = result["desired"] or "no opinion yet (no event in the year before)"
+    lines.append(f"Desired    {desired}")
+    last = timeline(schedule).last_event(at)
+    if last is not None:
+        lines.append(f"Last       {last.action.value:<5}  {iso(last.at)}  ({local_text(last.at, tz)})")
+    events = timeline(schedule).next_events(at, len(result["next"]))
+    for i, event in enumerate(events):
+        label = "Next" if i == 0 else ""
+        lines.append(
+            f"{label:<10} {event.action.value:<5}  {iso(event.at)}  ({local_text(event.at, tz)})"
+        )
+    if not events:
+        lines.append("Next       none" + (" (runs all the time)" if result["desired"] else ""))
+    week = week_at_a_glance(schedule, at)
+    lines.append("")
+    lines.append(f"Week of {week.start.astimezone(timeline(schedule).tz):%Y-%m-%d} in {tz}")
+    lines.append("      " + "".join(f"{h:<3d}" if h % 3 == 0 else "" for h in range(24)).rstrip())
+    for day, row in zip(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), week.rows, strict=True):
+        lines.append(f"{day}   {row}")
+    lines.append(f"      {FULL} running  {PART} part of the hour  {EMPTY} stopped  {UNKNOWN} no opinion")
+    if week.running_hours is not None and week.share is not None:
+        lines.append(
+            f"Runs {week.running_hours:g} of {week.hours:g} hours that week ({week.share:.0%}); "
+            f"saves {1 - week.share:.0%} of an always-on instance."
+        )
+    return "\n".join(lines)
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    at = parse_instant(args.at) if args.at else _now()
+    if args.count < 0:
+        raise UsageError("--count must be 0 or more")
+    catalog = load_catalog(args.catalog) if args.catalog else default_catalog()
+    default_tz = _default_timezone(args.default_timezone)
+    values = [line.rstrip("\r\n") for line in stdin] if args.value == "-" else [args.value]
+    status = 0
+    for value in values:
+        result, schedule = check_result(value, at, args.count, default_tz, catalog)
+        if not result["valid"]:
+            status = EXIT_INVALID
+        if args.json:
+            out.write(json.dumps(result) + "\n")
+        else:
+            out.write(_human(value, result, schedule, at) + "\n")
+            if len(values) > 1:
+                out.write("\n")
+    return status
+
+
+def _default_timezone(given: str | None) -> str:
+    name = given or os.environ.get("DEFAULT_TIMEZONE") or "UTC"
+    try:
+        return resolve_zone(name)
+    except UnknownZone as exc:
+        raise UsageError(f"default time zone: {exc}") from None
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="offhours", description="Start and stop EC2 instances on the hours their tags give."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="explain a Schedule tag value")
+    check.add_argument("value", help="the tag value, or - to read one value a line from stdin")
+    check.add_argument("--at", help="the instant to evaluate at (ISO 8601; default now)")
+    check.add_argument("--count", type=int, default=5, help="how many next events (default 5)")
+    check.add_argument("--json", action="store_true", help="print JSON (JSON Lines with -)")
+    check.add_argument("--catalog", metavar="FILE", help="catalogue of named schedules (YAML)")
+    check.add_argument(
+        "--default-timezone", metavar="ZONE", help="zone for values without one (env DEFAULT_TIMEZONE)"
+    )
+    check.set_defaults(func=cmd_check)
+
+    for extra in _EXTRA_COMMANDS:
+        extra(sub)
+    return parser
+
+
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args, sys.stdout, sys.stdin)
+        return code
+    except (UsageError, CatalogError) as exc:
+        print(f"offhours: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130

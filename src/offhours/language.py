@@ -1,0 +1,460 @@
+"""The tag language: text to `Schedule`.
+
+A `Schedule` tag value takes one of three forms.
+
+Windows, the everyday form::
+
+    Mon-Fri 08:00-18:00 Europe/Berlin
+    Mon-Fri 08:00-12:00 13:00-18:00 Sat 09:00-13:00 America/New_York
+    Fri 22:00-02:00 UTC
+    07:00-19:00
+
+- An optional set of days, then one or more ranges ``HH:MM-HH:MM``. Days are ``Mon`` … ``Sun``
+  or full names, any case; ranges ``Mon-Fri``, wrapping ranges ``Fri-Mon``, lists
+  ``Mon,Wed,Fri`` (a list may mix both: ``Mon-Wed,Fri``). No days means every day. A set of days
+  holds for the ranges after it, up to the next set of days. Two sets of days with no range
+  between them are an error (join them with ``,`` if both are meant).
+- A range whose end is not after its start crosses midnight, and belongs to the day it begins
+  on. ``24:00`` ends a day. A range of zero length is an error. Spaces around ``-`` and ``,``
+  are allowed (``08:00 - 18:00``).
+- After the ranges, in any order: an optional time zone (IANA name, or ``UTC``) and the words
+  ``enforce`` and ``hibernate``.
+
+Cron events, for what windows cannot say::
+
+    start=0 8 * * 1-5; stop=30 18 * * 1-5; tz=America/New_York
+
+- Clauses separated by ``;``: ``start=CRON``, ``stop=CRON`` (each may repeat, one at least),
+  ``tz=ZONE``, and the words ``enforce`` and ``hibernate`` as clauses of their own.
+- ``CRON`` has exactly five fields (minute hour day-of-month month day-of-week), read by croniter:
+  names, ranges, steps, lists, ``L`` and ``#``. Six- or seven-field forms (seconds, years) are
+  refused, as is an expression that never fires (``0 9 30 2 *``).
+
+Named schedules: a single word such as ``office-hours`` (optionally followed by ``enforce`` or
+``hibernate``) names an entry of the deployment's catalogue, see `offhours.catalog`.
+
+``off``, ``none`` and the empty value opt an instance out (`is_opt_out`).
+
+Every error is a `ScheduleError` that says what is wrong, quotes the piece of the value at fault
+and gives its position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import lru_cache
+from typing import Protocol
+
+from croniter import croniter
+from croniter.croniter import CroniterBadDateError, CroniterError
+
+from offhours.schedule import (
+    Action,
+    CronRule,
+    Schedule,
+    ScheduleError,
+    TimeRange,
+    Window,
+)
+from offhours.zones import UnknownZone, resolve_zone
+
+OPT_OUT_VALUES = frozenset({"", "off", "none"})
+WORDS = frozenset({"enforce", "hibernate"})
+
+_DAYS: dict[str, int] = {}
+for _i, (_short, _long) in enumerate(
+    zip(
+        ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        strict=True,
+    )
+):
+    _DAYS[_short] = _i
+    _DAYS[_long] = _i
+_DAYS.update({"tues": 1, "wednes": 2, "thur": 3, "thurs": 3})
+
+_TOKEN = re.compile(r"[^\s]+(?:\s*[,-]\s*[^\s]+)*")
+_PART = re.compile(r"[^,]+")
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_DAY_SPEC = re.compile(r"^[A-Za-z]+(?:-[A-Za-z]+)?$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+_HELP_WINDOW = "expected days (Mon-Fri), a range (08:00-18:00), a time zone, 'enforce' or 'hibernate'"
+
+
+class CatalogLike(Protocol):
+    """What the parser needs of a catalogue of named schedules."""
+
+    def lookup(self, name: str) -> tuple[str, str, str | None] | None:
+        """The entry's canonical name, its value and its description, or None."""
+        ...
+
+    def names(self) -> list[str]: ...
+
+
+def is_opt_out(value: str) -> bool:
+    """`off`, `none` and the empty value mean: leave this instance alone."""
+    return value.strip().lower() in OPT_OUT_VALUES
+
+
+def parse_schedule(
+    value: str, *, default_timezone: str = "UTC", catalog: CatalogLike | None = None
+) -> Schedule:
+    """Read a tag value. Raises `ScheduleError` for anything that is not a schedule.
+
+    Opt-out values are not schedules: check `is_opt_out` first.
+    """
+    if is_opt_out(value):
+        raise ScheduleError("this value opts the instance out; it is not a schedule", value)
+    if "=" in value:
+        return _parse_cron(value, default_timezone)
+    named = _named_form(value)
+    if named is not None:
+        return _parse_named(value, named, default_timezone, catalog)
+    return _parse_windows(value, default_timezone)
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    text: str
+    position: int
+    token_index: int
+
+
+def _parts(value: str) -> Iterator[_Part]:
+    """Whitespace-separated tokens (spaces around '-' and ',' fold away), split on ','."""
+    for index, token in enumerate(_TOKEN.finditer(value)):
+        raw = token.group(0)
+        for part in _PART.finditer(raw):
+            text = part.group(0)
+            lead = len(text) - len(text.lstrip())
+            squeezed = re.sub(r"\s+", "", text)
+            if squeezed:
+                yield _Part(squeezed, token.start() + part.start() + lead, index)
+        if raw.startswith(",") or raw.endswith(",") or ",," in re.sub(r"\s+", "", raw):
+            pos = token.start() + (0 if raw.startswith(",") else len(raw) - 1)
+            raise ScheduleError("a list has an empty item", value, pos, raw)
+
+
+def _named_form(value: str) -> str | None:
+    parts = list(_PART.finditer(value)) if "," not in value else []
+    if not parts:
+        return None
+    words = value.split()
+    if not words or not _NAME.match(words[0]):
+        return None
+    first = words[0]
+    if _day_spec(first) is not None or first.lower() in WORDS or ":" in first:
+        return None
+    if first.lower() in ("utc", "gmt") or "/" in first:
+        return None
+    if any(w.lower() not in WORDS for w in words[1:]):
+        return None
+    return first
+
+
+# --- windows ------------------------------------------------------------------------------
+
+
+def _day_spec(text: str) -> frozenset[int] | None:
+    """`Mon` or `Mon-Fri` (wrapping allowed) to weekday numbers; None if not days at all."""
+    if not _DAY_SPEC.match(text):
+        return None
+    names = text.lower().split("-")
+    if any(n not in _DAYS for n in names):
+        return None
+    if len(names) == 1:
+        return frozenset({_DAYS[names[0]]})
+    first, last = _DAYS[names[0]], _DAYS[names[1]]
+    span = (last - first) % 7
+    return frozenset((first + k) % 7 for k in range(span + 1))
+
+
+def _parse_time(text: str, value: str, position: int, *, is_end: bool) -> int:
+    match = _TIME.match(text)
+    if not match:
+        raise ScheduleError("is not a time: expected HH:MM, like 08:00", value, position, text)
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if minutes > 59:
+        raise ScheduleError("minutes must be 00 to 59", value, position, text)
+    if hours > 24 or (hours == 24 and minutes != 0):
+        raise ScheduleError("is past the end of the day: the latest time is 24:00", value, position, text)
+    if hours == 24 and not is_end:
+        raise ScheduleError("24:00 can only end a range, not start one", value, position, text)
+    return hours * 60 + minutes
+
+
+def _parse_range(part: _Part, value: str) -> TimeRange:
+    text = part.text
+    pieces = text.split("-")
+    if len(pieces) != 2 or not pieces[0] or not pieces[1]:
+        raise ScheduleError(
+            "is not a time range: expected start-end, like 08:00-18:00", value, part.position, text
+        )
+    start = _parse_time(pieces[0], value, part.position, is_end=False)
+    end = _parse_time(pieces[1], value, part.position + len(pieces[0]) + 1, is_end=True)
+    if start == end:
+        raise ScheduleError(
+            "is a range of zero length: its start and end are the same time",
+            value,
+            part.position,
+            text,
+        )
+    if end == 0:
+        end = 1440
+    return TimeRange(start, end)
+
+
+def _parse_windows(value: str, default_timezone: str) -> Schedule:
+    windows: list[Window] = []
+    days: frozenset[int] | None = None
+    days_part: _Part | None = None
+    days_have_ranges = False
+    ranges: list[TimeRange] = []
+    zone: str | None = None
+    tail: _Part | None = None
+    words: set[str] = set()
+
+    def close_window() -> None:
+        if ranges:
+            windows.append(Window(days if days is not None else frozenset(range(7)), tuple(ranges)))
+            ranges.clear()
+
+    for part in _parts(value):
+        text = part.text
+        lowered = text.lower()
+        day_set = _day_spec(text)
+        if day_set is not None:
+            if tail is not None:
+                raise ScheduleError(
+                    f"days must come before the time zone and words (found after {tail.text!r})",
+                    value,
+                    part.position,
+                    text,
+                )
+            if days_part is not None and not days_have_ranges:
+                if days_part.token_index == part.token_index:
+                    days = (days or frozenset()) | day_set
+                    continue
+                raise ScheduleError(
+                    f"follows the days {days_part.text!r} with no time range between them; "
+                    "join days with ',' (Mon,Fri) or '-' (Mon-Fri), or give each a range",
+                    value,
+                    part.position,
+                    text,
+                )
+            close_window()
+            days, days_part, days_have_ranges = day_set, part, False
+        elif ":" in text or (text[:1].isdigit() and "-" in text):
+            if tail is not None:
+                raise ScheduleError(
+                    f"time ranges must come before the time zone and words "
+                    f"(found after {tail.text!r})",
+                    value,
+                    part.position,
+                    text,
+                )
+            ranges.append(_parse_range(part, value))
+            days_have_ranges = True
+        elif lowered in WORDS:
+            words.add(lowered)
+            tail = tail or part
+        elif text[:1].isdigit():
+            raise ScheduleError(
+                "is not a time range: expected HH:MM-HH:MM, like 08:00-18:00",
+                value,
+                part.position,
+                text,
+            )
+        else:
+            try:
+                name = resolve_zone(text)
+            except UnknownZone as exc:
+                if "/" in text or lowered in ("utc", "gmt"):
+                    raise ScheduleError(str(exc), value, part.position, text) from None
+                raise ScheduleError(
+                    f"is not a day, a time range, a time zone or a word: {_HELP_WINDOW}"
+                    + (f" (did you mean {exc.suggestion!r}?)" if exc.suggestion else ""),
+                    value,
+                    part.position,
+                    text,
+                ) from None
+            if zone is not None:
+                raise ScheduleError(
+                    f"is a second time zone; the value already names {zone!r}",
+                    value,
+                    part.position,
+                    text,
+                )
+            zone = name
+            tail = tail or part
+    if days_part is not None and not days_have_ranges:
+        raise ScheduleError(
+            "names days but no time range follows them: expected a range like 08:00-18:00",
+            value,
+            days_part.position,
+            days_part.text,
+        )
+    close_window()
+    if not windows:
+        raise ScheduleError("has no time range: expected at least one, like 08:00-18:00", value)
+    return Schedule(
+        text=value,
+        timezone=zone or _default_zone(default_timezone, value),
+        windows=tuple(windows),
+        enforce="enforce" in words,
+        hibernate="hibernate" in words,
+    )
+
+
+def _default_zone(default_timezone: str, value: str) -> str:
+    try:
+        return resolve_zone(default_timezone)
+    except UnknownZone as exc:
+        raise ScheduleError(f"the deployment's default time zone is invalid: {exc}", value) from None
+
+
+# --- cron ---------------------------------------------------------------------------------
+
+_PROBE_START = datetime(2000, 1, 1)
+
+
+@lru_cache(maxsize=1024)
+def _cron_problem(expression: str) -> str | None:
+    """Why a five-field expression is unusable, or None if croniter reads it and it fires."""
+    try:
+        it = croniter(expression, _PROBE_START)
+    except CroniterError as exc:
+        return f"croniter cannot read it ({exc})"
+    except (ValueError, KeyError, IndexError) as exc:
+        return f"croniter cannot read it ({exc})"
+    try:
+        it.get_next(datetime)
+    except CroniterBadDateError:
+        return "never fires: no date matches it"
+    except (CroniterError, ValueError) as exc:
+        return f"croniter cannot read it ({exc})"
+    return None
+
+
+def _cron_rule(action: Action, expr: str, value: str, position: int) -> CronRule:
+    fields = expr.split()
+    if not fields:
+        raise ScheduleError(f"{action}= has no cron expression", value, position, f"{action}=")
+    if len(fields) != 5:
+        hint = " (a sixth field would be read as seconds)" if len(fields) == 6 else ""
+        raise ScheduleError(
+            f"has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron expression here "
+            f"has exactly five: minute hour day-of-month month day-of-week{hint}",
+            value,
+            position,
+            expr,
+        )
+    if any(f.upper().startswith("H") and f.upper() != "H" for f in fields) or "H" in fields:
+        raise ScheduleError("hashed 'H' fields are not supported", value, position, expr)
+    normal = " ".join(fields)
+    problem = _cron_problem(normal)
+    if problem is not None:
+        raise ScheduleError(problem, value, position, expr)
+    return CronRule(action, normal)
+
+
+def _parse_cron(value: str, default_timezone: str) -> Schedule:
+    rules: list[CronRule] = []
+    zone: str | None = None
+    words: set[str] = set()
+    offset = 0
+    for clause in value.split(";"):
+        start = offset
+        offset += len(clause) + 1
+        text = clause.strip()
+        if not text:
+            continue
+        position = start + (len(clause) - len(clause.lstrip()))
+        if "=" not in text:
+            if text.lower() in WORDS:
+                words.add(text.lower())
+                continue
+            raise ScheduleError(
+                "is not a clause: expected start=CRON, stop=CRON, tz=ZONE, 'enforce' or "
+                "'hibernate'",
+                value,
+                position,
+                text,
+            )
+        key, _, arg = text.partition("=")
+        key = key.strip().lower()
+        arg_raw = arg
+        arg = arg.strip()
+        arg_position = position + text.index("=") + 1 + (len(arg_raw) - len(arg_raw.lstrip()))
+        if key in ("start", "stop"):
+            rules.append(_cron_rule(Action(key), arg, value, arg_position))
+        elif key in ("tz", "timezone"):
+            if zone is not None:
+                raise ScheduleError("tz= is given twice", value, position, text)
+            try:
+                zone = resolve_zone(arg)
+            except UnknownZone as exc:
+                raise ScheduleError(str(exc), value, arg_position, arg) from None
+        else:
+            raise ScheduleError(
+                f"unknown clause {key!r}: expected start=, stop= or tz=", value, position, text
+            )
+    if not rules:
+        raise ScheduleError("has no start= or stop= clause: at least one is needed", value)
+    return Schedule(
+        text=value,
+        timezone=zone or _default_zone(default_timezone, value),
+        rules=tuple(rules),
+        enforce="enforce" in words,
+        hibernate="hibernate" in words,
+    )
+
+
+# --- named --------------------------------------------------------------------------------
+
+
+def _parse_named(
+    value: str, name: str, default_timezone: str, catalog: CatalogLike | None
+) -> Schedule:
+    position = value.index(name)
+    if catalog is None:
+        raise ScheduleError(
+            "names a schedule, but no catalogue of named schedules is loaded",
+            value,
+            position,
+            name,
+        )
+    entry = catalog.lookup(name)
+    if entry is None:
+        known = ", ".join(catalog.names()) or "none"
+        raise ScheduleError(
+            f"is not a schedule in the catalogue (it has: {known})", value, position, name
+        )
+    canonical, entry_value, description = entry
+    try:
+        schedule = parse_schedule(entry_value, default_timezone=default_timezone)
+    except ScheduleError as exc:
+        raise ScheduleError(
+            f"names catalogue entry {canonical!r}, which is invalid: {exc}", value, position, name
+        ) from None
+    words = {w.lower() for w in value.split()[1:]}
+    return replace(
+        schedule,
+        text=value,
+        name=canonical,
+        description=description,
+        enforce=schedule.enforce or "enforce" in words,
+        hibernate=schedule.hibernate or "hibernate" in words,
+    )
+
+
+def describe_error(value: str, error: ScheduleError) -> str:
+    """One line for a person: the value and what is wrong where."""
+    return f"invalid schedule {value!r}: {error.describe()}"
+

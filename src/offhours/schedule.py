@@ -1,0 +1,135 @@
+"""The schedule: what a tag value means, as plain data.
+
+A `Schedule` is what `offhours.language.parse_schedule` makes of a tag value. It holds either
+windows (form 1.1 of the design) or cron rules (form 1.2), the time zone that applies, and the
+words that change behaviour (`enforce`, `hibernate`). It knows nothing about instants: the time
+arithmetic lives in `offhours.timeline`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+MINUTES_PER_DAY = 1440
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+FULL_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class Action(StrEnum):
+    """What an event does to an instance."""
+
+    START = "start"
+    STOP = "stop"
+
+    @property
+    def state(self) -> DesiredState:
+        return DesiredState.RUNNING if self is Action.START else DesiredState.STOPPED
+
+
+class DesiredState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class ScheduleError(ValueError):
+    """A tag value that is not a schedule.
+
+    `reason` says what is wrong in words, `position` is the 0-based index in `value` where the
+    trouble starts (or None when it is the value as a whole), `token` the offending piece.
+    """
+
+    def __init__(
+        self, reason: str, value: str, position: int | None = None, token: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.value = value
+        self.position = position
+        self.token = token
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = ""
+        if self.position is not None:
+            where = f" at character {self.position + 1}"
+        if self.token is not None:
+            return f"{self.token!r}{where}: {self.reason}"
+        return f"{self.reason}{where}" if where else self.reason
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """A daily range in minutes after local midnight; `end` is 1..1440 (1440 is `24:00`).
+
+    A range whose end is not after its start crosses midnight into the next day.
+    """
+
+    start: int
+    end: int
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end <= self.start
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start if self.end > self.start else self.end + 1440 - self.start
+
+    def __str__(self) -> str:
+        return f"{_hhmm(self.start)}-{_hhmm(self.end)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Ranges that begin on each of `days` (0 = Monday … 6 = Sunday)."""
+
+    days: frozenset[int]
+    ranges: tuple[TimeRange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CronRule:
+    """A five-field cron expression whose firings are events of one action."""
+
+    action: Action
+    expression: str
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An instant (UTC, aware) at which a schedule starts or stops its instances."""
+
+    action: Action
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A parsed tag value.
+
+    Exactly one of `windows` and `rules` is non-empty. `timezone` is an IANA name, already
+    resolved against the deployment's default. `name` is the catalogue entry it came from, if any.
+    """
+
+    text: str
+    timezone: str
+    windows: tuple[Window, ...] = ()
+    rules: tuple[CronRule, ...] = ()
+    enforce: bool = False
+    hibernate: bool = False
+    name: str | None = None
+    description: str | None = None
+
+    @property
+    def is_cron(self) -> bool:
+        return bool(self.rules)
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_minutes(minutes: int) -> str:
+    """`480` -> `08:00`; `1440` -> `24:00`."""
+    return _hhmm(minutes)

@@ -1,0 +1,44 @@
+"""Time zone names to `ZoneInfo`, with tzdata shipped beside the code."""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+
+class UnknownZone(ValueError):
+    def __init__(self, name: str, suggestion: str | None) -> None:
+        self.name = name
+        self.suggestion = suggestion
+        hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
+        super().__init__(f"unknown time zone {name!r}: expected an IANA name like Europe/Berlin{hint}")
+
+
+@cache
+def _by_lower_name() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+@cache
+def resolve_zone(name: str) -> str:
+    """The canonical spelling of a zone name (case-insensitive); raises `UnknownZone`."""
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        raise UnknownZone(name, None)
+    if name.upper() in ("UTC", "Z"):
+        return "UTC"
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    known = _by_lower_name()
+    if name.lower() in known:
+        return known[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.8)
+    raise UnknownZone(name, known[close[0]] if close else None)
+
+
+@cache
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(resolve_zone(name))
