@@ -1,0 +1,82 @@
+"""Settings from the environment (DESIGN §6)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from offhours.zones import UnknownZone, resolve_zone
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+class ConfigError(ValueError):
+    """A deployment setting that cannot be used."""
+
+
+def _flag(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{name}={value!r} is not a boolean: expected true or false")
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(p.strip() for p in (value or "").split(",") if p.strip())
+
+
+@dataclass(frozen=True)
+class Config:
+    tag_key: str = "Schedule"
+    default_timezone: str = "UTC"
+    regions: tuple[str, ...] = ()
+    dry_run: bool = False
+    target_accounts: tuple[str, ...] = ()
+    member_role_name: str = "offhours-member"
+    member_external_id: str | None = None
+    catalog_parameter: str | None = None
+    catalog_file: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        tag_key = env.get("SCHEDULE_TAG_KEY", "").strip() or "Schedule"
+        try:
+            zone = resolve_zone(env.get("DEFAULT_TIMEZONE", "").strip() or "UTC")
+        except UnknownZone as exc:
+            raise ConfigError(f"DEFAULT_TIMEZONE: {exc}") from None
+        regions = _list(env.get("REGIONS"))
+        if not regions:
+            own = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+            regions = (own,) if own else ()
+        accounts = _list(env.get("TARGET_ACCOUNTS"))
+        for account in accounts:
+            if not _ACCOUNT.match(account):
+                raise ConfigError(f"TARGET_ACCOUNTS: {account!r} is not a 12-digit account id")
+        return cls(
+            tag_key=tag_key,
+            default_timezone=zone,
+            regions=regions,
+            dry_run=_flag("DRY_RUN", env.get("DRY_RUN"), False),
+            target_accounts=accounts,
+            member_role_name=env.get("MEMBER_ROLE_NAME", "").strip() or "offhours-member",
+            member_external_id=env.get("MEMBER_EXTERNAL_ID", "").strip() or None,
+            catalog_parameter=env.get("CATALOG_PARAMETER", "").strip() or None,
+            catalog_file=env.get("CATALOG_FILE", "").strip() or None,
+        )
+
+
+def region_problem(region: str) -> str | None:
+    """Why a region name cannot be right, or None."""
+    if not _REGION.match(region):
+        return f"{region!r} is not a region name (expected one like eu-central-1)"
+    return None

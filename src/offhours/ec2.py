@@ -1,0 +1,228 @@
+"""The EC2 gateway: the only module that calls EC2.
+
+It lists tagged instances through the paginator (filtered on the server by tag key and state),
+keeps only what the planner needs, and starts, stops and tags in batches: one call per batch.
+A batch that EC2 refuses because of some of its instances is split in halves until those are
+isolated, so the rest still change; each failure keeps its error code. Throttling and server
+errors are retried by botocore's standard retry mode (see `offhours.aws`); what still fails
+after that is reported, not split. A connection that cannot be made raises `EndpointUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError as BotoConnectionError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from offhours.instance import ASG_TAG, Instance
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+else:
+    EC2Client = Any
+
+LISTED_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
+# Errors that say nothing about a particular instance: splitting the batch cannot help.
+WHOLE_BATCH_ERRORS = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "Unavailable",
+        "AuthFailure",
+        "ExpiredToken",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "OptInRequired",
+    }
+)
+DEFAULT_BATCH_SIZE = 100
+
+
+class EndpointUnavailable(Exception):
+    """EC2 could not be reached: nothing more can be done in this target."""
+
+
+@dataclass
+class BatchResult:
+    succeeded: list[str] = field(default_factory=list)
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (code, message)
+    not_attempted: list[str] = field(default_factory=list)
+    calls: int = 0
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def _error(exc: ClientError) -> tuple[str, str]:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code", "Unknown")), str(error.get("Message", str(exc)))
+
+
+class Ec2Gateway:
+    """EC2 for one account and region. `client` is a boto3 EC2 client built by the caller."""
+
+    def __init__(
+        self,
+        client: EC2Client,
+        *,
+        tag_key: str,
+        region: str = "",
+        account: str = "",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self.client = client
+        self.tag_key = tag_key
+        self.region = region or client.meta.region_name
+        self.account = account
+        self.batch_size = batch_size
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def instances(self, state_key: str) -> Iterator[Instance]:
+        """Every non-terminated instance that carries the schedule tag, page by page."""
+        paginator = self.client.get_paginator("describe_instances")
+        pages = paginator.paginate(
+            Filters=[
+                {"Name": "tag-key", "Values": [self.tag_key]},
+                {"Name": "instance-state-name", "Values": list(LISTED_STATES)},
+            ],
+            PaginationConfig={"PageSize": 1000},
+        )
+        try:
+            for page in pages:
+                raw = [i for r in page.get("Reservations", []) for i in r.get("Instances", [])]
+                spot_types = self._spot_types(raw)
+                for item in raw:
+                    yield self._snapshot(item, state_key, spot_types)
+        except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
+            raise EndpointUnavailable(str(exc)) from exc
+
+    def _spot_types(self, raw: list[Any]) -> dict[str, str]:
+        request_ids = [
+            i["SpotInstanceRequestId"]
+            for i in raw
+            if i.get("InstanceLifecycle") == "spot" and i.get("SpotInstanceRequestId")
+        ]
+        if not request_ids:
+            return {}
+        try:
+            response = self.client.describe_spot_instance_requests(
+                SpotInstanceRequestIds=request_ids
+            )
+        except ClientError:
+            return {}
+        return {
+            r["SpotInstanceRequestId"]: r.get("Type", "one-time")
+            for r in response.get("SpotInstanceRequests", [])
+        }
+
+    def _snapshot(self, item: Any, state_key: str, spot_types: dict[str, str]) -> Instance:
+        tags = {t["Key"]: t.get("Value", "") for t in item.get("Tags", [])}
+        spot: str | None = None
+        if item.get("InstanceLifecycle") == "spot":
+            spot = spot_types.get(item.get("SpotInstanceRequestId", ""), "unknown")
+        return Instance(
+            id=item["InstanceId"],
+            state=item.get("State", {}).get("Name", "unknown"),
+            schedule=tags.get(self.tag_key, ""),
+            name=tags.get("Name", ""),
+            handled=tags.get(state_key),
+            launch_time=item.get("LaunchTime"),
+            region=self.region,
+            account=self.account,
+            auto_scaling_group=tags.get(ASG_TAG),
+            spot=spot,
+            root_device_type=item.get("RootDeviceType", "ebs"),
+            hibernation_configured=bool(item.get("HibernationOptions", {}).get("Configured")),
+            state_reason=(item.get("StateReason") or {}).get("Code"),
+        )
+
+    # -- changing ----------------------------------------------------------------------------
+
+    def start(self, ids: Sequence[str], may_call: Callable[[], bool] | None = None) -> BatchResult:
+        return self._batched(lambda b: self.client.start_instances(InstanceIds=b), ids, may_call)
+
+    def stop(
+        self,
+        ids: Sequence[str],
+        *,
+        hibernate: bool = False,
+        may_call: Callable[[], bool] | None = None,
+    ) -> BatchResult:
+        if hibernate:
+            return self._batched(
+                lambda b: self.client.stop_instances(InstanceIds=b, Hibernate=True), ids, may_call
+            )
+        return self._batched(lambda b: self.client.stop_instances(InstanceIds=b), ids, may_call)
+
+    def tag(
+        self, ids: Sequence[str], key: str, value: str, may_call: Callable[[], bool] | None = None
+    ) -> BatchResult:
+        return self._batched(
+            lambda b: self.client.create_tags(Resources=b, Tags=[{"Key": key, "Value": value}]),
+            ids,
+            may_call,
+        )
+
+    def _batched(
+        self,
+        call: Callable[[list[str]], object],
+        ids: Sequence[str],
+        may_call: Callable[[], bool] | None,
+    ) -> BatchResult:
+        result = BatchResult()
+        pending = list(chunks(ids, self.batch_size))
+        while pending:
+            batch = pending.pop(0)
+            if may_call is not None and not may_call():
+                result.not_attempted += batch
+                for rest in pending:
+                    result.not_attempted += rest
+                break
+            result.calls += 1
+            try:
+                call(batch)
+            except ClientError as exc:
+                code, message = _error(exc)
+                if len(batch) == 1 or code in WHOLE_BATCH_ERRORS:
+                    for instance_id in batch:
+                        result.failed[instance_id] = (code, message)
+                else:
+                    half = len(batch) // 2
+                    pending[0:0] = [batch[:half], batch[half:]]
+                continue
+            except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
+                for instance_id in batch:
+                    result.failed[instance_id] = ("EndpointUnavailable", str(exc))
+                for rest in pending:
+                    result.not_attempted += rest
+                raise PartialBatch(result, str(exc)) from exc
+            except BotoCoreError as exc:
+                for instance_id in batch:
+                    result.failed[instance_id] = (type(exc).__name__, str(exc))
+                continue
+            result.succeeded += batch
+        return result
+
+
+class PartialBatch(EndpointUnavailable):
+    """The endpoint went away in the middle of a batched operation; `result` says how far."""
+
+    def __init__(self, result: BatchResult, message: str) -> None:
+        super().__init__(message)
+        self.result = result

@@ -1,0 +1,46 @@
+"""What people read: one record per decision, one per run (DESIGN §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from offhours.executor import Outcome, Outcomes
+from offhours.instance import format_anchor
+
+LEVELS = {Outcomes.FAILED: "ERROR", Outcomes.INVALID: "WARNING"}
+
+
+def decision_record(outcome: Outcome) -> dict[str, Any]:
+    d = outcome.decision
+    i = d.instance
+    record: dict[str, Any] = {
+        "kind": "decision",
+        "instance_id": i.id,
+        "name": i.name,
+        "region": i.region,
+        "account": i.account,
+        "schedule": i.schedule,
+        "previous_state": i.state,
+        "desired_state": d.desired.value if d.desired is not None else None,
+        "action": d.action,
+        "outcome": outcome.outcome,
+        "reason": outcome.reason,
+        "event_time": format_anchor(d.event.at) if d.event is not None else None,
+    }
+    if outcome.error_code:
+        record["error_code"] = outcome.error_code
+    if d.warning:
+        record["warning"] = d.warning
+    return record
+
+
+def decision_message(outcome: Outcome) -> str:
+    d = outcome.decision
+    name = f" ({d.instance.name})" if d.instance.name else ""
+    return f"{d.instance.id}{name}: {d.action}, {outcome.outcome}: {outcome.reason}"
+
+
+def level_of(outcome: Outcome) -> str:
+    if outcome.decision.warning and outcome.outcome != Outcomes.FAILED:
+        return "WARNING"
+    return LEVELS.get(outcome.outcome, "INFO")

@@ -1,0 +1,193 @@
+"""One run: for every target, list the tagged instances, plan, apply, report.
+
+The Lambda handler and the CLI both call `run`. It gathers inputs (the gateway), decides with
+the pure planner, and applies (the executor); a dry run simply does not apply.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from offhours.aws import Clients
+from offhours.config import Config, region_problem
+from offhours.ec2 import Ec2Gateway, EndpointUnavailable
+from offhours.executor import Execution, Outcome, Outcomes, dry_run, execute
+from offhours.instance import state_tag_key
+from offhours.language import CatalogLike
+from offhours.planner import Settings, Step, plan
+
+COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    region: str
+    account: str | None = None  # None: the function's own account
+
+    def __str__(self) -> str:
+        return f"{self.account or 'own account'}/{self.region}"
+
+
+@dataclass
+class TargetReport:
+    target: Target
+    outcomes: list[Outcome] = field(default_factory=list)
+    error: str | None = None
+    calls: int = 0
+
+
+@dataclass
+class RunReport:
+    at: datetime
+    dry_run: bool
+    targets: list[TargetReport] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """The handler's result (DESIGN §6)."""
+        c: Counter[str] = Counter()
+        for report in self.targets:
+            if report.error is not None:
+                c["failed"] += 1
+            for o in report.outcomes:
+                c["evaluated"] += 1
+                if o.changed and o.decision.step is Step.START:
+                    c["started"] += 1
+                if o.changed and o.decision.step in (Step.STOP, Step.HIBERNATE):
+                    c["stopped"] += 1
+                if o.outcome in (Outcomes.SKIPPED, Outcomes.DEFERRED):
+                    c["skipped"] += 1
+                elif o.outcome == Outcomes.INVALID:
+                    c["invalid"] += 1
+                elif o.outcome == Outcomes.FAILED:
+                    c["failed"] += 1
+        return {key: c[key] for key in COUNT_KEYS}
+
+    def details(self) -> dict[str, int]:
+        """More counts for the summary line."""
+        c: Counter[str] = Counter()
+        for report in self.targets:
+            for o in report.outcomes:
+                c[o.outcome.replace("-", "_")] += 1
+                if o.outcome == Outcomes.DRY_RUN and o.decision.step is Step.START:
+                    c["would_start"] += 1
+                if o.outcome == Outcomes.DRY_RUN and o.decision.step in (Step.STOP, Step.HIBERNATE):
+                    c["would_stop"] += 1
+        c["targets"] = len(self.targets)
+        c["failed_targets"] = sum(1 for t in self.targets if t.error is not None)
+        c["calls"] = sum(t.calls for t in self.targets)
+        return dict(c)
+
+    @property
+    def all_targets_failed(self) -> bool:
+        return bool(self.targets) and all(t.error is not None for t in self.targets)
+
+
+def targets_of(config: Config) -> list[Target]:
+    accounts: list[str | None] = list(config.target_accounts) or [None]
+    return [Target(region, account) for account in accounts for region in config.regions]
+
+
+OutcomeSink = Callable[[Outcome], None]
+TargetErrorSink = Callable[[Target, str], None]
+
+
+def reconcile_target(
+    target: Target,
+    gateway: Ec2Gateway,
+    at: datetime,
+    settings: Settings,
+    *,
+    dry: bool,
+    may_call: Callable[[], bool] | None = None,
+    on_outcome: OutcomeSink | None = None,
+) -> TargetReport:
+    """List, plan and apply for one account-region target. Raises on an unreachable endpoint
+    or a refused listing; a failing instance is an outcome, never an exception."""
+    state_key = state_tag_key(settings.tag_key)
+    the_plan = plan(gateway.instances(state_key), at, settings)
+    if dry:
+        execution = Execution(dry_run(the_plan))
+    else:
+        execution = execute(the_plan, gateway, state_key=state_key, may_call=may_call)
+    report = TargetReport(target, execution.outcomes, calls=execution.calls)
+    if execution.endpoint_error is not None:
+        report.error = f"EC2 went away in the middle of the run: {execution.endpoint_error}"
+    if on_outcome is not None:
+        for outcome in execution.outcomes:
+            on_outcome(outcome)
+    return report
+
+
+def run(
+    config: Config,
+    at: datetime,
+    *,
+    clients: Clients,
+    catalog: CatalogLike | None,
+    dry: bool | None = None,
+    converge: bool = False,
+    own_account: str = "",
+    may_call: Callable[[], bool] | None = None,
+    on_outcome: OutcomeSink | None = None,
+    on_target_error: TargetErrorSink | None = None,
+) -> RunReport:
+    """Reconcile every target of `config` at the run's time `at`."""
+    settings = Settings(
+        tag_key=config.tag_key,
+        default_timezone=config.default_timezone,
+        catalog=catalog,
+        converge=converge,
+    )
+    is_dry = config.dry_run if dry is None else dry
+    report = RunReport(at, is_dry)
+    for target in targets_of(config):
+        target_report = _run_target(
+            target, config, at, settings, clients, is_dry, own_account, may_call, on_outcome
+        )
+        report.targets.append(target_report)
+        if target_report.error is not None and on_target_error is not None:
+            on_target_error(target, target_report.error)
+    return report
+
+
+def _run_target(
+    target: Target,
+    config: Config,
+    at: datetime,
+    settings: Settings,
+    clients: Clients,
+    is_dry: bool,
+    own_account: str,
+    may_call: Callable[[], bool] | None,
+    on_outcome: OutcomeSink | None,
+) -> TargetReport:
+    problem = region_problem(target.region)
+    if problem is not None:
+        return TargetReport(target, error=f"target {target}: {problem}")
+    try:
+        client = clients.ec2(target.region, target.account)
+        gateway = Ec2Gateway(
+            client,
+            tag_key=config.tag_key,
+            region=target.region,
+            account=target.account or own_account,
+        )
+        return reconcile_target(
+            target, gateway, at, settings, dry=is_dry, may_call=may_call, on_outcome=on_outcome
+        )
+    except EndpointUnavailable as exc:
+        return TargetReport(target, error=f"target {target}: EC2 cannot be reached: {exc}")
+    except ClientError as exc:
+        error: Any = exc.response.get("Error", {})
+        return TargetReport(
+            target,
+            error=f"target {target}: {error.get('Code', 'Error')}: {error.get('Message', exc)}",
+        )
+    except BotoCoreError as exc:
+        return TargetReport(target, error=f"target {target}: {type(exc).__name__}: {exc}")

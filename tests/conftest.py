@@ -1,0 +1,59 @@
+"""Test harness: a real EC2-compatible endpoint (moto in server mode) on loopback.
+
+Safety first, before anything imports boto3: dummy credentials, no profile, no instance
+metadata, and a dead proxy for every host that is not loopback, so that a client which somehow
+misses the local endpoint fails loudly instead of reaching real AWS.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": "false",
+    }
+)
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_EC2"):
+    os.environ.pop(_name, None)
+
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.fleet import Fleet, MotoEndpoint  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[MotoEndpoint]:
+    endpoint = MotoEndpoint.start()
+    os.environ["AWS_ENDPOINT_URL"] = endpoint.url
+    yield endpoint
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    endpoint.stop()
+
+
+@pytest.fixture(scope="session")
+def ec2_session_client(moto_endpoint: MotoEndpoint) -> Any:
+    return boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_endpoint.url)
+
+
+@pytest.fixture
+def fleet(moto_endpoint: MotoEndpoint, ec2_session_client: Any) -> Fleet:
+    """An empty EC2 on the local endpoint, and helpers to fill it."""
+    moto_endpoint.reset()
+    return Fleet(ec2_session_client)

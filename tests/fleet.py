@@ -1,0 +1,98 @@
+"""Helpers to run a local EC2 endpoint and put instances in it."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+AMI = "ami-12c6146b"  # one of moto's built-in images (EBS root)
+
+
+@dataclass
+class MotoEndpoint:
+    server: ThreadedMotoServer
+    url: str
+
+    @classmethod
+    def start(cls) -> MotoEndpoint:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        port = server._server.server_port  # type: ignore[union-attr]
+        return cls(server, f"http://127.0.0.1:{port}")
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+class Fleet:
+    """Creates tagged instances through the EC2 API, as a person or a pipeline would."""
+
+    def __init__(self, ec2: Any, tag_key: str = "Schedule") -> None:
+        self.ec2 = ec2
+        self.tag_key = tag_key
+
+    def launch(
+        self,
+        schedule: str | None = None,
+        *,
+        state: str = "running",
+        name: str = "",
+        handled: str | None = None,
+        tags: dict[str, str] | None = None,
+        count: int = 1,
+        **run_args: Any,
+    ) -> list[str]:
+        all_tags = dict(tags or {})
+        if schedule is not None:
+            all_tags[self.tag_key] = schedule
+        if name:
+            all_tags["Name"] = name
+        if handled is not None:
+            all_tags[f"{self.tag_key}:offhours-handled"] = handled
+        args: dict[str, Any] = {"ImageId": AMI, "MinCount": count, "MaxCount": count, **run_args}
+        if all_tags:
+            args["TagSpecifications"] = [
+                {
+                    "ResourceType": "instance",
+                    "Tags": [{"Key": k, "Value": v} for k, v in all_tags.items()],
+                }
+            ]
+        ids = [i["InstanceId"] for i in self.ec2.run_instances(**args)["Instances"]]
+        if state == "stopped":
+            self.ec2.stop_instances(InstanceIds=ids)
+        return ids
+
+    def one(self, schedule: str | None = None, **kwargs: Any) -> str:
+        return self.launch(schedule, **kwargs)[0]
+
+    def state(self, instance_id: str) -> str:
+        return str(self.describe(instance_id)["State"]["Name"])
+
+    def tags(self, instance_id: str) -> dict[str, str]:
+        return {t["Key"]: t["Value"] for t in self.describe(instance_id).get("Tags", [])}
+
+    def handled(self, instance_id: str) -> str | None:
+        return self.tags(instance_id).get(f"{self.tag_key}:offhours-handled")
+
+    def describe(self, instance_id: str) -> Any:
+        response = self.ec2.describe_instances(InstanceIds=[instance_id])
+        return response["Reservations"][0]["Instances"][0]
+
+    def start(self, instance_id: str) -> None:
+        self.ec2.start_instances(InstanceIds=[instance_id])
+
+    def stop(self, instance_id: str) -> None:
+        self.ec2.stop_instances(InstanceIds=[instance_id])
+
+    def terminate(self, instance_id: str) -> None:
+        self.ec2.terminate_instances(InstanceIds=[instance_id])
