@@ -26,8 +26,40 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-validate: install
-	@if [ -f template.yaml ]; then $(BIN)/cfn-lint template.yaml; fi
+# AWS SAM CLI lives in its own venv: it pins boto3, botocore, click, pydantic and cfn-lint
+# exactly, which would downgrade the project's own (.venv) versions.
+SAM_VENV := $(VENV)/sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+SAM_CLI ?= aws-sam-cli>=1.120,<2
+# No telemetry; a region and dummy credentials so that offline commands never look for real ones.
+SAM_ENV := SAM_CLI_TELEMETRY=0
+SAM_OFFLINE := $(SAM_ENV) AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
+# `sam build` needs the Lambda runtime's python3.13 on PATH (pyenv's shim needs PYENV_VERSION).
+PY313 = $(shell PYENV_VERSION=3.13.0 python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null)
+
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet '$(SAM_CLI)'
+	touch $(SAM_STAMP)
+
+validate: install $(SAM_STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(SAM_OFFLINE) $(SAM) validate --lint --template template.yaml
+
+build: $(SAM_STAMP)
+	@test -n "$(PY313)" || { echo "python3.13 not found: pyenv install 3.13.0, or put python3.13 on PATH" >&2; exit 1; }
+	PATH="$(dir $(PY313)):$$PATH" $(SAM_ENV) $(SAM) build
+
+deploy: build
+	$(SAM_ENV) $(SAM) deploy --guided
+
+invoke: build
+	$(SAM_ENV) $(SAM) local invoke OffhoursFunction -e events/scheduled.json
+
+logs: $(SAM_STAMP)
+	$(SAM_ENV) $(SAM) logs --stack-name offhours --tail
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

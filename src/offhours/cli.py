@@ -7,13 +7,18 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from offhours.catalog import Catalog, CatalogError, default_catalog, load_catalog
+from offhours.config import Config, ConfigError
 from offhours.explain import EMPTY, FULL, PART, UNKNOWN, describe, iso, local_text, week_at_a_glance
 from offhours.language import is_opt_out, parse_schedule
+from offhours.records import decision_record
 from offhours.schedule import Schedule, ScheduleError
+from offhours.service import RunReport
+from offhours.service import run as service_run
 from offhours.timeline import timeline
 from offhours.zones import UnknownZone, resolve_zone
 
@@ -83,7 +88,9 @@ def _human(value: str, result: dict[str, Any], schedule: Schedule | None, at: da
     lines.append(f"Desired    {desired}")
     last = timeline(schedule).last_event(at)
     if last is not None:
-        lines.append(f"Last       {last.action.value:<5}  {iso(last.at)}  ({local_text(last.at, tz)})")
+        lines.append(
+            f"Last       {last.action.value:<5}  {iso(last.at)}  ({local_text(last.at, tz)})"
+        )
     events = timeline(schedule).next_events(at, len(result["next"]))
     for i, event in enumerate(events):
         label = "Next" if i == 0 else ""
@@ -98,7 +105,9 @@ def _human(value: str, result: dict[str, Any], schedule: Schedule | None, at: da
     lines.append("      " + "".join(f"{h:<3d}" if h % 3 == 0 else "" for h in range(24)).rstrip())
     for day, row in zip(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), week.rows, strict=True):
         lines.append(f"{day}   {row}")
-    lines.append(f"      {FULL} running  {PART} part of the hour  {EMPTY} stopped  {UNKNOWN} no opinion")
+    lines.append(
+        f"      {FULL} running  {PART} part of the hour  {EMPTY} stopped  {UNKNOWN} no opinion"
+    )
     if week.running_hours is not None and week.share is not None:
         lines.append(
             f"Runs {week.running_hours:g} of {week.hours:g} hours that week ({week.share:.0%}); "
@@ -136,6 +145,165 @@ def _default_timezone(given: str | None) -> str:
         raise UsageError(f"default time zone: {exc}") from None
 
 
+# --- plan and run -------------------------------------------------------------------------
+
+
+def _run_config(args: argparse.Namespace) -> Config:
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    changes: dict[str, Any] = {}
+    if args.region:
+        changes["regions"] = tuple(args.region)
+    elif not config.regions:
+        import boto3
+
+        region = boto3.Session().region_name
+        if not region:
+            raise UsageError("no region: give --region, or set AWS_REGION or REGIONS")
+        changes["regions"] = (region,)
+    if args.tag_key:
+        changes["tag_key"] = args.tag_key
+    if args.default_timezone:
+        changes["default_timezone"] = _default_timezone(args.default_timezone)
+    return replace(config, **changes)
+
+
+def _catalog_for(args: argparse.Namespace, config: Config) -> Catalog:
+    if args.catalog:
+        return load_catalog(args.catalog)
+    if config.catalog_file:
+        return load_catalog(config.catalog_file)
+    return default_catalog()
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, str(row[-1])]))
+    return "\n".join(lines)
+
+
+def _report_out(report: RunReport, out: TextIO, as_json: bool) -> None:
+    records = [decision_record(o) for t in report.targets for o in t.outcomes]
+    if as_json:
+        for record in records:
+            out.write(json.dumps(record) + "\n")
+        for t in report.targets:
+            if t.error:
+                out.write(
+                    json.dumps(
+                        {
+                            "kind": "target-error",
+                            "region": t.target.region,
+                            "account": t.target.account or "",
+                            "error": t.error,
+                        }
+                    )
+                    + "\n"
+                )
+        summary = {
+            "kind": "summary",
+            "run_time": iso(report.at),
+            "dry_run": report.dry_run,
+            **report.counts(),
+            **report.details(),
+        }
+        out.write(json.dumps(summary) + "\n")
+        return
+    header = [
+        "INSTANCE",
+        "NAME",
+        "REGION",
+        "STATE",
+        "SCHEDULE",
+        "DESIRED",
+        "ACTION",
+        "OUTCOME",
+        "REASON",
+    ]
+    rows = [
+        [
+            r["instance_id"],
+            r["name"] or "-",
+            r["region"],
+            r["previous_state"],
+            r["schedule"],
+            r["desired_state"] or "-",
+            r["action"],
+            r["outcome"],
+            r["reason"],
+        ]
+        for r in records
+    ]
+    if rows:
+        out.write(_table(rows, header) + "\n")
+    else:
+        out.write("No instance carries the schedule tag.\n")
+    for t in report.targets:
+        if t.error:
+            out.write(f"error: {t.error}\n")
+    c = report.counts()
+    out.write(
+        f"\nAt {iso(report.at)}: {c['evaluated']} evaluated, {c['started']} started, "
+        f"{c['stopped']} stopped, {c['skipped']} skipped, {c['invalid']} invalid, "
+        f"{c['failed']} failed"
+        + (" (dry run: nothing was changed)" if report.dry_run else "")
+        + "\n"
+    )
+
+
+def _reconcile(args: argparse.Namespace, out: TextIO, *, dry: bool, converge: bool) -> int:
+    from offhours.aws import Clients
+
+    config = _run_config(args)
+    at = parse_instant(args.at) if args.at else _now()
+    report = service_run(
+        config,
+        at,
+        clients=Clients(),
+        catalog=_catalog_for(args, config),
+        dry=dry,
+        converge=converge,
+    )
+    _report_out(report, out, args.json)
+    failed = report.counts()["failed"] > 0
+    return 1 if failed else 0
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    del stdin
+    return _reconcile(args, out, dry=True, converge=False)
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    del stdin
+    if args.converge and not args.apply:
+        out.write("--converge without --apply: showing what converging would do.\n")
+    return _reconcile(args, out, dry=not args.apply, converge=args.converge)
+
+
+def _account_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--region",
+        action="append",
+        metavar="R",
+        help="a region to look at (repeat for more; default REGIONS or your region)",
+    )
+    p.add_argument("--at", help="the run's time (ISO 8601; default now)")
+    p.add_argument("--json", action="store_true", help="print JSON Lines, as the Lambda logs")
+    p.add_argument("--tag-key", metavar="KEY", help="the schedule tag key (default Schedule)")
+    p.add_argument("--catalog", metavar="FILE", help="catalogue of named schedules (YAML)")
+    p.add_argument(
+        "--default-timezone",
+        metavar="ZONE",
+        help="zone for values without one (env DEFAULT_TIMEZONE)",
+    )
+
+
 # --- the parser ----------------------------------------------------------------------------
 
 
@@ -152,9 +320,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print JSON (JSON Lines with -)")
     check.add_argument("--catalog", metavar="FILE", help="catalogue of named schedules (YAML)")
     check.add_argument(
-        "--default-timezone", metavar="ZONE", help="zone for values without one (env DEFAULT_TIMEZONE)"
+        "--default-timezone",
+        metavar="ZONE",
+        help="zone for values without one (env DEFAULT_TIMEZONE)",
     )
     check.set_defaults(func=cmd_check)
+
+    plan = sub.add_parser("plan", help="show what a run would do now (read-only)")
+    _account_options(plan)
+    plan.set_defaults(func=cmd_plan)
+
+    run = sub.add_parser("run", help="reconcile now from this workstation (dry unless --apply)")
+    _account_options(run)
+    run.add_argument("--apply", action="store_true", help="really start and stop instances")
+    run.add_argument(
+        "--converge",
+        action="store_true",
+        help="bring every instance to its desired state now, once",
+    )
+    run.set_defaults(func=cmd_run)
 
     for extra in _EXTRA_COMMANDS:
         extra(sub)
@@ -175,3 +359,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if isinstance(exc, BotoCoreError | ClientError):
+            print(f"offhours: AWS said: {exc}", file=sys.stderr)
+            return 1
+        raise

@@ -70,9 +70,12 @@ def describe(schedule: Schedule) -> str:
     if schedule.hibernate:
         text += "; hibernates instead of stopping where the instance allows it"
     if schedule.name:
-        text = f"named schedule '{schedule.name}'" + (
-            f" ({schedule.description})" if schedule.description else ""
-        ) + ": " + text
+        text = (
+            f"named schedule '{schedule.name}'"
+            + (f" ({schedule.description})" if schedule.description else "")
+            + ": "
+            + text
+        )
     return text
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from offhours import service
 from offhours.aws import DEFAULT_CLIENTS
-from offhours.catalog import Catalog, CatalogError, default_catalog, load_catalog, parse_catalog
+from offhours.catalog import Catalog, default_catalog, load_catalog, parse_catalog
 from offhours.config import Config
 from offhours.executor import Outcome
 from offhours.records import decision_message, decision_record, level_of
@@ -23,7 +24,21 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "offhours"), service=SERVICE
 )
-tracer = Tracer(service=SERVICE)
+
+def _tracing_enabled() -> bool:
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() not in ("true", "1")
+
+
+def _traced(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """X-Ray tracing through Powertools' Tracer, only when the deployment turns it on: the
+    X-Ray SDK adds about 130 ms to a cold start (bench/cold_start.py), so it is not imported
+    otherwise."""
+    if not _tracing_enabled():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE).capture_lambda_handler(handler, capture_response=False)
+
 
 # Stop starting new calls when less than this is left of the invocation.
 RESERVE_MS = 20_000
@@ -58,7 +73,7 @@ def load_catalog_for(config: Config) -> Catalog | None:
         if config.catalog_file:
             return load_catalog(config.catalog_file)
         return default_catalog()
-    except (CatalogError, Exception) as exc:  # one bad catalogue must not stop the run
+    except Exception as exc:  # noqa: BLE001 - one bad catalogue must not stop the run
         logger.error(
             f"the catalogue of named schedules cannot be used, so named schedules are invalid "
             f"in this run: {exc}",
@@ -98,7 +113,7 @@ def _own_account(context: Any) -> str:
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
+@_traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     config = Config.from_env()

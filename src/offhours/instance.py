@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 TRANSITIONAL_STATES = frozenset({"pending", "stopping", "shutting-down"})
 ASG_TAG = "aws:autoscaling:groupName"
@@ -19,6 +20,7 @@ def format_anchor(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@lru_cache(maxsize=65536)
 def parse_anchor(text: str | None) -> datetime | None:
     """The state tag's instant, or None when absent or unreadable."""
     if not text:

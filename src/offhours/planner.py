@@ -24,7 +24,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 
 from offhours.instance import TRANSITIONAL_STATES, Instance, format_anchor, parse_anchor
 from offhours.language import CatalogLike, is_opt_out, parse_schedule
@@ -95,31 +94,38 @@ class Plan:
         return [d for d in self.decisions if d.step is step]
 
 
-@lru_cache(maxsize=8192)
-def _read(
-    value: str, default_timezone: str, catalog: CatalogLike | None
-) -> Schedule | ScheduleError:
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one tag value says at the run's time; worked out once per distinct value."""
+
+    schedule: Schedule | None = None
+    error: ScheduleError | None = None
+    opt_out: bool = False
+    event: Event | None = None
+    desired: DesiredState | None = None
+    event_text: str = ""
+    next_text: str = ""
+
+
+def read_value(value: str, at: datetime, settings: Settings) -> Reading:
+    if is_opt_out(value):
+        return Reading(opt_out=True)
     try:
-        return parse_schedule(value, default_timezone=default_timezone, catalog=catalog)
+        schedule = parse_schedule(
+            value, default_timezone=settings.default_timezone, catalog=settings.catalog
+        )
     except ScheduleError as exc:
-        return exc
-
-
-@lru_cache(maxsize=8192)
-def _when(schedule: Schedule, at: datetime) -> tuple[Event | None, DesiredState | None]:
+        return Reading(error=exc)
     tl = timeline(schedule)
-    return tl.last_event(at), tl.desired_state(at)
-
-
-def _next_event_text(schedule: Schedule, at: datetime) -> str:
-    upcoming = timeline(schedule).next_events(at, 1)
-    if not upcoming:
-        return "no further event is scheduled"
-    return f"the next event is a {upcoming[0].action.value} at {format_anchor(upcoming[0].at)}"
-
-
-def _running(state: str) -> bool:
-    return state == "running"
+    event = tl.last_event(at)
+    upcoming = tl.next_events(at, 1)
+    next_text = (
+        f"the next event is a {upcoming[0].action.value} at {format_anchor(upcoming[0].at)}"
+        if upcoming
+        else "no further event is scheduled"
+    )
+    event_text = f"{event.action.value} at {format_anchor(event.at)}" if event else ""
+    return Reading(schedule, None, False, event, tl.desired_state(at), event_text, next_text)
 
 
 def _step_for(target: DesiredState, instance: Instance, schedule: Schedule) -> tuple[Step, str | None]:
@@ -135,17 +141,19 @@ def _step_for(target: DesiredState, instance: Instance, schedule: Schedule) -> t
     return Step.STOP, None
 
 
-def decide(instance: Instance, at: datetime, settings: Settings) -> Decision:
+def decide(
+    instance: Instance, at: datetime, settings: Settings, reading: Reading | None = None
+) -> Decision:
     """The decision for one instance at the run's time `at` (aware UTC)."""
-    if is_opt_out(instance.schedule):
+    r = reading if reading is not None else read_value(instance.schedule, at, settings)
+    if r.opt_out:
         return Decision(instance, Step.NONE, Verdict.SKIPPED, "opted out: the tag value says "
                         f"{instance.schedule.strip() or '(empty)'!r}, so offhours leaves it alone")
-    parsed = _read(instance.schedule, settings.default_timezone, settings.catalog)
-    if isinstance(parsed, ScheduleError):
+    if r.schedule is None:
         return Decision(
-            instance, Step.NONE, Verdict.INVALID, f"invalid schedule, left untouched: {parsed}"
+            instance, Step.NONE, Verdict.INVALID, f"invalid schedule, left untouched: {r.error}"
         )
-    schedule = parsed
+    schedule = r.schedule
     if instance.auto_scaling_group:
         return Decision(instance, Step.NONE, Verdict.SKIPPED, (
             f"member of Auto Scaling group {instance.auto_scaling_group!r}: stopping it would make "
@@ -162,10 +170,10 @@ def decide(instance: Instance, at: datetime, settings: Settings) -> Decision:
         return Decision(instance, Step.NONE, Verdict.SKIPPED,
                         f"{instance.state}: waits for the next run to settle")
 
-    event, desired = _when(schedule, at)
+    event, desired = r.event, r.desired
     handled = parse_anchor(instance.handled)
     enforce = schedule.enforce or settings.converge
-    current = DesiredState.RUNNING if _running(instance.state) else DesiredState.STOPPED
+    current = DesiredState.RUNNING if instance.state == "running" else DesiredState.STOPPED
 
     if enforce and desired is not None:
         anchor = event.at if event is not None else at
@@ -184,23 +192,20 @@ def decide(instance: Instance, at: datetime, settings: Settings) -> Decision:
         note = " (its state tag was unreadable)" if instance.handled else ""
         return Decision(instance, Step.MARK, Verdict.ADOPT, (
             f"newly seen{note}: adopted without starting or stopping it; the schedule takes over "
-            f"from its next event ({_next_event_text(schedule, at)})"), desired, event, at)
+            f"from its next event ({r.next_text})"), desired, event, at)
 
     if event is None:
         return Decision(instance, Step.NONE, Verdict.UNCHANGED, (
-            "the schedule has had no event yet: " + _next_event_text(schedule, at)),
-            desired, None)
+            f"the schedule has had no event yet: {r.next_text}"), desired, None)
 
     if event.at > handled:
         target = event.action.state
         if current is target:
             return Decision(instance, Step.MARK, Verdict.UNCHANGED, (
-                f"already {instance.state}, as the {event.action.value} at "
-                f"{format_anchor(event.at)} wants"), desired, event, event.at)
+                f"already {instance.state}, as the {r.event_text} wants"), desired, event, event.at)
         step, warning = _step_for(target, instance, schedule)
-        return Decision(instance, step, Verdict.ACT, (
-            f"the schedule's {event.action.value} at {format_anchor(event.at)} applies"),
-            desired, event, event.at, warning)
+        return Decision(instance, step, Verdict.ACT, f"the schedule's {r.event_text} applies",
+                        desired, event, event.at, warning)
 
     if (
         event.action is Action.START
@@ -208,17 +213,15 @@ def decide(instance: Instance, at: datetime, settings: Settings) -> Decision:
         and instance.state_reason == "Client.InternalError"
     ):
         return Decision(instance, Step.NONE, Verdict.FAILED, (
-            f"the start at {format_anchor(event.at)} did not hold: {KMS_HINT}"),
+            f"the {r.event_text} did not hold: {KMS_HINT}"),
             desired, event, error_code="Client.InternalError")
 
     if current is event.action.state:
         return Decision(instance, Step.NONE, Verdict.UNCHANGED, (
-            f"{instance.state}, as the {event.action.value} at {format_anchor(event.at)} wants"),
-            desired, event)
+            f"{instance.state}, as the {r.event_text} wants"), desired, event)
     return Decision(instance, Step.NONE, Verdict.UNCHANGED, (
-        f"respected a manual change: {instance.state} by hand since the "
-        f"{event.action.value} at {format_anchor(event.at)}; left so until the next event "
-        f"({_next_event_text(schedule, at)})"), desired, event)
+        f"respected a manual change: {instance.state} by hand since the {r.event_text}; "
+        f"left so until the next event ({r.next_text})"), desired, event)
 
 
 def plan(instances: Iterable[Instance], at: datetime, settings: Settings) -> Plan:
@@ -226,6 +229,13 @@ def plan(instances: Iterable[Instance], at: datetime, settings: Settings) -> Pla
     return Plan(at, list(decide_all(instances, at, settings)))
 
 
-def decide_all(instances: Iterable[Instance], at: datetime, settings: Settings) -> Iterator[Decision]:
+def decide_all(
+    instances: Iterable[Instance], at: datetime, settings: Settings
+) -> Iterator[Decision]:
+    """Decisions as instances arrive; each distinct tag value is read once."""
+    readings: dict[str, Reading] = {}
     for instance in instances:
-        yield decide(instance, at, settings)
+        reading = readings.get(instance.schedule)
+        if reading is None:
+            reading = readings[instance.schedule] = read_value(instance.schedule, at, settings)
+        yield decide(instance, at, settings, reading)
