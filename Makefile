@@ -45,7 +45,7 @@ $(SAM_STAMP):
 	touch $(SAM_STAMP)
 
 validate: install $(SAM_STAMP)
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml member.yaml
 	$(SAM_OFFLINE) $(SAM) validate --lint --template template.yaml
 
 build: $(SAM_STAMP)
@@ -60,6 +60,9 @@ invoke: build
 
 logs: $(SAM_STAMP)
 	$(SAM_ENV) $(SAM) logs --stack-name offhours --tail
+
+demo: install
+	$(BIN)/offhours demo
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

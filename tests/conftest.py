@@ -9,25 +9,10 @@ from __future__ import annotations
 
 import os
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "HTTP_PROXY": "http://127.0.0.1:9",
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-        "NO_PROXY": "127.0.0.1,localhost",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_DEV": "false",
-    }
-)
-for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_EC2"):
-    os.environ.pop(_name, None)
+from offhours.local import offline_environment  # noqa: E402 - nothing imports boto3 yet
+
+offline_environment()
+os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"})
 
 from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402

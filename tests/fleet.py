@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import urllib.request
-from dataclasses import dataclass
 from typing import Any
 
-from moto.server import ThreadedMotoServer
+from offhours.local import LocalEndpoint
 
 AMI = "ami-12c6146b"  # one of moto's built-in images (EBS root)
 
 
-@dataclass
-class MotoEndpoint:
-    server: ThreadedMotoServer
-    url: str
-
-    @classmethod
-    def start(cls) -> MotoEndpoint:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        port = server._server.server_port  # type: ignore[union-attr]
-        return cls(server, f"http://127.0.0.1:{port}")
-
-    def reset(self) -> None:
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 200
-
-    def stop(self) -> None:
-        self.server.stop()
+MotoEndpoint = LocalEndpoint
 
 
 class Fleet:

@@ -7,6 +7,7 @@ so the same code runs against AWS and against a local endpoint.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +28,13 @@ RETRIES = BotoConfig(
 
 
 class Clients:
-    """A cache of clients keyed by (account, region); None is the function's own account."""
+    """A cache of clients keyed by account, region (and endpoint); account None is the
+    function's own account."""
 
     def __init__(self, session: boto3.Session | None = None, config: BotoConfig = RETRIES) -> None:
         self._session = session
         self._config = config
-        self._ec2: dict[tuple[str | None, str], EC2Client] = {}
+        self._ec2: dict[tuple[str | None, str, str | None], EC2Client] = {}
         self._lock = threading.Lock()
 
     @property
@@ -42,7 +44,8 @@ class Clients:
         return self._session
 
     def ec2(self, region: str, account: str | None = None) -> EC2Client:
-        key = (account, region)
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_EC2") or os.environ.get("AWS_ENDPOINT_URL")
+        key = (account, region, endpoint)
         with self._lock:
             client = self._ec2.get(key)
             if client is None:

@@ -228,7 +228,7 @@ def _report_out(report: RunReport, out: TextIO, as_json: bool) -> None:
     rows = [
         [
             r["instance_id"],
-            r["name"] or "-",
+            r["instance_name"] or "-",
             r["region"],
             r["previous_state"],
             r["schedule"],
@@ -286,6 +286,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return _reconcile(args, out, dry=not args.apply, converge=args.converge)
 
 
+def cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    del stdin
+    from offhours import demo
+
+    if not 1 <= args.days <= 14:
+        raise UsageError("--days must be 1 to 14")
+    return demo.main(svg=args.svg, days=args.days, out=out)
+
+
 def _account_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--region",
@@ -339,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="bring every instance to its desired state now, once",
     )
     run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="a week of scheduling on a local EC2 endpoint (no AWS)")
+    demo.add_argument("--svg", metavar="FILE", help="also write the timeline as an SVG picture")
+    demo.add_argument("--days", type=int, default=7, help=argparse.SUPPRESS)
+    demo.set_defaults(func=cmd_demo)
 
     for extra in _EXTRA_COMMANDS:
         extra(sub)

@@ -16,7 +16,7 @@ def decision_record(outcome: Outcome) -> dict[str, Any]:
     record: dict[str, Any] = {
         "kind": "decision",
         "instance_id": i.id,
-        "name": i.name,
+        "instance_name": i.name,  # "name" is taken by LogRecord
         "region": i.region,
         "account": i.account,
         "schedule": i.schedule,

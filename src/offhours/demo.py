@@ -1,0 +1,448 @@
+"""`offhours demo`: a week of scheduling against a local EC2 endpoint, no AWS account needed.
+
+It starts moto's EC2 server on loopback, creates a small fleet that shows every behaviour, and
+replays a week through the real Lambda handler, one EventBridge event every 15 simulated
+minutes. People act too: someone stops an enforced instance, someone starts a box at night.
+Then it shows a timeline, the actions with their reasons, the instance-hours saved, the invalid
+schedules, and the JSON log lines of one hour, as CloudWatch Logs would hold them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html import escape
+from typing import Any, TextIO
+
+WEEK_START = datetime(2026, 3, 27, tzinfo=UTC)  # a Friday; Europe springs forward on Sunday
+TICK = timedelta(minutes=15)
+LOG_HOUR = datetime(2026, 3, 30, 6, tzinfo=UTC)  # Monday: Berlin's first 08:00 in summer time
+TAG = "Schedule"
+HOURLY_PRICE = 0.10  # an assumed on-demand price per instance-hour, for the saving in money
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    schedule: str | None
+    shows: str
+    state: str = "running"
+    tags: tuple[tuple[str, str], ...] = ()
+    hibernation: bool = False
+
+
+FLEET = (
+    Member("web-berlin", "Mon-Fri 08:00-18:00 Europe/Berlin", "office hours; DST on Sunday",
+           state="stopped"),
+    Member("api-newyork", "Mon-Fri 08:00-18:00 America/New_York", "office hours, another zone",
+           state="stopped"),
+    Member("nightly-batch", "22:00-04:00", "an overnight window (default zone UTC)"),
+    Member("ci-runner", "stop=0 19 * * *", "stop-only cron; people start it"),
+    Member("month-close", "start=0 9 * * thu#1; stop=0 17 * * thu#1; tz=Europe/London",
+           "first Thursday of the month (cron #)", state="stopped"),
+    Member("enforced-api", "Mon-Fri 09:00-17:00 UTC enforce", "enforce undoes manual changes",
+           state="stopped"),
+    Member("gpu-notebook", "Mon-Fri 07:00-19:00 Europe/Paris hibernate", "hibernates",
+           state="stopped", hibernation=True),
+    Member("broken-tag", "Mon-Fri 8am-6pm", "an invalid tag: left alone, error logged"),
+    Member("asg-worker", "Mon-Fri 08:00-18:00 UTC", "Auto Scaling member: never touched",
+           tags=(("aws:autoscaling:groupName", "web-asg"),)),
+    Member("pinned-db", "off", "opted out"),
+    Member("untagged-box", None, "no Schedule tag: offhours never sees it"),
+    Member("build-box", "Mon-Fri 08:00-18:00 UTC", "someone starts it at night",
+           state="stopped"),
+)
+
+
+@dataclass(frozen=True)
+class PersonAction:
+    at: datetime
+    name: str
+    action: str  # start | stop
+    why: str
+
+
+PEOPLE = (
+    PersonAction(datetime(2026, 3, 30, 9, 20, tzinfo=UTC), "ci-runner", "start",
+                 "a developer starts the CI runner in the morning"),
+    PersonAction(datetime(2026, 3, 30, 11, 5, tzinfo=UTC), "enforced-api", "stop",
+                 "someone stops the enforced API by hand"),
+    PersonAction(datetime(2026, 3, 31, 21, 40, tzinfo=UTC), "build-box", "start",
+                 "an engineer starts the build box late at night"),
+)
+
+
+@dataclass(frozen=True)
+class DemoContext:
+    """Enough of a Lambda context for the handler."""
+
+    function_name: str = "offhours-demo"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:offhours-demo"
+    aws_request_id: str = "demo"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@dataclass
+class Mark:
+    at: datetime
+    symbol: str
+    text: str
+
+
+@dataclass
+class Replay:
+    ids: dict[str, str]
+    states: dict[str, list[str]] = field(default_factory=dict)  # name -> state after each run
+    marks: dict[str, list[Mark]] = field(default_factory=dict)
+    actions: list[tuple[datetime, str, str, str, str]] = field(default_factory=list)
+    invalid: dict[str, str] = field(default_factory=dict)
+    log_lines: list[str] = field(default_factory=list)
+    runs: int = 0
+    seconds: float = 0.0
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def _launch(ec2: Any) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for member in FLEET:
+        tags = [{"Key": "Name", "Value": member.name}]
+        if member.schedule is not None:
+            tags.append({"Key": TAG, "Value": member.schedule})
+        tags += [{"Key": k, "Value": v} for k, v in member.tags]
+        args: dict[str, Any] = {
+            "ImageId": "ami-12c6146b",
+            "MinCount": 1,
+            "MaxCount": 1,
+            "InstanceType": "m5.large",
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
+        }
+        if member.hibernation:
+            args["HibernationOptions"] = {"Configured": True}
+        instance_id = ec2.run_instances(**args)["Instances"][0]["InstanceId"]
+        if member.state == "stopped":
+            ec2.stop_instances(InstanceIds=[instance_id])
+        ids[member.name] = instance_id
+    return ids
+
+
+def _states(ec2: Any, ids: dict[str, str]) -> dict[str, str]:
+    by_id: dict[str, str] = {}
+    for page in ec2.get_paginator("describe_instances").paginate(InstanceIds=list(ids.values())):
+        for reservation in page["Reservations"]:
+            for item in reservation["Instances"]:
+                by_id[item["InstanceId"]] = item["State"]["Name"]
+    return {name: by_id.get(i, "?") for name, i in ids.items()}
+
+
+def _event(at: datetime, n: int) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": f"demo-{n:04d}-{at:%Y%m%dT%H%M}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/offhours-demo"],
+        "detail": {},
+    }
+
+
+def log_hour(days: int) -> datetime:
+    """The hour whose log lines the demo prints: Monday's first start in Berlin summer time,
+    or, in a shorter replay, Friday's."""
+    return LOG_HOUR if days >= 4 else WEEK_START + timedelta(hours=7)
+
+
+def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None = None) -> Replay:
+    """Run the week. Needs the local endpoint already in AWS_ENDPOINT_URL."""
+    import boto3
+
+    from offhours import handler
+
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    ids = _launch(ec2)
+    result = Replay(ids)
+    names = {v: k for k, v in ids.items()}
+    result.states = {name: [] for name in ids}
+    result.marks = {name: [] for name in ids}
+    people = sorted(PEOPLE, key=lambda p: p.at)
+    total = int(timedelta(days=days) / TICK)
+    stream = handler.logger.registered_handler
+    started = time.perf_counter()
+    for n in range(total):
+        at = WEEK_START + n * TICK
+        while people and people[0].at <= at:
+            person = people.pop(0)
+            call = ec2.start_instances if person.action == "start" else ec2.stop_instances
+            call(InstanceIds=[ids[person.name]])
+            result.marks[person.name].append(
+                Mark(person.at, "+" if person.action == "start" else "x", person.why)
+            )
+            result.actions.append(
+                (person.at, person.name, f"{person.action} (by a person)", "manual", person.why)
+            )
+        buffer = io.StringIO()
+        previous = getattr(stream, "stream", None)
+        if hasattr(stream, "setStream"):
+            stream.setStream(buffer)
+        try:
+            with redirect_stdout(buffer):
+                handler.lambda_handler(_event(at, n), DemoContext())  # type: ignore[arg-type]
+        finally:
+            if hasattr(stream, "setStream") and previous is not None:
+                stream.setStream(previous)
+        lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
+        if log_hour(days) <= at < log_hour(days) + timedelta(hours=1):
+            result.log_lines += lines
+        _read_lines(lines, at, names, result)
+        for name, state in _states(ec2, ids).items():
+            result.states[name].append(state)
+        result.runs += 1
+        if progress is not None:
+            progress(n + 1, total, at)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _read_lines(lines: list[str], at: datetime, names: dict[str, str], result: Replay) -> None:
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("kind") != "decision":
+            continue
+        name = names.get(record.get("instance_id", ""), record.get("instance_name", "?"))
+        outcome, action = record.get("outcome"), record.get("action")
+        if outcome == "invalid":
+            result.invalid[name] = record.get("reason", "")
+        if outcome in ("done", "failed") and action in ("start", "stop", "hibernate"):
+            symbol = {"start": "^", "stop": "v", "hibernate": "z"}[action]
+            if outcome == "failed":
+                symbol = "!"
+            result.marks[name].append(Mark(at, symbol, record.get("reason", "")))
+            result.actions.append((at, name, f"{action} ({outcome})", "offhours",
+                                   record.get("reason", "")))
+
+
+# --- what people see ----------------------------------------------------------------------
+
+RUN, PART, OFF = "█", "▒", "·"
+SYMBOLS = {"^": "▲", "v": "▼", "z": "z", "+": "+", "x": "×", "!": "!"}
+
+
+def _hour_cells(result: Replay, name: str, days: int) -> list[str]:
+    per_hour = int(timedelta(hours=1) / TICK)
+    states = result.states[name]
+    cells = []
+    for hour in range(days * 24):
+        chunk = states[hour * per_hour : (hour + 1) * per_hour]
+        running = sum(1 for s in chunk if s in ("running", "pending"))
+        cells.append(RUN if running == len(chunk) and chunk else PART if running else OFF)
+    for mark in result.marks[name]:
+        index = int((mark.at - WEEK_START) / timedelta(hours=1))
+        if 0 <= index < len(cells):
+            cells[index] = SYMBOLS[mark.symbol]
+    return cells
+
+
+def timeline_text(result: Replay, days: int, width: int) -> str:
+    label = max(len(n) for n in result.ids) + 2
+    per_block = max(1, min(days, (width - label) // 25))
+    out = []
+    cells = {name: _hour_cells(result, name, days) for name in result.ids}
+    for first in range(0, days, per_block):
+        block = range(first, min(days, first + per_block))
+        header = " " * label + " ".join(
+            f"{(WEEK_START + timedelta(days=d)):%a %d %b}".ljust(24) for d in block
+        )
+        hours = " " * label + " ".join("0     6     12    18    " for _ in block)
+        out += [header.rstrip(), hours.rstrip()]
+        for name in result.ids:
+            row = " ".join("".join(cells[name][d * 24 : (d + 1) * 24]) for d in block)
+            out.append(f"{name:<{label}}{row}")
+        out.append("")
+    out.append(
+        f"{RUN} running  {PART} part of the hour  {OFF} stopped   "
+        "▲ started by offhours  ▼ stopped  z hibernated  + started by a person  × stopped by a person"
+    )
+    out.append("Times are UTC; each cell is one hour.")
+    return "\n".join(out)
+
+
+def savings(result: Replay) -> tuple[float, float, int]:
+    """Instance-hours stopped and possible, over the instances offhours manages."""
+    managed = [
+        m.name for m in FLEET
+        if m.schedule not in (None, "off") and m.name not in result.invalid and not m.tags
+    ]
+    hours_per_tick = TICK / timedelta(hours=1)
+    stopped = sum(
+        hours_per_tick for name in managed for s in result.states[name] if s == "stopped"
+    )
+    possible = len(managed) * result.runs * hours_per_tick
+    return stopped, possible, len(managed)
+
+
+def report_text(result: Replay, days: int, width: int) -> str:
+    out = ["", "The fleet", ""]
+    for m in FLEET:
+        value = "(no Schedule tag)" if m.schedule is None else repr(m.schedule)
+        out.append(f"  {m.name:<14} {value:<62} {m.shows}")
+    out += ["", f"A week, one run every 15 minutes ({result.runs} runs of the real Lambda handler)",
+            "", timeline_text(result, days, width), "", "What happened, and why", ""]
+    for at, name, what, who, why in sorted(result.actions):
+        actor = "person  " if who == "manual" else "offhours"
+        out.append(f"  {at:%a %d %b %H:%M}Z  {actor}  {name:<13} {what:<22} {why}")
+    hour = log_hour(days)
+    stopped, possible, managed = savings(result)
+    share = stopped / possible if possible else 0.0
+    out += [
+        "",
+        f"Saved: {managed} scheduled instances were stopped for {stopped:,.0f} of "
+        f"{possible:,.0f} instance-hours ({share:.0%}) against leaving them always on;",
+        f"       at ${HOURLY_PRICE:.2f} an instance-hour (an assumed price) that is "
+        f"${stopped * HOURLY_PRICE:,.2f} this week, ${stopped * HOURLY_PRICE * 52:,.0f} a year.",
+        "",
+        "Invalid schedules (left untouched, logged at every run)",
+    ]
+    for name, reason in sorted(result.invalid.items()):
+        out.append(f"  {name}: {reason}")
+    if not result.invalid:
+        out.append("  none")
+    out += [
+        "",
+        f"The JSON log lines of one hour ({hour:%a %d %b %H:%M}-{hour + timedelta(hours=1):%H:%M} "
+        "UTC), as CloudWatch Logs holds them. Their timestamp is the real clock; run_time and",
+        "event_time are the simulated times. A decision line per instance, a summary line, and",
+        "the metrics in embedded metric format, every run:",
+        "",
+    ]
+    out += result.log_lines
+    return "\n".join(out)
+
+
+def timeline_svg(result: Replay, days: int) -> str:
+    cell, row_h, label = 6, 22, 130
+    names = list(result.ids)
+    width = label + days * 24 * cell + 20
+    height = 50 + len(names) * row_h + 40
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'font-family="sans-serif" font-size="11">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="10" y="16" font-size="13" font-weight="bold">offhours: a week from '
+        f'{WEEK_START:%d %b %Y}, one cell per hour (UTC)</text>',
+    ]
+    for d in range(days):
+        x = label + d * 24 * cell
+        parts.append(f'<line x1="{x}" y1="26" x2="{x}" y2="{40 + len(names) * row_h}" '
+                     'stroke="#999"/>')
+        parts.append(f'<text x="{x + 2}" y="36">{(WEEK_START + timedelta(days=d)):%a %d %b}</text>')
+    colours = {RUN: "#2e7d32", PART: "#a5d6a7", OFF: "#eeeeee"}
+    for r, name in enumerate(names):
+        y = 42 + r * row_h
+        parts.append(f'<text x="10" y="{y + 13}">{escape(name)}</text>')
+        states = result.states[name]
+        per_hour = int(timedelta(hours=1) / TICK)
+        for hour in range(days * 24):
+            chunk = states[hour * per_hour : (hour + 1) * per_hour]
+            running = sum(1 for s in chunk if s in ("running", "pending"))
+            key = RUN if chunk and running == len(chunk) else PART if running else OFF
+            parts.append(f'<rect x="{label + hour * cell}" y="{y}" width="{cell}" '
+                         f'height="{row_h - 6}" fill="{colours[key]}"/>')
+        for mark in result.marks[name]:
+            x = label + (mark.at - WEEK_START) / timedelta(hours=1) * cell
+            fill = "#c62828" if mark.symbol in ("v", "z", "x") else "#1565c0"
+            parts.append(f'<text x="{x - 3:.1f}" y="{y + 12}" fill="{fill}" font-weight="bold">'
+                         f'{escape(SYMBOLS[mark.symbol])}<title>{escape(mark.text)}</title></text>')
+    legend_y = 42 + len(names) * row_h + 20
+    parts.append(f'<text x="10" y="{legend_y}">dark: running; light: part of the hour; grey: '
+                 'stopped; ▲ ▼ z: started, stopped, hibernated by offhours; + ×: by a person</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def _progress(out: TextIO) -> Callable[[int, int, datetime], None]:
+    tty = out.isatty()
+
+    def show(done: int, total: int, at: datetime) -> None:
+        if not tty:
+            if done % 96 == 0 or done == total:
+                out.write(f"  replayed to {at + TICK:%a %d %b %H:%M} UTC: {done}/{total} runs\n")
+                out.flush()
+            return
+        if done % 8 and done != total:
+            return
+        filled = math.floor(30 * done / total)
+        out.write(f"\r  replaying {at:%a %d %b %H:%M} UTC  [{'#' * filled}{'.' * (30 - filled)}] "
+                  f"{done}/{total} runs")
+        if done == total:
+            out.write("\n")
+        out.flush()
+
+    return show
+
+
+def main(svg: str | None = None, days: int = 7, out: TextIO = sys.stdout,
+         err: TextIO = sys.stderr) -> int:
+    from offhours.local import LocalEndpoint, offline_environment
+
+    saved = dict(os.environ)
+    try:
+        return _main(svg, days, out, err, LocalEndpoint, offline_environment)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _main(svg: str | None, days: int, out: TextIO, err: TextIO, endpoint_type: Any,
+          offline_environment: Callable[[], None]) -> int:
+    offline_environment()
+    os.environ.update(
+        {
+            "SCHEDULE_TAG_KEY": TAG,
+            "REGIONS": "us-east-1",
+            "DRY_RUN": "false",
+            "DEFAULT_TIMEZONE": "UTC",
+            "POWERTOOLS_SERVICE_NAME": "offhours",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "offhours",
+        }
+    )
+    for name in ("TARGET_ACCOUNTS", "CATALOG_PARAMETER", "FANOUT_QUEUE_URL"):
+        os.environ.pop(name, None)
+    err.write("offhours demo: starting a local EC2 endpoint (moto, on 127.0.0.1)\n")
+    endpoint = endpoint_type.start()
+    os.environ["AWS_ENDPOINT_URL"] = endpoint.url
+    try:
+        err.write(f"  endpoint {endpoint.url}; creating {len(FLEET)} instances\n")
+        result = replay(days, _progress(err))
+    finally:
+        endpoint.stop()
+    width = shutil.get_terminal_size((120, 40)).columns
+    out.write(report_text(result, days, width) + "\n")
+    out.write(f"\n{result.runs} runs in {result.seconds:.1f} s.\n")
+    if svg:
+        with open(svg, "w", encoding="utf-8") as handle:
+            handle.write(timeline_svg(result, days))
+        out.write(f"Timeline written to {svg}\n")
+    return 0
