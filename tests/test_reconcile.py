@@ -1,19 +1,39 @@
-"""Reconcile scenarios (DESIGN §3, §4) against the local EC2 endpoint."""
+"""Reconcile scenarios (DESIGN §3, §4) against the local EC2 endpoint.
+
+Every scenario runs the real service with real boto3 clients against moto in server mode.
+Faults (throttling, refused batches, a vanishing endpoint) are injected through botocore's event
+hooks on the service's own client (see `tests.faults`); moto's instances are the fleet.
+2026-03-27 is a Friday.
+"""
 
 from __future__ import annotations
 
+import math
+import random
+import string
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import botocore.endpoint
 import pytest
 
 from offhours.aws import Clients
 from offhours.catalog import default_catalog
 from offhours.config import Config
+from offhours.ec2 import Ec2Gateway
+from offhours.executor import Outcome
+from offhours.records import decision_record, level_of
 from offhours.service import RunReport, run
+from tests.faults import Hooks
 from tests.fleet import Fleet
 
 OFFICE = "Mon-Fri 08:00-18:00 UTC"
+FRIDAY_START = "2026-03-27T08:00:00Z"
+FRIDAY_STOP = "2026-03-27T18:00:00Z"
+THURSDAY_START = "2026-03-26T08:00:00Z"
+THURSDAY_STOP = "2026-03-26T18:00:00Z"
 
 
 def at(text: str) -> datetime:
@@ -21,26 +41,74 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def clients() -> Clients:
+def clients(moto_endpoint: Any) -> Clients:
+    """The service's clients, shared by the module (a client costs ~0.3 s to build)."""
     return Clients()
 
 
 @pytest.fixture
-def reconcile(fleet: Fleet, clients: Clients) -> Any:
-    def go(when: str, *, dry: bool = False, converge: bool = False, **config: Any) -> RunReport:
-        cfg = Config(regions=("us-east-1",), **config)
-        return run(cfg, at(when), clients=clients, catalog=default_catalog(), dry=dry,
-                   converge=converge)
+def hooks(clients: Clients) -> Iterator[Hooks]:
+    """Event hooks on the service's own EC2 client; the fleet's client is left alone."""
+    h = Hooks(clients.ec2("us-east-1"))
+    yield h
+    h.clear()
+
+
+@pytest.fixture
+def backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays botocore's retry mode asks for, recorded instead of slept (throttling backs
+    off for seconds; the retry logic itself runs unchanged)."""
+    delays: list[float] = []
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=delays.append))
+    return delays
+
+
+@pytest.fixture
+def reconcile(fleet: Fleet, clients: Clients) -> Callable[..., RunReport]:
+    def go(
+        when: str,
+        *,
+        dry: bool = False,
+        converge: bool = False,
+        may_call: Callable[[], bool] | None = None,
+        regions: tuple[str, ...] = ("us-east-1",),
+        **config: Any,
+    ) -> RunReport:
+        cfg = Config(regions=regions, **config)
+        return run(
+            cfg,
+            at(when),
+            clients=clients,
+            catalog=default_catalog(),
+            dry=dry,
+            converge=converge,
+            may_call=may_call,
+        )
 
     return go
 
 
-def outcome_of(report: RunReport, instance_id: str) -> Any:
+def outcome_of(report: RunReport, instance_id: str) -> Outcome:
     for target in report.targets:
         for o in target.outcomes:
             if o.decision.instance.id == instance_id:
                 return o
     raise AssertionError(f"{instance_id} not in the report")
+
+
+def evaluated_ids(report: RunReport) -> set[str]:
+    return {o.decision.instance.id for t in report.targets for o in t.outcomes}
+
+
+def total_attempts(clients: Clients) -> int:
+    return int(clients.ec2("us-east-1").meta.config.retries["total_max_attempts"])
+
+
+def instance_ids(call: dict[str, Any]) -> set[str]:
+    return {v for k, v in call.items() if k.startswith(("InstanceId.", "ResourceId."))}
+
+
+# -- adoption ---------------------------------------------------------------------------------
 
 
 def test_a_newly_tagged_instance_is_adopted_and_waits_for_its_next_event(fleet, reconcile):
@@ -53,14 +121,31 @@ def test_a_newly_tagged_instance_is_adopted_and_waits_for_its_next_event(fleet, 
     assert fleet.state(iid) == "running"
     reconcile("2026-03-27T08:05:00")  # the start event: already running
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == "2026-03-27T08:00:00Z"
+    assert fleet.handled(iid) == FRIDAY_START
     reconcile("2026-03-27T18:05:00")
     assert fleet.state(iid) == "stopped"
-    assert fleet.handled(iid) == "2026-03-27T18:00:00Z"
+    assert fleet.handled(iid) == FRIDAY_STOP
+
+
+def test_a_stopped_instance_tagged_during_working_hours_is_not_started_on_the_spot(
+    fleet, reconcile, hooks
+):
+    iid = fleet.one(OFFICE, state="stopped")
+    starts = hooks.calls("StartInstances")
+    report = reconcile("2026-03-27T10:00:00")
+    assert fleet.state(iid) == "stopped"
+    assert starts == []
+    assert outcome_of(report, iid).outcome == "adopted"
+    assert report.counts()["started"] == 0
+    reconcile("2026-03-30T08:05:00")  # Monday's start is the schedule's first word on it
+    assert fleet.state(iid) == "running"
+
+
+# -- people are respected between events --------------------------------------------------------
 
 
 def test_a_manual_start_after_a_stop_is_respected_until_the_next_event(fleet, reconcile):
-    iid = fleet.one(OFFICE, handled="2026-03-27T08:00:00Z")
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
     reconcile("2026-03-27T18:05:00")
     assert fleet.state(iid) == "stopped"
     fleet.start(iid)  # a person works late
@@ -73,10 +158,465 @@ def test_a_manual_start_after_a_stop_is_respected_until_the_next_event(fleet, re
     assert fleet.state(iid) == "stopped"
 
 
-def test_dry_run_changes_nothing(fleet, reconcile):
-    iid = fleet.one(OFFICE, handled="2026-03-27T08:00:00Z")
-    report = reconcile("2026-03-27T18:05:00", dry=True)
+def test_a_manual_stop_inside_a_window_is_respected_until_the_next_event(fleet, reconcile):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    fleet.stop(iid)  # a person stops it at ten on Friday morning
+    report = reconcile("2026-03-27T10:05:00")
+    assert fleet.state(iid) == "stopped"
+    assert "respected a manual change" in outcome_of(report, iid).reason
+    assert fleet.handled(iid) == FRIDAY_START
+    reconcile("2026-03-27T17:55:00")
+    assert fleet.state(iid) == "stopped"
+    reconcile("2026-03-27T18:05:00")  # the stop: already there, so only A moves
+    assert fleet.handled(iid) == FRIDAY_STOP
+    reconcile("2026-03-30T08:05:00")  # Monday's start is the next event
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == "2026-03-27T08:00:00Z"
+    assert fleet.handled(iid) == "2026-03-30T08:00:00Z"
+
+
+# -- missed runs ------------------------------------------------------------------------------
+
+
+def test_missed_runs_apply_only_the_latest_event(fleet, reconcile, hooks):
+    # No run between Thursday 08:00 and Friday 09:00: Thursday's stop is never applied late.
+    iid = fleet.one(OFFICE, handled=THURSDAY_START)
+    stops = hooks.calls("StopInstances")
+    starts = hooks.calls("StartInstances")
+    report = reconcile("2026-03-27T09:00:00")
+    assert fleet.state(iid) == "running"
+    assert stops == [] and starts == []
+    assert fleet.handled(iid) == FRIDAY_START
+    assert outcome_of(report, iid).decision.event.at == at(FRIDAY_START)
+
+
+def test_missed_runs_across_a_start_and_a_stop_apply_only_the_stop(fleet, reconcile, hooks):
+    iid = fleet.one(OFFICE, state="stopped", handled=THURSDAY_STOP)
+    starts = hooks.calls("StartInstances")
+    reconcile("2026-03-27T20:00:00")
+    assert starts == []
+    assert fleet.state(iid) == "stopped"
+    assert fleet.handled(iid) == FRIDAY_STOP
+
+
+# -- enforce and converge -----------------------------------------------------------------------
+
+
+def test_enforce_acts_at_once_on_a_newly_tagged_instance(fleet, reconcile):
+    iid = fleet.one(f"{OFFICE} enforce")
+    report = reconcile("2026-03-27T20:00:00")
+    assert fleet.state(iid) == "stopped"
+    assert fleet.handled(iid) == FRIDAY_STOP
+    assert outcome_of(report, iid).outcome == "done"
+
+
+def test_enforce_undoes_manual_changes_at_every_run(fleet, reconcile):
+    iid = fleet.one(f"{OFFICE} enforce", handled=FRIDAY_STOP, state="stopped")
+    for minute in ("20:00", "20:15", "20:30"):
+        fleet.start(iid)  # someone keeps starting it
+        report = reconcile(f"2026-03-27T{minute}:00")
+        assert fleet.state(iid) == "stopped"
+        assert "enforce" in outcome_of(report, iid).reason
+    reconcile("2026-03-30T10:00:00")  # inside the window enforce starts it again
+    assert fleet.state(iid) == "running"
+    fleet.stop(iid)
+    reconcile("2026-03-30T10:05:00")
+    assert fleet.state(iid) == "running"
+
+
+def test_converge_brings_every_instance_to_its_desired_state_once(fleet, reconcile):
+    new_running = fleet.one(OFFICE)
+    started_by_hand = fleet.one(OFFICE, handled=FRIDAY_STOP)
+    new_stopped = fleet.one(OFFICE, state="stopped")
+    wants_running = fleet.one("Fri 19:00-23:00 UTC", state="stopped", handled=THURSDAY_STOP)
+    report = reconcile("2026-03-27T20:00:00", converge=True)
+    assert fleet.state(new_running) == "stopped"
+    assert fleet.state(started_by_hand) == "stopped"
+    assert fleet.state(new_stopped) == "stopped"
+    assert fleet.state(wants_running) == "running"
+    assert report.counts()["stopped"] == 2
+    assert report.counts()["started"] == 1
+    assert fleet.handled(new_stopped) == FRIDAY_STOP
+    assert fleet.handled(wants_running) == "2026-03-27T19:00:00Z"
+    # Once: the next ordinary run respects people again.
+    fleet.start(started_by_hand)
+    reconcile("2026-03-27T20:30:00")
+    assert fleet.state(started_by_hand) == "running"
+
+
+# -- changed tags -----------------------------------------------------------------------------
+
+
+def test_a_changed_tag_value_is_judged_by_its_own_events(fleet, reconcile):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    reconcile("2026-03-27T10:00:00")
+    assert fleet.state(iid) == "running"
+    fleet.ec2.create_tags(
+        Resources=[iid], Tags=[{"Key": "Schedule", "Value": "Mon-Fri 08:00-11:00 UTC"}]
+    )
+    report = reconcile("2026-03-27T12:00:00")  # the new value's stop at 11:00 is later than A
+    assert fleet.state(iid) == "stopped"
+    assert fleet.handled(iid) == "2026-03-27T11:00:00Z"
+    assert outcome_of(report, iid).decision.event.at == at("2026-03-27T11:00:00")
+
+
+def test_a_changed_tag_value_whose_events_are_older_than_a_changes_nothing(fleet, reconcile):
+    iid = fleet.one(OFFICE, handled="2026-03-27T12:00:00Z")
+    fleet.ec2.create_tags(
+        Resources=[iid], Tags=[{"Key": "Schedule", "Value": "Mon-Fri 08:00-11:00 UTC"}]
+    )
+    reconcile("2026-03-27T12:30:00")
+    assert fleet.state(iid) == "running"
+    reconcile("2026-03-30T11:05:00")
+    assert fleet.state(iid) == "stopped"
+
+
+# -- the state tag A ----------------------------------------------------------------------------
+
+
+def test_the_state_tag_is_written_only_after_the_instance_reached_its_state(
+    fleet, reconcile, hooks
+):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    order: list[str] = []
+    hooks.on("before-call.ec2.StopInstances", lambda **_: order.append("stop"))
+    hooks.on("after-call.ec2.StopInstances", lambda **_: order.append("stopped"))
+    hooks.on("before-call.ec2.CreateTags", lambda **_: order.append("tag"))
+    reconcile("2026-03-27T18:05:00")
+    assert order == ["stop", "stopped", "tag"]
+    assert fleet.handled(iid) == FRIDAY_STOP
+
+
+def test_a_failed_stop_leaves_the_state_tag_so_the_next_run_retries(fleet, reconcile, hooks):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    hooks.refuse_batches_with("StopInstances", iid, "UnauthorizedOperation")
+    report = reconcile("2026-03-27T18:05:00")
+    assert fleet.state(iid) == "running"
+    assert fleet.handled(iid) == FRIDAY_START
+    assert outcome_of(report, iid).outcome == "failed"
+    assert outcome_of(report, iid).error_code == "UnauthorizedOperation"
+    hooks.clear()
+    report = reconcile("2026-03-27T18:15:00")
+    assert fleet.state(iid) == "stopped"
+    assert fleet.handled(iid) == FRIDAY_STOP
+    assert outcome_of(report, iid).outcome == "done"
+
+
+# -- states that wait or do not count ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["pending", "stopping", "shutting-down"])
+def test_instances_in_transition_wait_for_the_next_run(fleet, reconcile, hooks, state):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    codes = {"pending": 0, "stopping": 64, "shutting-down": 32}
+    hooks.describe_as(iid, State={"Name": state, "Code": codes[state]})  # moto is instant
+    stops = hooks.calls("StopInstances")
+    tags = hooks.calls("CreateTags")
+    report = reconcile("2026-03-27T20:00:00")
+    assert stops == [] and tags == []
+    assert outcome_of(report, iid).outcome == "skipped"
+    assert "waits for the next run" in outcome_of(report, iid).reason
+    hooks.clear()
+    reconcile("2026-03-27T20:05:00")
+    assert fleet.state(iid) == "stopped"
+
+
+def test_terminated_instances_are_ignored(fleet, reconcile, hooks):
+    gone = fleet.one(OFFICE, handled=FRIDAY_START)
+    live = fleet.one(OFFICE, handled=FRIDAY_START)
+    fleet.terminate(gone)
+    tags = hooks.calls("CreateTags")
+    report = reconcile("2026-03-27T20:00:00")
+    assert evaluated_ids(report) == {live}
+    assert report.counts()["evaluated"] == 1
+    assert all(gone not in instance_ids(c) for c in tags)
+
+
+def test_untagged_instances_are_not_listed(fleet, reconcile, hooks):
+    fleet.one(None)
+    tagged = fleet.one(OFFICE)
+    describes = hooks.calls("DescribeInstances")
+    report = reconcile("2026-03-27T20:00:00")
+    assert evaluated_ids(report) == {tagged}
+    assert {"Filter.1.Name": "tag-key", "Filter.1.Value.1": "Schedule"}.items() <= describes[
+        0
+    ].items()
+
+
+# -- batches, failures, throttling ------------------------------------------------------------
+
+
+def test_one_failing_instance_does_not_block_its_batch(fleet, reconcile, hooks):
+    ids = fleet.launch(OFFICE, handled=FRIDAY_START, count=5)
+    vanished = ids[3]
+    # EC2 refuses the whole batch because of one id, as it does for an instance that vanished
+    # between DescribeInstances and StopInstances.
+    hooks.refuse_batches_with("StopInstances", vanished, "InvalidInstanceID.NotFound")
+    report = reconcile("2026-03-27T20:00:00")
+    for iid in ids:
+        if iid == vanished:
+            assert fleet.state(iid) == "running"
+            assert fleet.handled(iid) == FRIDAY_START
+        else:
+            assert fleet.state(iid) == "stopped"
+            assert fleet.handled(iid) == FRIDAY_STOP
+    failed = outcome_of(report, vanished)
+    assert failed.outcome == "failed"
+    assert failed.error_code == "InvalidInstanceID.NotFound"
+    assert "InvalidInstanceID.NotFound" in failed.reason
+    assert decision_record(failed)["error_code"] == "InvalidInstanceID.NotFound"
+    assert report.counts()["stopped"] == 4
+    assert report.counts()["failed"] == 1
+
+
+def test_instances_are_stopped_and_tagged_with_one_call_per_batch(fleet, reconcile, hooks):
+    ids = fleet.launch(OFFICE, handled=FRIDAY_START, count=6)
+    stops = hooks.calls("StopInstances")
+    tags = hooks.calls("CreateTags")
+    reconcile("2026-03-27T20:00:00")
+    assert len(stops) == 1 and instance_ids(stops[0]) == set(ids)
+    assert len(tags) == 1 and instance_ids(tags[0]) == set(ids)
+
+
+@pytest.mark.parametrize(("count", "batch_size"), [(5, 2), (6, 3), (1, 100)])
+def test_the_gateway_splits_ids_into_batches_of_its_size(fleet, clients, hooks, count, batch_size):
+    ids = fleet.launch(OFFICE, count=count)
+    stops = hooks.calls("StopInstances")
+    gateway = Ec2Gateway(clients.ec2("us-east-1"), tag_key="Schedule", batch_size=batch_size)
+    result = gateway.stop(ids)
+    assert len(stops) == math.ceil(count / batch_size) == result.calls
+    assert all(len(instance_ids(c)) <= batch_size for c in stops)
+    assert sorted(result.succeeded) == sorted(ids)
+    assert all(fleet.state(i) == "stopped" for i in ids)
+
+
+def test_throttling_is_retried_with_backoff(fleet, reconcile, hooks, backoff):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    refused = hooks.throttle("StopInstances", times=2)
+    report = reconcile("2026-03-27T20:00:00")
+    assert refused == [1, 2]
+    assert len(backoff) == 2 and all(d > 0 for d in backoff)
+    assert fleet.state(iid) == "stopped"
+    assert fleet.handled(iid) == FRIDAY_STOP
+    assert report.counts()["failed"] == 0
+    assert report.counts()["stopped"] == 1
+
+
+def test_throttling_that_never_ends_is_reported_failed_without_a_state_tag(
+    fleet, reconcile, hooks, backoff, clients
+):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    other = fleet.one("Fri 19:00-23:00 UTC", state="stopped", handled=THURSDAY_STOP)
+    refused = hooks.throttle("StopInstances", times=None)
+    report = reconcile("2026-03-27T20:00:00")
+    assert len(refused) == total_attempts(clients)  # retried with backoff until botocore gives up
+    assert len(backoff) == len(refused) - 1
+    assert fleet.state(iid) == "running"
+    assert fleet.handled(iid) == FRIDAY_START
+    throttled = outcome_of(report, iid)
+    assert throttled.outcome == "failed"
+    assert throttled.error_code == "RequestLimitExceeded"
+    assert fleet.state(other) == "running"  # the starts still went through
+    assert report.counts()["failed"] == 1
+
+
+# -- dry run ----------------------------------------------------------------------------------
+
+
+def test_dry_run_changes_nothing(fleet, reconcile, hooks):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    new = fleet.one(OFFICE)
+    changing = [hooks.calls(op) for op in ("StartInstances", "StopInstances", "CreateTags")]
+    report = reconcile("2026-03-27T18:05:00", dry=True)
+    assert changing == [[], [], []]
+    assert fleet.state(iid) == "running"
+    assert fleet.handled(iid) == FRIDAY_START
+    assert fleet.handled(new) is None
     assert outcome_of(report, iid).outcome == "dry-run"
+    assert outcome_of(report, new).outcome == "dry-run"
     assert report.counts()["stopped"] == 0
+    assert report.details()["would_stop"] == 1
+
+
+def test_the_dry_run_setting_of_the_deployment_is_honoured(fleet, clients):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    report = run(
+        Config(regions=("us-east-1",), dry_run=True),
+        at("2026-03-27T18:05:00"),
+        clients=clients,
+        catalog=None,
+    )
+    assert report.dry_run
+    assert fleet.state(iid) == "running"
+
+
+# -- instances that are never touched -----------------------------------------------------------
+
+
+def test_auto_scaling_members_one_time_spot_and_instance_store_roots_are_never_stopped(
+    fleet, reconcile, hooks
+):
+    value = f"{OFFICE} enforce"  # not even enforce touches them
+    asg = fleet.one(value, tags={"aws:autoscaling:groupName": "web"})
+    spot = fleet.one(value, InstanceMarketOptions={"MarketType": "spot"})
+    store = fleet.one(value)
+    # moto does not carry an AMI's instance-store root device type over to its instances.
+    hooks.describe_as(store, RootDeviceType="instance-store")
+    plain = fleet.one(value)
+    stops = hooks.calls("StopInstances")
+    report = reconcile("2026-03-27T20:00:00")
+    assert [instance_ids(c) for c in stops] == [{plain}]
+    for iid, words in ((asg, "Auto Scaling group 'web'"), (spot, "Spot"), (store, "instance store")):
+        assert fleet.state(iid) == "running"
+        assert outcome_of(report, iid).outcome == "skipped"
+        assert words in outcome_of(report, iid).reason
+    assert report.counts()["skipped"] == 3
+
+
+@pytest.mark.parametrize("value", ["off", "None", ""])
+def test_an_opted_out_instance_is_left_alone(fleet, reconcile, hooks, value):
+    iid = fleet.one(value)
+    tags = hooks.calls("CreateTags")
+    report = reconcile("2026-03-27T20:00:00", converge=True)
+    assert fleet.state(iid) == "running"
+    assert tags == []
+    assert outcome_of(report, iid).outcome == "skipped"
+    assert "opted out" in outcome_of(report, iid).reason
+
+
+def test_one_invalid_value_does_not_stop_the_others(fleet, reconcile):
+    good = fleet.launch(OFFICE, handled=FRIDAY_START, count=2)
+    bad = fleet.one("Mon-Fri 08:00-18:00 Mars/Olympus_Mons", handled=FRIDAY_START)
+    report = reconcile("2026-03-27T20:00:00")
+    assert all(fleet.state(i) == "stopped" for i in good)
+    assert fleet.state(bad) == "running"
+    assert fleet.handled(bad) == FRIDAY_START
+    outcome = outcome_of(report, bad)
+    assert outcome.outcome == "invalid"
+    assert "Mars/Olympus_Mons" in outcome.reason
+    assert "zone" in outcome.reason
+    assert level_of(outcome) == "WARNING"
+    assert report.counts() == {
+        "evaluated": 3, "started": 0, "stopped": 2, "skipped": 0, "invalid": 1, "failed": 0
+    }  # fmt: skip
+
+
+def test_a_256_character_noise_value_is_invalid_and_the_others_proceed(fleet, reconcile):
+    rng = random.Random(256)
+    noise = "".join(rng.choice(string.ascii_letters + string.digits + " +-=._:/@") for _ in range(256))
+    good = fleet.one(OFFICE, handled=FRIDAY_START)
+    bad = fleet.one(noise, handled=FRIDAY_START)
+    assert fleet.tags(bad)["Schedule"] == noise
+    report = reconcile("2026-03-27T20:00:00")
+    assert fleet.state(good) == "stopped"
+    assert fleet.state(bad) == "running"
+    assert outcome_of(report, bad).outcome == "invalid"
+    assert outcome_of(report, bad).reason.startswith("invalid schedule")
+    assert report.counts()["invalid"] == 1
+
+
+# -- hibernate --------------------------------------------------------------------------------
+
+
+def test_hibernate_hibernates_where_configured_and_stops_plainly_otherwise(
+    fleet, reconcile, hooks
+):
+    ready = fleet.one(f"{OFFICE} hibernate", handled=FRIDAY_START,
+                      HibernationOptions={"Configured": True})  # fmt: skip
+    plain = fleet.one(f"{OFFICE} hibernate", handled=FRIDAY_START)
+    stops = hooks.calls("StopInstances")
+    report = reconcile("2026-03-27T20:00:00")
+    by_ids = {frozenset(instance_ids(c)): c for c in stops}
+    assert set(by_ids) == {frozenset({ready}), frozenset({plain})}
+    assert by_ids[frozenset({ready})].get("Hibernate") == "true"
+    assert "Hibernate" not in by_ids[frozenset({plain})]
+    assert fleet.state(ready) == fleet.state(plain) == "stopped"
+    assert outcome_of(report, ready).decision.action == "hibernate"
+    assert outcome_of(report, ready).decision.warning is None
+    warned = outcome_of(report, plain)
+    assert warned.decision.action == "stop"
+    assert "not configured for hibernation" in (warned.decision.warning or "")
+    assert level_of(warned) == "WARNING"
+    assert report.counts()["stopped"] == 2
+
+
+# -- limits and outages -------------------------------------------------------------------------
+
+
+def test_a_run_near_its_time_limit_defers_the_rest_without_state_tags(fleet, reconcile, hooks):
+    to_start = fleet.one("Fri 19:00-23:00 UTC", state="stopped", handled=THURSDAY_STOP)
+    to_stop = fleet.launch(OFFICE, handled=FRIDAY_START, count=2)
+    new = fleet.one(OFFICE)
+    budget = iter([True])  # one call, then the time is up
+    tags = hooks.calls("CreateTags")
+    report = reconcile("2026-03-27T20:00:00", may_call=lambda: next(budget, False))
+    assert fleet.state(to_start) == "running"
+    assert outcome_of(report, to_start).outcome == "done"
+    assert tags == []
+    assert fleet.handled(to_start) == THURSDAY_STOP  # the next run records it
+    for iid in to_stop:
+        assert fleet.state(iid) == "running"
+        assert fleet.handled(iid) == FRIDAY_START
+        assert outcome_of(report, iid).outcome == "deferred"
+    assert fleet.handled(new) is None
+    assert outcome_of(report, new).outcome == "deferred"
+    assert report.counts()["started"] == 1
+    assert report.counts()["failed"] == 0
+    reconcile("2026-03-27T20:05:00")  # the next run finishes the work
+    assert all(fleet.state(i) == "stopped" for i in to_stop)
+    assert fleet.handled(to_start) == "2026-03-27T19:00:00Z"
+    assert fleet.handled(new) == "2026-03-27T20:05:00Z"
+
+
+def test_an_endpoint_that_goes_away_mid_run_leaves_nothing_recorded_that_did_not_happen(
+    fleet, reconcile, hooks, backoff, clients
+):
+    to_start = fleet.one("Fri 19:00-23:00 UTC", state="stopped", handled=THURSDAY_STOP)
+    to_stop = fleet.one(OFFICE, handled=FRIDAY_START)
+    new = fleet.one(OFFICE)
+    attempts = hooks.unreachable("StopInstances")
+    tags = hooks.calls("CreateTags")
+    report = reconcile("2026-03-27T20:00:00")
+    assert len(attempts) == total_attempts(clients)  # connection errors are retried too
+    assert tags == []
+    assert fleet.state(to_start) == "running"  # that call happened before the outage
+    assert fleet.handled(to_start) == THURSDAY_STOP
+    assert fleet.state(to_stop) == "running"
+    assert fleet.handled(to_stop) == FRIDAY_START
+    assert fleet.handled(new) is None
+    assert outcome_of(report, to_stop).outcome == "failed"
+    assert outcome_of(report, to_stop).error_code == "EndpointUnavailable"
+    assert outcome_of(report, new).outcome == "deferred"
+    (target,) = report.targets
+    assert target.error is not None and "went away" in target.error
+    assert report.counts()["failed"] == 2  # the instance and the target
+
+
+def test_an_unknown_region_fails_its_target_while_the_good_region_proceeds(fleet, reconcile):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    report = reconcile("2026-03-27T20:00:00", regions=("us-east-1", "eu-nowhere-1"))
+    assert fleet.state(iid) == "stopped"
+    good, bad = report.targets
+    assert good.error is None
+    assert bad.error is not None
+    assert "eu-nowhere-1" in bad.error and "region" in bad.error
+    assert report.counts()["stopped"] == 1
+    assert report.counts()["failed"] == 1
+    assert not report.all_targets_failed
+
+
+def test_a_start_that_did_not_hold_is_reported_failed_with_the_kms_hint(fleet, reconcile, hooks):
+    iid = fleet.one(OFFICE, state="stopped", handled=THURSDAY_STOP)
+    reconcile("2026-03-27T08:05:00")
+    assert fleet.handled(iid) == FRIDAY_START
+    fleet.stop(iid)  # EC2 stops it again: an encrypted volume whose key it may not use
+    # moto does not produce this state reason on its own.
+    hooks.describe_as(iid, StateReason={"Code": "Client.InternalError",
+                                        "Message": "Client.InternalError: Client error on launch"})  # fmt: skip
+    starts = hooks.calls("StartInstances")
+    report = reconcile("2026-03-27T08:10:00")
+    outcome = outcome_of(report, iid)
+    assert outcome.outcome == "failed"
+    assert outcome.error_code == "Client.InternalError"
+    assert "kms:CreateGrant" in outcome.reason
+    assert starts == []  # the same start is not tried again and again
+    assert report.counts()["failed"] == 1

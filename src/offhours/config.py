@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from offhours.zones import UnknownZone, resolve_zone
 
@@ -45,6 +46,7 @@ class Config:
     member_external_id: str | None = None
     catalog_parameter: str | None = None
     catalog_file: str | None = None
+    fanout_queue_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -72,11 +74,28 @@ class Config:
             member_external_id=env.get("MEMBER_EXTERNAL_ID", "").strip() or None,
             catalog_parameter=env.get("CATALOG_PARAMETER", "").strip() or None,
             catalog_file=env.get("CATALOG_FILE", "").strip() or None,
+            fanout_queue_url=env.get("FANOUT_QUEUE_URL", "").strip() or None,
         )
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """The regions of every AWS partition, as the installed botocore knows them."""
+    from botocore.loaders import create_loader
+
+    data = create_loader().load_data("partitions")
+    return frozenset(
+        name for partition in data.get("partitions", []) for name in partition.get("regions", {})
+    )
 
 
 def region_problem(region: str) -> str | None:
     """Why a region name cannot be right, or None."""
     if not _REGION.match(region):
         return f"{region!r} is not a region name (expected one like eu-central-1)"
+    if region not in known_regions():
+        return (
+            f"{region!r} is not a known AWS region (a typo, or a region newer than the "
+            "installed botocore)"
+        )
     return None

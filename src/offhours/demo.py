@@ -182,7 +182,6 @@ def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None 
     result.marks = {name: [] for name in ids}
     people = sorted(PEOPLE, key=lambda p: p.at)
     total = int(timedelta(days=days) / TICK)
-    stream = handler.logger.registered_handler
     started = time.perf_counter()
     for n in range(total):
         at = WEEK_START + n * TICK
@@ -197,15 +196,8 @@ def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None 
                 (person.at, person.name, f"{person.action} (by a person)", "manual", person.why)
             )
         buffer = io.StringIO()
-        previous = getattr(stream, "stream", None)
-        if hasattr(stream, "setStream"):
-            stream.setStream(buffer)
-        try:
-            with redirect_stdout(buffer):
-                handler.lambda_handler(_event(at, n), DemoContext())  # type: ignore[arg-type]
-        finally:
-            if hasattr(stream, "setStream") and previous is not None:
-                stream.setStream(previous)
+        with redirect_stdout(buffer):
+            handler.lambda_handler(_event(at, n), DemoContext())
         lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
         if log_hour(days) <= at < log_hour(days) + timedelta(hours=1):
             result.log_lines += lines
@@ -367,9 +359,9 @@ def timeline_svg(result: Replay, days: int) -> str:
             parts.append(f'<rect x="{label + hour * cell}" y="{y}" width="{cell}" '
                          f'height="{row_h - 6}" fill="{colours[key]}"/>')
         for mark in result.marks[name]:
-            x = label + (mark.at - WEEK_START) / timedelta(hours=1) * cell
+            mark_x = label + (mark.at - WEEK_START) / timedelta(hours=1) * cell
             fill = "#c62828" if mark.symbol in ("v", "z", "x") else "#1565c0"
-            parts.append(f'<text x="{x - 3:.1f}" y="{y + 12}" fill="{fill}" font-weight="bold">'
+            parts.append(f'<text x="{mark_x - 3:.1f}" y="{y + 12}" fill="{fill}" font-weight="bold">'
                          f'{escape(SYMBOLS[mark.symbol])}<title>{escape(mark.text)}</title></text>')
     legend_y = 42 + len(names) * row_h + 20
     parts.append(f'<text x="10" y="{legend_y}">dark: running; light: part of the hour; grey: '

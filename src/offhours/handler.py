@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from datetime import UTC, datetime
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from offhours import service
+from offhours import fanout, service
 from offhours.aws import DEFAULT_CLIENTS
 from offhours.catalog import Catalog, default_catalog, load_catalog, parse_catalog
 from offhours.config import Config
@@ -20,7 +22,22 @@ from offhours.records import decision_message, decision_record, level_of
 from offhours.service import COUNT_KEYS, Target
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "offhours")
-logger = Logger(service=SERVICE)
+
+
+class _Stdout(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is at the time (Lambda's never changes; the demo and the
+    tests redirect it to read the log lines)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        del value
+
+
+logger = Logger(service=SERVICE, logger_handler=_Stdout())
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "offhours"), service=SERVICE
 )
@@ -112,13 +129,33 @@ def _own_account(context: Any) -> str:
     return parts[4] if len(parts) > 4 else ""
 
 
-@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
-@_traced
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    config = Config.from_env()
-    at = run_time(event)
-    report = service.run(
+def _emit(counts: dict[str, int]) -> None:
+    for key in COUNT_KEYS:
+        metrics.add_metric(name=key, unit=MetricUnit.Count, value=counts[key])
+
+
+def _summarise(report: service.RunReport, extra: dict[str, Any] | None = None) -> dict[str, int]:
+    counts = report.counts()
+    _emit(counts)
+    stamp = report.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary = {"kind": "summary", "run_time": stamp, "dry_run": report.dry_run, **counts,
+               **report.details(), **(extra or {})}
+    logger.info(
+        f"run at {stamp}: {counts['evaluated']} evaluated, {counts['started']} "
+        f"started, {counts['stopped']} stopped, {counts['skipped']} skipped, "
+        f"{counts['invalid']} invalid, {counts['failed']} failed"
+        + (" (dry run: nothing was changed)" if report.dry_run else ""),
+        extra=summary,
+    )
+    return counts
+
+
+def _reconcile(
+    config: Config, at: datetime, context: LambdaContext, targets: list[Target] | None = None
+) -> service.RunReport:
+    if not config.regions and targets is None:
+        logger.error("no region to look after: set REGIONS, or run where AWS_REGION is set")
+    return service.run(
         config,
         at,
         clients=DEFAULT_CLIENTS,
@@ -127,19 +164,92 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         may_call=lambda: context.get_remaining_time_in_millis() > RESERVE_MS,
         on_outcome=_log_outcome,
         on_target_error=_log_target_error,
+        targets=targets,
     )
-    counts = report.counts()
-    for key in COUNT_KEYS:
-        metrics.add_metric(name=key, unit=MetricUnit.Count, value=counts[key])
-    summary = {"kind": "summary", "run_time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-               "dry_run": report.dry_run, **counts, **report.details()}
+
+
+def _fan_out(config: Config, at: datetime, context: LambdaContext) -> dict[str, int]:
+    """The scheduled run in fan-out mode: one message per target, nothing else."""
+    queue_url = config.fanout_queue_url or ""
+    targets = service.targets_of(config, _own_account(context))
+    region = queue_url.split(".")[1] if queue_url.startswith("https://sqs.") else None
+    sqs = DEFAULT_CLIENTS.client("sqs", region or os.environ.get("AWS_REGION", "us-east-1"))
+    sent, failed = fanout.enqueue(sqs, queue_url, targets, at)
+    for target, error in failed:
+        _log_target_error(target, f"target {target}: {error}")
+    counts = {key: 0 for key in COUNT_KEYS}
+    counts["failed"] = len(failed)
+    _emit(counts)
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     logger.info(
-        f"run at {summary['run_time']}: {counts['evaluated']} evaluated, {counts['started']} "
-        f"started, {counts['stopped']} stopped, {counts['skipped']} skipped, "
-        f"{counts['invalid']} invalid, {counts['failed']} failed"
-        + (" (dry run: nothing was changed)" if report.dry_run else ""),
-        extra=summary,
+        f"run at {stamp}: {len(sent)} targets put on the queue for the workers"
+        + (f", {len(failed)} could not be" if failed else ""),
+        extra={"kind": "fan-out", "run_time": stamp, "enqueued": len(sent),
+               "failed_targets": len(failed), **counts},
     )
+    if targets and not sent:
+        raise RunFailed(f"no target could be put on the queue ({len(failed)} failed)")
+    return counts
+
+
+class TargetFailed(RuntimeError):
+    """A queued target failed; the message goes back to the queue and, after three tries, to
+    the dead-letter queue."""
+
+
+def _consume(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The worker: each SQS record is one target at the run's time it carries."""
+    from aws_lambda_powertools.utilities.batch import (
+        SqsFifoPartialProcessor,
+        process_partial_response,
+    )
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    config = Config.from_env()
+    reports: list[service.RunReport] = []
+
+    def handle(record: SQSRecord) -> None:
+        try:
+            target, at = fanout.read_message(record.body)
+        except fanout.BadMessage as exc:
+            logger.error(str(exc), extra={"kind": "bad-message", "message_id": record.message_id})
+            return  # retrying cannot mend it: dropped, and said so
+        report = _reconcile(config, at, context, targets=[target])
+        reports.append(report)
+        if report.all_targets_failed:
+            raise TargetFailed(report.targets[0].error or f"target {target} failed")
+
+    processor = SqsFifoPartialProcessor()
+    response = process_partial_response(
+        event=event, record_handler=handle, processor=processor, context=context
+    )
+    for report in reports:
+        _summarise(report, {"message_count": len(event.get("Records", []))})
+    if not reports:
+        _emit({key: 0 for key in COUNT_KEYS})
+    return dict(response)
+
+
+def _is_queue_event(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        return False
+    return all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+
+
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@_traced
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Scheduled events reconcile (or, in fan-out mode, enqueue); SQS events are a worker's."""
+    if _is_queue_event(event):
+        return _consume(event, context)
+    config = Config.from_env()
+    at = run_time(event)
+    if config.fanout_queue_url:
+        return _fan_out(config, at, context)
+    report = _reconcile(config, at, context)
+    counts = _summarise(report)
     if report.all_targets_failed:
         raise RunFailed(
             f"every target failed ({len(report.targets)}): "

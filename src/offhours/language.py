@@ -76,12 +76,14 @@ for _i, (_short, _long) in enumerate(
     _DAYS[_long] = _i
 _DAYS.update({"tues": 1, "wednes": 2, "thur": 3, "thurs": 3})
 
-_TOKEN = re.compile(r"[^\s]+(?:\s*[,-]\s*[^\s]+)*")
+_TOKEN = re.compile(r"\S+(?:\s*[,-]\s*\S+|(?<=[,-])\s+\S+)*")
 _PART = re.compile(r"[^,]+")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _DAY_SPEC = re.compile(r"^[A-Za-z]+(?:-[A-Za-z]+)?$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
-_HELP_WINDOW = "expected days (Mon-Fri), a range (08:00-18:00), a time zone, 'enforce' or 'hibernate'"
+_HELP_WINDOW = (
+    "expected days (Mon-Fri), a range (08:00-18:00), a time zone, 'enforce' or 'hibernate'"
+)
 
 
 class CatalogLike(Protocol):
@@ -124,6 +126,7 @@ class _Part:
     text: str
     position: int
     token_index: int
+    raw: str
 
 
 def _parts(value: str) -> Iterator[_Part]:
@@ -135,9 +138,10 @@ def _parts(value: str) -> Iterator[_Part]:
             lead = len(text) - len(text.lstrip())
             squeezed = re.sub(r"\s+", "", text)
             if squeezed:
-                yield _Part(squeezed, token.start() + part.start() + lead, index)
-        if raw.startswith(",") or raw.endswith(",") or ",," in re.sub(r"\s+", "", raw):
-            pos = token.start() + (0 if raw.startswith(",") else len(raw) - 1)
+                yield _Part(squeezed, token.start() + part.start() + lead, index, text.strip())
+        empty = re.search(r"^,|,\s*(,)|,$", raw)
+        if empty is not None:
+            pos = token.start() + (empty.start(1) if empty.group(1) else empty.start())
             raise ScheduleError("a list has an empty item", value, pos, raw)
 
 
@@ -183,7 +187,9 @@ def _parse_time(text: str, value: str, position: int, *, is_end: bool) -> int:
     if minutes > 59:
         raise ScheduleError("minutes must be 00 to 59", value, position, text)
     if hours > 24 or (hours == 24 and minutes != 0):
-        raise ScheduleError("is past the end of the day: the latest time is 24:00", value, position, text)
+        raise ScheduleError(
+            "is past the end of the day: the latest time is 24:00", value, position, text
+        )
     if hours == 24 and not is_end:
         raise ScheduleError("24:00 can only end a range, not start one", value, position, text)
     return hours * 60 + minutes
@@ -197,7 +203,9 @@ def _parse_range(part: _Part, value: str) -> TimeRange:
             "is not a time range: expected start-end, like 08:00-18:00", value, part.position, text
         )
     start = _parse_time(pieces[0], value, part.position, is_end=False)
-    end = _parse_time(pieces[1], value, part.position + len(pieces[0]) + 1, is_end=True)
+    after_dash = part.raw[part.raw.index("-") + 1 :]
+    end_position = part.position + len(part.raw) - len(after_dash.lstrip())
+    end = _parse_time(pieces[1], value, end_position, is_end=True)
     if start == end:
         raise ScheduleError(
             "is a range of zero length: its start and end are the same time",
@@ -316,7 +324,9 @@ def _default_zone(default_timezone: str, value: str) -> str:
     try:
         return resolve_zone(default_timezone)
     except UnknownZone as exc:
-        raise ScheduleError(f"the deployment's default time zone is invalid: {exc}", value) from None
+        raise ScheduleError(
+            f"the deployment's default time zone is invalid: {exc}", value
+        ) from None
 
 
 # --- cron ---------------------------------------------------------------------------------
@@ -355,8 +365,10 @@ def _cron_rule(action: Action, expr: str, value: str, position: int) -> CronRule
             position,
             expr,
         )
-    if any(f.upper().startswith("H") and f.upper() != "H" for f in fields) or "H" in fields:
-        raise ScheduleError("hashed 'H' fields are not supported", value, position, expr)
+    if any(f[:1] in "HhRr" for f in fields):
+        raise ScheduleError(
+            "hashed 'H' and random 'R' fields are not supported", value, position, expr
+        )
     normal = " ".join(fields)
     problem = _cron_problem(normal)
     if problem is not None:
@@ -393,6 +405,8 @@ def _parse_cron(value: str, default_timezone: str) -> Schedule:
         arg = arg.strip()
         arg_position = position + text.index("=") + 1 + (len(arg_raw) - len(arg_raw.lstrip()))
         if key in ("start", "stop"):
+            if not arg:
+                raise ScheduleError(f"{key}= has no cron expression", value, position, text)
             rules.append(_cron_rule(Action(key), arg, value, arg_position))
         elif key in ("tz", "timezone"):
             if zone is not None:
@@ -457,4 +471,3 @@ def _parse_named(
 def describe_error(value: str, error: ScheduleError) -> str:
     """One line for a person: the value and what is wrong where."""
     return f"invalid schedule {value!r}: {error.describe()}"
-

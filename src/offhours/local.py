@@ -55,7 +55,7 @@ class LocalEndpoint:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
-        port = server._server.server_port
+        port = getattr(server._server, "server_port", 0)
         return cls(server, f"http://127.0.0.1:{port}")
 
     def reset(self) -> None:

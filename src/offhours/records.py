@@ -21,11 +21,12 @@ def decision_record(outcome: Outcome) -> dict[str, Any]:
         "account": i.account,
         "schedule": i.schedule,
         "previous_state": i.state,
-        "desired_state": d.desired.value if d.desired is not None else None,
+        # Powertools drops keys whose value is None: "" keeps every field on every line.
+        "desired_state": d.desired.value if d.desired is not None else "",
         "action": d.action,
         "outcome": outcome.outcome,
         "reason": outcome.reason,
-        "event_time": format_anchor(d.event.at) if d.event is not None else None,
+        "event_time": format_anchor(d.event.at) if d.event is not None else "",
     }
     if outcome.error_code:
         record["error_code"] = outcome.error_code

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from offhours.aws import Clients
 from offhours.config import Config, region_problem
@@ -69,15 +70,20 @@ class RunReport:
         return {key: c[key] for key in COUNT_KEYS}
 
     def details(self) -> dict[str, int]:
-        """More counts for the summary line."""
+        """More counts for the summary line, next to `counts()` and `dry_run`: no key of theirs
+        is repeated here with another meaning."""
         c: Counter[str] = Counter()
         for report in self.targets:
             for o in report.outcomes:
-                c[o.outcome.replace("-", "_")] += 1
-                if o.outcome == Outcomes.DRY_RUN and o.decision.step is Step.START:
-                    c["would_start"] += 1
-                if o.outcome == Outcomes.DRY_RUN and o.decision.step in (Step.STOP, Step.HIBERNATE):
-                    c["would_stop"] += 1
+                if o.outcome == Outcomes.DRY_RUN:
+                    if o.decision.step is Step.START:
+                        c["would_start"] += 1
+                    elif o.decision.step in (Step.STOP, Step.HIBERNATE):
+                        c["would_stop"] += 1
+                    else:
+                        c["would_adopt"] += 1
+                elif o.outcome not in (Outcomes.FAILED, Outcomes.SKIPPED, Outcomes.INVALID):
+                    c[o.outcome] += 1
         c["targets"] = len(self.targets)
         c["failed_targets"] = sum(1 for t in self.targets if t.error is not None)
         c["calls"] = sum(t.calls for t in self.targets)
@@ -88,9 +94,17 @@ class RunReport:
         return bool(self.targets) and all(t.error is not None for t in self.targets)
 
 
-def targets_of(config: Config) -> list[Target]:
-    accounts: list[str | None] = list(config.target_accounts) or [None]
-    return [Target(region, account) for account in accounts for region in config.regions]
+def targets_of(config: Config, own_account: str = "") -> list[Target]:
+    """Every account-region pair; the function's own account needs no role."""
+    accounts: list[str | None] = [
+        None if a == own_account else a for a in config.target_accounts
+    ] or [None]
+    unique = dict.fromkeys(Target(region, account) for account in accounts for region in config.regions)
+    return list(unique)
+
+
+# Targets reconciled side by side in one invocation (inline mode).
+MAX_PARALLEL_TARGETS = 8
 
 
 OutcomeSink = Callable[[Outcome], None]
@@ -136,8 +150,10 @@ def run(
     may_call: Callable[[], bool] | None = None,
     on_outcome: OutcomeSink | None = None,
     on_target_error: TargetErrorSink | None = None,
+    targets: list[Target] | None = None,
 ) -> RunReport:
-    """Reconcile every target of `config` at the run's time `at`."""
+    """Reconcile every target of `config` (or the `targets` given) at the run's time `at`,
+    up to MAX_PARALLEL_TARGETS side by side. One failing target never stops the others."""
     settings = Settings(
         tag_key=config.tag_key,
         default_timezone=config.default_timezone,
@@ -146,13 +162,23 @@ def run(
     )
     is_dry = config.dry_run if dry is None else dry
     report = RunReport(at, is_dry)
-    for target in targets_of(config):
-        target_report = _run_target(
+    chosen = targets_of(config, own_account) if targets is None else targets
+    clients.configure(config.member_role_name, config.member_external_id)
+
+    def one(target: Target) -> TargetReport:
+        return _run_target(
             target, config, at, settings, clients, is_dry, own_account, may_call, on_outcome
         )
+
+    if len(chosen) <= 1:
+        results = [one(t) for t in chosen]
+    else:
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_TARGETS, len(chosen))) as pool:
+            results = list(pool.map(one, chosen))
+    for target_report in results:
         report.targets.append(target_report)
         if target_report.error is not None and on_target_error is not None:
-            on_target_error(target, target_report.error)
+            on_target_error(target_report.target, target_report.error)
     return report
 
 
@@ -189,5 +215,5 @@ def _run_target(
             target,
             error=f"target {target}: {error.get('Code', 'Error')}: {error.get('Message', exc)}",
         )
-    except BotoCoreError as exc:
+    except Exception as exc:  # one target never stops the others (DESIGN §4)
         return TargetReport(target, error=f"target {target}: {type(exc).__name__}: {exc}")

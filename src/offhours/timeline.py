@@ -38,7 +38,13 @@ _SLACK = timedelta(hours=3)
 LOOKBACK = timedelta(days=366)
 # How far `next_events` looks ahead before it gives up.
 HORIZON = timedelta(days=366 * 10)
-_LAST_SPANS = (timedelta(hours=6), timedelta(days=2), timedelta(days=8), timedelta(days=32), LOOKBACK)
+_LAST_SPANS = (
+    timedelta(hours=6),
+    timedelta(days=2),
+    timedelta(days=8),
+    timedelta(days=32),
+    LOOKBACK,
+)
 
 
 def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:
@@ -109,7 +115,10 @@ class Timeline:
                 if begin > wall_hi:
                     break
                 intervals.append(
-                    (to_instant(begin, self.tz), to_instant(monday + timedelta(minutes=end), self.tz))
+                    (
+                        to_instant(begin, self.tz),
+                        to_instant(monday + timedelta(minutes=end), self.tz),
+                    )
                 )
             monday += timedelta(days=7)
         events: list[Event] = []

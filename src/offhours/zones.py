@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from importlib import resources
+from zoneinfo import ZoneInfo, available_timezones
 
 
 class UnknownZone(ValueError):
@@ -12,26 +13,26 @@ class UnknownZone(ValueError):
         self.name = name
         self.suggestion = suggestion
         hint = f" (did you mean {suggestion!r}?)" if suggestion else ""
-        super().__init__(f"unknown time zone {name!r}: expected an IANA name like Europe/Berlin{hint}")
+        super().__init__(
+            f"unknown time zone {name!r}: expected an IANA name like Europe/Berlin{hint}"
+        )
 
 
 @cache
 def _by_lower_name() -> dict[str, str]:
-    return {name.lower(): name for name in available_timezones()}
+    """The zones of the shipped tzdata, not host-only files such as `localtime` or `right/UTC`."""
+    try:
+        names = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    except (ModuleNotFoundError, OSError):
+        names = sorted(available_timezones() - {"localtime", "posixrules"})
+    return {name.lower(): name for name in names}
 
 
 @cache
 def resolve_zone(name: str) -> str:
     """The canonical spelling of a zone name (case-insensitive); raises `UnknownZone`."""
-    if not name or name.startswith(("/", ".")) or ".." in name:
-        raise UnknownZone(name, None)
     if name.upper() in ("UTC", "Z"):
         return "UTC"
-    try:
-        ZoneInfo(name)
-        return name
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        pass
     known = _by_lower_name()
     if name.lower() in known:
         return known[name.lower()]

@@ -1,0 +1,282 @@
+"""The Lambda handler end to end: an EventBridge event in, JSON log lines, EMF metrics and the
+six counts out (DESIGN §5, §6), against the local EC2 endpoint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offhours import handler
+from offhours.aws import DEFAULT_CLIENTS
+from offhours.service import COUNT_KEYS
+from tests.faults import Hooks
+from tests.fleet import Fleet
+
+EVENT_FILE = Path(__file__).resolve().parent.parent / "events" / "scheduled.json"
+EVENT_ID = "89d1a02d-5ec7-412e-82f5-13505f849b41"
+EARLY = "Mon-Fri 08:00-15:00 UTC"  # its stop at 15:00 precedes the event's 16:00
+FRIDAY_START = "2026-03-27T08:00:00Z"
+RECORD_FIELDS = {
+    "kind", "instance_id", "instance_name", "region", "account", "schedule", "previous_state",
+    "desired_state", "action", "outcome", "reason", "event_time",
+}  # fmt: skip
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "offhours"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:offhours"
+    aws_request_id: str = "c0ffee00-0000-4000-8000-000000000001"
+    remaining_ms: int = 600_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def scheduled_event(**changes: Any) -> dict[str, Any]:
+    if EVENT_FILE.exists():
+        event: dict[str, Any] = json.loads(EVENT_FILE.read_text())
+    else:
+        event = {
+            "version": "0",
+            "id": EVENT_ID,
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-03-27T16:00:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/offhours"],
+            "detail": {},
+        }
+    event.update(changes)
+    return event
+
+
+@dataclass
+class Invocation:
+    result: dict[str, int] | None
+    lines: list[dict[str, Any]]
+    error: Exception | None = None
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line.get("kind") == kind]
+
+    @property
+    def decisions(self) -> dict[str, dict[str, Any]]:
+        return {line["instance_id"]: line for line in self.of_kind("decision")}
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        (line,) = self.of_kind("summary")
+        return line
+
+    @property
+    def emf(self) -> dict[str, Any]:
+        (blob,) = [line for line in self.lines if "_aws" in line]
+        return blob
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("REGIONS", "us-east-1")
+    monkeypatch.setenv("DRY_RUN", "false")
+    monkeypatch.delenv("SCHEDULE_TAG_KEY", raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def invoke(
+    fleet: Fleet, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Invocation]:
+    def go(event: dict[str, Any] | None = None, context: LambdaContext | None = None) -> Invocation:
+        capsys.readouterr()
+        result: dict[str, int] | None = None
+        error: Exception | None = None
+        try:
+            result = handler.lambda_handler(
+                scheduled_event() if event is None else event, context or LambdaContext()
+            )
+        except Exception as exc:
+            error = exc
+        out = capsys.readouterr().out
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        return Invocation(result, lines, error)
+
+    return go
+
+
+@pytest.fixture
+def hooks(moto_endpoint: Any) -> Iterator[Hooks]:
+    h = Hooks(DEFAULT_CLIENTS.ec2("us-east-1"))
+    yield h
+    h.clear()
+
+
+def test_each_decision_is_one_json_line_with_the_record_fields(fleet, invoke):
+    web = fleet.one(EARLY, name="web", handled=FRIDAY_START)
+    bad = fleet.one("Mon-Fri 25:00-18:00", name="broken")
+    new = fleet.one(EARLY, name="new")
+    run = invoke()
+    assert run.error is None
+    assert set(run.decisions) == {web, bad, new}
+    for line in run.decisions.values():
+        # Powertools leaves out fields whose value is None (an invalid schedule has no desired
+        # state and no event); every other field of the record is there.
+        assert line.keys() >= RECORD_FIELDS - {"desired_state", "event_time"}
+        assert line["correlation_id"] == EVENT_ID
+    assert run.decisions[web].keys() >= RECORD_FIELDS
+    assert {k: run.decisions[web][k] for k in RECORD_FIELDS - {"reason"}} == {
+        "kind": "decision",
+        "instance_id": web,
+        "instance_name": "web",
+        "region": "us-east-1",
+        "account": "123456789012",
+        "schedule": EARLY,
+        "previous_state": "running",
+        "desired_state": "stopped",
+        "action": "stop",
+        "outcome": "done",
+        "event_time": "2026-03-27T15:00:00Z",
+    }
+    assert run.decisions[web]["level"] == "INFO"
+    assert run.decisions[bad]["outcome"] == "invalid"
+    assert run.decisions[bad]["level"] == "WARNING"
+    assert "25:00" in run.decisions[bad]["reason"]
+    assert run.decisions[new]["action"] == "adopt"
+    assert run.decisions[new]["outcome"] == "adopted"
+    assert fleet.state(web) == "stopped"
+
+
+def test_the_handler_returns_exactly_the_six_integer_counts(fleet, invoke):
+    fleet.one(EARLY, handled=FRIDAY_START)
+    fleet.one("nonsense-name")
+    run = invoke()
+    assert list(run.result or {}) == list(COUNT_KEYS)
+    assert all(type(v) is int for v in (run.result or {}).values())
+    assert run.result == {
+        "evaluated": 2, "started": 0, "stopped": 1, "skipped": 0, "invalid": 1, "failed": 0
+    }  # fmt: skip
+
+
+def test_one_summary_line_per_run_agrees_with_the_result(fleet, invoke):
+    fleet.one(EARLY, handled=FRIDAY_START)
+    run = invoke()
+    summary = run.summary
+    assert summary["correlation_id"] == EVENT_ID
+    assert summary["run_time"] == "2026-03-27T16:00:00Z"
+    assert summary["dry_run"] is False
+    assert {k: summary[k] for k in COUNT_KEYS} == run.result
+
+
+def test_metrics_are_emitted_in_embedded_metric_format_with_all_six_even_when_zero(invoke):
+    run = invoke()  # nothing is tagged
+    blob = run.emf
+    (directive,) = blob["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "offhours"
+    assert {m["Name"] for m in directive["Metrics"]} == set(COUNT_KEYS)
+    for key in COUNT_KEYS:
+        assert blob[key] in (0, [0], [0.0])
+    assert run.result == dict.fromkeys(COUNT_KEYS, 0)
+
+
+def test_metrics_carry_the_counts_of_the_run(fleet, invoke):
+    fleet.launch(EARLY, handled=FRIDAY_START, count=2)
+    run = invoke()
+    assert run.emf["stopped"] in (2, [2], [2.0])
+    assert run.emf["evaluated"] in (2, [2], [2.0])
+
+
+def test_the_run_time_is_the_events_time_not_the_clock(fleet, invoke):
+    iid = fleet.one(EARLY, handled=FRIDAY_START)
+    run = invoke(scheduled_event(time="2026-03-27T14:00:00Z"))  # before the stop at 15:00
+    assert fleet.state(iid) == "running"
+    assert run.summary["run_time"] == "2026-03-27T14:00:00Z"
+    run = invoke(scheduled_event(time="2026-03-27T15:05:00Z"))
+    assert fleet.state(iid) == "stopped"
+
+
+def test_an_event_without_time_uses_the_clock_and_logs_a_warning(fleet, invoke):
+    event = scheduled_event()
+    del event["time"]
+    before = datetime.now(UTC).replace(microsecond=0)
+    run = invoke(event)
+    after = datetime.now(UTC)
+    assert run.error is None
+    warnings = [line for line in run.lines if line.get("level") == "WARNING"]
+    assert any("no time" in line["message"] for line in warnings)
+    run_time = datetime.fromisoformat(run.summary["run_time"])
+    assert before <= run_time <= after
+
+
+def test_every_target_failing_raises_and_still_flushes_metrics(invoke, env):
+    env.setenv("REGIONS", "eu-nowhere-1")
+    run = invoke()
+    assert isinstance(run.error, handler.RunFailed)
+    assert "eu-nowhere-1" in str(run.error)
+    (target_error,) = run.of_kind("target-error")
+    assert target_error["level"] == "ERROR"
+    assert target_error["region"] == "eu-nowhere-1"
+    assert run.emf["failed"] in (1, [1], [1.0])
+    assert run.summary["failed"] == 1
+
+
+def test_a_failed_target_is_counted_with_failed_instances_and_the_run_goes_on(
+    fleet, invoke, env, hooks
+):
+    env.setenv("REGIONS", "us-east-1,eu-nowhere-1")
+    refused = fleet.one(EARLY, handled=FRIDAY_START)
+    stopped = fleet.one(EARLY, handled=FRIDAY_START)
+    hooks.refuse_batches_with("StopInstances", refused, "UnauthorizedOperation")
+    run = invoke()
+    assert run.error is None
+    assert fleet.state(stopped) == "stopped"
+    assert run.decisions[refused]["outcome"] == "failed"
+    assert run.decisions[refused]["error_code"] == "UnauthorizedOperation"
+    assert run.decisions[refused]["level"] == "ERROR"
+    assert run.result is not None and run.result["failed"] == 2
+    assert run.summary["failed"] == 2
+    assert run.summary["failed_targets"] == 1
+    assert run.emf["failed"] in (2, [2], [2.0])
+
+
+def test_the_dry_run_setting_changes_nothing_and_the_summary_says_so(fleet, invoke, env):
+    env.setenv("DRY_RUN", "true")
+    iid = fleet.one(EARLY, handled=FRIDAY_START)
+    new = fleet.one(EARLY)
+    run = invoke()
+    assert fleet.state(iid) == "running"
+    assert fleet.handled(iid) == FRIDAY_START
+    assert fleet.handled(new) is None
+    assert run.decisions[iid]["outcome"] == "dry-run"
+    assert run.summary["dry_run"] is True
+    assert run.summary["would_stop"] == 1
+    assert run.result is not None and run.result["stopped"] == 0
+    assert "dry run" in run.summary["message"]
+
+
+def test_the_schedule_tag_key_setting_is_honoured(fleet, invoke, env):
+    env.setenv("SCHEDULE_TAG_KEY", "OffHours")
+    custom = Fleet(fleet.ec2, tag_key="OffHours")
+    iid = custom.one(EARLY, handled=FRIDAY_START)
+    other = fleet.one(EARLY, handled=FRIDAY_START)  # carries `Schedule`, not `OffHours`
+    run = invoke()
+    assert set(run.decisions) == {iid}
+    assert fleet.state(iid) == "stopped"
+    assert custom.handled(iid) == "2026-03-27T15:00:00Z"
+    assert fleet.state(other) == "running"
+
+
+def test_a_run_with_too_little_time_left_makes_no_change_and_defers(fleet, invoke):
+    iid = fleet.one(EARLY, handled=FRIDAY_START)
+    run = invoke(context=LambdaContext(remaining_ms=handler.RESERVE_MS - 1))
+    assert fleet.state(iid) == "running"
+    assert fleet.handled(iid) == FRIDAY_START
+    assert run.decisions[iid]["outcome"] == "deferred"
+    assert run.result is not None and run.result["stopped"] == 0

@@ -1,0 +1,351 @@
+"""The tag language, as a table of `(tag value, expected)` rows (DESIGN §1).
+
+Valid rows describe the parsed schedule compactly: for windows, each window's days as a
+seven-letter mask (`MTWTF--` is Monday to Friday) and its ranges; for cron, each rule as
+`"<action> <expression>"`; then the zone, the words and the catalogue name. Invalid rows give a
+piece of the error's reason, its 0-based position and the token it names. Every row is parsed with
+the catalogue below and the default zone `DEFAULT`, so a row without a zone shows the default.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+from offhours.language import is_opt_out, parse_schedule
+from offhours.schedule import Schedule, ScheduleError
+
+DEFAULT = "America/Chicago"
+EVERY_DAY = "MTWTFSS"
+
+
+class Catalog:
+    """A tiny catalogue: names are matched case-insensitively."""
+
+    entries: dict[str, tuple[str, str | None]] = {  # noqa: RUF012
+        "office-hours": ("Mon-Fri 08:00-18:00 Europe/Berlin", "Berlin office hours"),
+        "nightly-stop": ("stop=0 19 * * *", None),
+        "broken": ("Mon 25:00-26:00", None),
+    }
+
+    def lookup(self, name: str) -> tuple[str, str, str | None] | None:
+        key = name.lower()
+        if key not in self.entries:
+            return None
+        value, description = self.entries[key]
+        return key, value, description
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+
+class Parsed(NamedTuple):
+    kind: str
+    timezone: str
+    items: tuple[object, ...]
+    words: str = ""
+    name: str | None = None
+
+
+class Bad(NamedTuple):
+    reason: str
+    position: int | None
+    token: str | None
+    with_catalog: bool = True
+
+
+OPT_OUT = "opt-out"
+
+
+def win(tz: str, *windows: tuple[str, ...], words: str = "", name: str | None = None) -> Parsed:
+    """`win("UTC", ("MTWTF--", "08:00-18:00"))`: the windows in the order written."""
+    return Parsed("windows", tz, windows, words, name)
+
+
+def cron(tz: str, *rules: str, words: str = "", name: str | None = None) -> Parsed:
+    """`cron("UTC", "start 0 8 * * 1-5")`: the rules in the order written."""
+    return Parsed("cron", tz, rules, words, name)
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def describe(schedule: Schedule) -> Parsed:
+    words = " ".join(
+        w for w, on in (("enforce", schedule.enforce), ("hibernate", schedule.hibernate)) if on
+    )
+    if schedule.rules:
+        assert not schedule.windows
+        rules = tuple(f"{r.action.value} {r.expression}" for r in schedule.rules)
+        return Parsed("cron", schedule.timezone, rules, words, schedule.name)
+    windows = tuple(
+        (
+            "".join(letter if day in w.days else "-" for day, letter in enumerate(EVERY_DAY)),
+            *(f"{_hhmm(r.start)}-{_hhmm(r.end)}" for r in w.ranges),
+        )
+        for w in schedule.windows
+    )
+    return Parsed("windows", schedule.timezone, windows, words, schedule.name)
+
+
+NOISE = (
+    "pO#$[nC/>*1,) !.4Ea<koKm5b`!_OAYGSTW $@j Rl*'LK6s[}~,Nd}VU72lZ-)\"o2#/!Y&H1+9$%d,Cqg}%^n~>28s"
+    '9Dp?|6_8~(G*Z^N)[#|9Z3zLIbet\\/6%!UzH{!7$"3*]eLO6m4{~$H5x2 9i\\I"Vmy 0s5bla5-(k<zFp>f(I^@TtaO'
+    '^-,!{ r(C8.q/{#Lk1^ur.N#0Xt%zWbnXjgS[Tdd$8P`M5Pp"7,>vt.%A3>R6/D_}i)Zez[wf'
+)
+assert len(NOISE) == 256
+
+CASES: list[tuple[str, Parsed | Bad | str]] = [
+    # --- DESIGN 1.1 -----------------------------------------------------------------------------
+    ("Mon-Fri 08:00-18:00 Europe/Berlin", win("Europe/Berlin", ("MTWTF--", "08:00-18:00"))),
+    (
+        "Mon-Fri 08:00-12:00 13:00-18:00 Sat 09:00-13:00 America/New_York",
+        win(
+            "America/New_York",
+            ("MTWTF--", "08:00-12:00", "13:00-18:00"),
+            ("-----S-", "09:00-13:00"),
+        ),
+    ),
+    ("Fri 22:00-02:00 UTC", win("UTC", ("----F--", "22:00-02:00"))),
+    ("07:00-19:00", win(DEFAULT, (EVERY_DAY, "07:00-19:00"))),
+    # --- DESIGN 1.2 -----------------------------------------------------------------------------
+    (
+        "start=0 8 * * 1-5; stop=30 18 * * 1-5; tz=America/New_York",
+        cron("America/New_York", "start 0 8 * * 1-5", "stop 30 18 * * 1-5"),
+    ),
+    ("stop=0 19 * * *", cron(DEFAULT, "stop 0 19 * * *")),
+    (
+        "start=0 9 * * mon#1; stop=0 17 * * mon#1; tz=Europe/London",
+        cron("Europe/London", "start 0 9 * * mon#1", "stop 0 17 * * mon#1"),
+    ),
+    # --- DESIGN 1.3: named schedules ------------------------------------------------------------
+    (
+        "office-hours",
+        win("Europe/Berlin", ("MTWTF--", "08:00-18:00"), name="office-hours"),
+    ),
+    (
+        "Office-Hours enforce",
+        win("Europe/Berlin", ("MTWTF--", "08:00-18:00"), words="enforce", name="office-hours"),
+    ),
+    (
+        "nightly-stop hibernate",
+        cron(DEFAULT, "stop 0 19 * * *", words="hibernate", name="nightly-stop"),
+    ),
+    # --- days -----------------------------------------------------------------------------------
+    ("Monday-Friday 08:00-18:00", win(DEFAULT, ("MTWTF--", "08:00-18:00"))),
+    ("MON-FRI 08:00-18:00", win(DEFAULT, ("MTWTF--", "08:00-18:00"))),
+    ("mon-fri 08:00-18:00", win(DEFAULT, ("MTWTF--", "08:00-18:00"))),
+    ("SUNDAY 10:00-11:00", win(DEFAULT, ("------S", "10:00-11:00"))),
+    ("Tuesday,thursday 08:00-09:00", win(DEFAULT, ("-T-T---", "08:00-09:00"))),
+    ("Sat-Sun 10:00-14:00", win(DEFAULT, ("-----SS", "10:00-14:00"))),
+    ("Fri-Mon 10:00-16:00", win(DEFAULT, ("M---FSS", "10:00-16:00"))),
+    ("Sun-Sat 10:00-16:00", win(DEFAULT, (EVERY_DAY, "10:00-16:00"))),
+    ("Sat-Tue 10:00-16:00", win(DEFAULT, ("MT---SS", "10:00-16:00"))),
+    ("Mon,Wed,Fri 08:00-18:00", win(DEFAULT, ("M-W-F--", "08:00-18:00"))),
+    ("Mon-Wed,Fri 08:00-18:00", win(DEFAULT, ("MTW-F--", "08:00-18:00"))),
+    ("Mon,Thu-Sat 08:00-18:00", win(DEFAULT, ("M--TFS-", "08:00-18:00"))),
+    # --- spaces around '-' and ',' --------------------------------------------------------------
+    ("Mon - Fri 08:00 - 18:00", win(DEFAULT, ("MTWTF--", "08:00-18:00"))),
+    ("Mon , Wed 08:00-18:00", win(DEFAULT, ("M-W----", "08:00-18:00"))),
+    ("Mon, Wed,Fri 08:00-18:00", win(DEFAULT, ("M-W-F--", "08:00-18:00"))),
+    ("Mon- Fri 08:00- 18:00", win(DEFAULT, ("MTWTF--", "08:00-18:00"))),
+    ("Mon -Fri 08:00 -18:00", win(DEFAULT, ("MTWTF--", "08:00-18:00"))),
+    ("  Mon-Fri   08:00-18:00  ", win(DEFAULT, ("MTWTF--", "08:00-18:00"))),
+    # --- several day sets, ranges without days --------------------------------------------------
+    (
+        "Mon 08:00-12:00 Tue 13:00-17:00 Wed,Thu 09:00-10:00 11:00-12:00",
+        win(
+            DEFAULT,
+            ("M------", "08:00-12:00"),
+            ("-T-----", "13:00-17:00"),
+            ("--WT---", "09:00-10:00", "11:00-12:00"),
+        ),
+    ),
+    ("08:00-12:00 13:00-17:00", win(DEFAULT, (EVERY_DAY, "08:00-12:00", "13:00-17:00"))),
+    ("8:00-9:30", win(DEFAULT, (EVERY_DAY, "08:00-09:30"))),
+    # --- 24:00, overnight -----------------------------------------------------------------------
+    ("00:00-24:00", win(DEFAULT, (EVERY_DAY, "00:00-24:00"))),
+    ("Sat 18:00-24:00", win(DEFAULT, ("-----S-", "18:00-24:00"))),
+    ("22:00-00:00", win(DEFAULT, (EVERY_DAY, "22:00-24:00"))),
+    ("23:30-00:15", win(DEFAULT, (EVERY_DAY, "23:30-00:15"))),
+    ("Sun 22:00-02:00 Europe/Berlin", win("Europe/Berlin", ("------S", "22:00-02:00"))),
+    # --- zone and words, in any order and case --------------------------------------------------
+    ("08:00-18:00 enforce", win(DEFAULT, (EVERY_DAY, "08:00-18:00"), words="enforce")),
+    ("08:00-18:00 HIBERNATE", win(DEFAULT, (EVERY_DAY, "08:00-18:00"), words="hibernate")),
+    (
+        "08:00-18:00 hibernate Europe/Berlin enforce",
+        win("Europe/Berlin", (EVERY_DAY, "08:00-18:00"), words="enforce hibernate"),
+    ),
+    (
+        "08:00-18:00 Enforce Asia/Kolkata",
+        win("Asia/Kolkata", (EVERY_DAY, "08:00-18:00"), words="enforce"),
+    ),
+    ("08:00-18:00 europe/berlin", win("Europe/Berlin", (EVERY_DAY, "08:00-18:00"))),
+    ("08:00-18:00 utc", win("UTC", (EVERY_DAY, "08:00-18:00"))),
+    ("Mon 08:00-18:00 Australia/Sydney", win("Australia/Sydney", ("M------", "08:00-18:00"))),
+    # --- cron -----------------------------------------------------------------------------------
+    (
+        "start=0 8 * * mon-fri; stop=0 18 * * MON-FRI",
+        cron(DEFAULT, "start 0 8 * * mon-fri", "stop 0 18 * * MON-FRI"),
+    ),
+    ("start=0 8 1 jan,jul *", cron(DEFAULT, "start 0 8 1 jan,jul *")),
+    ("start=*/15 8-17 * * *", cron(DEFAULT, "start */15 8-17 * * *")),
+    ("start=0 8 1-31/2 * *", cron(DEFAULT, "start 0 8 1-31/2 * *")),
+    ("stop=0 20 L * *", cron(DEFAULT, "stop 0 20 L * *")),
+    ("stop=0 20 * * 5#2", cron(DEFAULT, "stop 0 20 * * 5#2")),
+    (
+        "start=0 8 * * 1; start=0 10 * * 6; stop=0 18 * * *; stop=0 23 * * 6",
+        cron(DEFAULT, "start 0 8 * * 1", "start 0 10 * * 6", "stop 0 18 * * *", "stop 0 23 * * 6"),
+    ),
+    ("stop=0 19 * * *; tz=Asia/Kolkata", cron("Asia/Kolkata", "stop 0 19 * * *")),
+    ("tz=UTC; start=0 7 * * *", cron("UTC", "start 0 7 * * *")),
+    ("START=0 8 * * *; TZ=europe/berlin", cron("Europe/Berlin", "start 0 8 * * *")),
+    (
+        "start=0 8 * * 1-5; enforce; hibernate",
+        cron(DEFAULT, "start 0 8 * * 1-5", words="enforce hibernate"),
+    ),
+    ("start=0 8 * * 1-5;", cron(DEFAULT, "start 0 8 * * 1-5")),
+    (
+        "  start = 0  8 * *   1-5 ;  stop=0 18 * * 1-5 ; ",
+        cron(DEFAULT, "start 0 8 * * 1-5", "stop 0 18 * * 1-5"),
+    ),
+    # --- opt-out --------------------------------------------------------------------------------
+    ("off", OPT_OUT),
+    ("OFF", OPT_OUT),
+    ("none", OPT_OUT),
+    ("None ", OPT_OUT),
+    ("", OPT_OUT),
+    ("   ", OPT_OUT),
+    # --- invalid cases --------------------------------------------------------------------------
+    ("25:00-26:00", Bad("past the end of the day", 0, "25:00")),
+    ("08:60-09:00", Bad("minutes must be 00 to 59", 0, "08:60")),
+    ("08:00-09:75", Bad("minutes must be 00 to 59", 6, "09:75")),
+    ("08:00 - 24:30", Bad("past the end of the day", 8, "24:30")),
+    ("Mon 24:00-08:00", Bad("can only end a range", 4, "24:00")),
+    ("08:00-08:00", Bad("zero length", 0, "08:00-08:00")),
+    ("Mon 00:00-00:00", Bad("zero length", 4, "00:00-00:00")),
+    ("8-18", Bad("is not a time", 0, "8")),
+    ("0800-1800", Bad("is not a time", 0, "0800")),
+    ("08:00-12:00-18:00", Bad("is not a time range", 0, "08:00-12:00-18:00")),
+    ("0 9 * * *", Bad("is not a time range", 0, "0")),
+    (
+        "Mon-Fri 08:00-18:00 Europe/Berln",
+        Bad("did you mean 'Europe/Berlin'", 20, "Europe/Berln"),
+    ),
+    ("08:00-18:00 Mars/Olympus", Bad("unknown time zone", 12, "Mars/Olympus")),
+    ("08:00-18:00 localtime", Bad("is not a day, a time range, a time zone", 12, "localtime")),
+    ("08:00-18:00 right/UTC", Bad("unknown time zone", 12, "right/UTC")),
+    (
+        "Mon-Fri 08:00-18:00 Europe/Berlin sometimes",
+        Bad("is not a day, a time range, a time zone or a word", 34, "sometimes"),
+    ),
+    ("Mon-Fri", Bad("names days but no time range", 0, "Mon-Fri")),
+    ("Mon-Fri 08:00-18:00 Sat", Bad("names days but no time range", 20, "Sat")),
+    ("Mon Fri 08:00-18:00", Bad("with no time range between them", 4, "Fri")),
+    ("Mon,,Wed 08:00-18:00", Bad("empty item", 4, "Mon,,Wed")),
+    ("08:00-18:00 Mon,", Bad("empty item", 15, "Mon,")),
+    ("08:00-18:00 UTC 19:00-20:00", Bad("must come before the time zone", 16, "19:00-20:00")),
+    ("08:00-18:00 enforce Mon 19:00-20:00", Bad("must come before the time zone", 20, "Mon")),
+    ("08:00-18:00 UTC Europe/Berlin", Bad("second time zone", 16, "Europe/Berlin")),
+    ("enforce hibernate", Bad("has no time range", None, None)),
+    ("start=0 0 9 * * *", Bad("has 6 fields", 6, "0 0 9 * * *")),
+    ("start=0 0 9 * * * 2026", Bad("has 7 fields", 6, "0 0 9 * * * 2026")),
+    ("start=@daily", Bad("has 1 field", 6, "@daily")),
+    ("start=0 9 30 2 *", Bad("never fires", 6, "0 9 30 2 *")),
+    ("start=0 8 * * *; stop=0 9 31 4 *", Bad("never fires", 22, "0 9 31 4 *")),
+    ("start=61 8 * * *", Bad("croniter cannot read it", 6, "61 8 * * *")),
+    ("start=0 8 * * mon#6", Bad("croniter cannot read it", 6, "0 8 * * mon#6")),
+    ("start=H 8 * * *", Bad("hashed 'H'", 6, "H 8 * * *")),
+    ("start=R 8 * * *", Bad("random 'R'", 6, "R 8 * * *")),
+    ("start=0 8 * * *; every=day", Bad("unknown clause 'every'", 17, "every=day")),
+    ("start=0 8 * * *; sometimes", Bad("is not a clause", 17, "sometimes")),
+    ("tz=Europe/Berlin", Bad("has no start= or stop=", None, None)),
+    ("enforce; tz=UTC;", Bad("has no start= or stop=", None, None)),
+    ("start=; stop=0 18 * * *", Bad("has no cron expression", 0, "start=")),
+    ("stop=0 18 * * *; start=  ", Bad("has no cron expression", 17, "start=")),
+    ("start=0 8 * * *; tz=Europe/Berln", Bad("did you mean 'Europe/Berlin'", 20, "Europe/Berln")),
+    ("start=0 8 * * *; tz=UTC; tz=UTC", Bad("tz= is given twice", 25, "tz=UTC")),
+    ("no-such-schedule", Bad("is not a schedule in the catalogue", 0, "no-such-schedule")),
+    ("office-hours", Bad("no catalogue of named schedules", 0, "office-hours", with_catalog=False)),
+    (" broken enforce", Bad("which is invalid", 1, "broken")),
+    (NOISE, Bad("unknown time zone", 0, "pO#$[nC/>*1")),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), CASES)
+def test_tag_value(value: str, expected: Parsed | Bad | str) -> None:
+    if expected == OPT_OUT:
+        assert is_opt_out(value)
+        with pytest.raises(ScheduleError):
+            parse_schedule(value, default_timezone=DEFAULT, catalog=Catalog())
+        return
+    assert not is_opt_out(value)
+    catalog = Catalog()
+    if isinstance(expected, Bad):
+        with pytest.raises(ScheduleError) as caught:
+            parse_schedule(
+                value,
+                default_timezone=DEFAULT,
+                catalog=catalog if expected.with_catalog else None,
+            )
+        error = caught.value
+        assert expected.reason in error.reason
+        assert (error.position, error.token) == (expected.position, expected.token)
+        assert error.value == value
+        if expected.token is not None:
+            assert repr(expected.token) in str(error)
+            assert f"at character {expected.position + 1}" in str(error)
+        return
+    assert isinstance(expected, Parsed)
+    schedule = parse_schedule(value, default_timezone=DEFAULT, catalog=catalog)
+    assert describe(schedule) == expected
+    assert schedule.text == value
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(CASES) >= 60
+    assert sum(isinstance(e, Bad) for _, e in CASES) >= 30
+
+
+def test_without_a_default_zone_utc_holds() -> None:
+    assert parse_schedule("07:00-19:00").timezone == "UTC"
+    assert parse_schedule("stop=0 19 * * *").timezone == "UTC"
+
+
+def test_a_zone_in_the_value_wins_over_the_default() -> None:
+    value = "07:00-19:00 Asia/Kolkata"
+    assert parse_schedule(value, default_timezone="Europe/Berlin").timezone == "Asia/Kolkata"
+
+
+def test_an_invalid_default_zone_is_a_schedule_error() -> None:
+    with pytest.raises(ScheduleError, match="default time zone"):
+        parse_schedule("07:00-19:00", default_timezone="Mars/Olympus")
+
+
+def test_a_named_schedule_carries_its_description() -> None:
+    schedule = parse_schedule("office-hours", catalog=Catalog())
+    assert (schedule.name, schedule.description) == ("office-hours", "Berlin office hours")
+
+
+def test_an_unknown_name_lists_the_catalogue() -> None:
+    with pytest.raises(ScheduleError) as caught:
+        parse_schedule("weekend", catalog=Catalog())
+    assert "broken, nightly-stop, office-hours" in caught.value.reason
+
+
+def test_the_catalogue_cannot_refer_to_itself() -> None:
+    class Looping(Catalog):
+        entries = {"a": ("b", None), "b": ("a", None)}  # noqa: RUF012
+
+    with pytest.raises(ScheduleError, match="which is invalid"):
+        parse_schedule("a", catalog=Looping())
+
+
+@pytest.mark.parametrize(
+    ("value", "opt_out"),
+    [("off", True), ("Off", True), ("NONE", True), ("", True), (" \t", True), ("offf", False)],
+)
+def test_opt_out_values(value: str, opt_out: bool) -> None:
+    assert is_opt_out(value) is opt_out

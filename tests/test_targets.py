@@ -1,0 +1,227 @@
+"""Many regions and accounts (DESIGN §4): inline mode and the fan-out through SQS FIFO."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from offhours import fanout, handler
+from offhours.aws import Clients
+from offhours.catalog import default_catalog
+from offhours.config import Config
+from offhours.service import Target, run, targets_of
+from tests.fleet import Fleet
+
+OWN = "123456789012"  # moto's default account: the scheduler's own
+MEMBER_B, MEMBER_C = "111111111111", "222222222222"
+OFFICE = "Mon-Fri 08:00-18:00 UTC"
+HANDLED = "2026-03-27T08:00:00Z"
+EVENING = datetime(2026, 3, 27, 18, 5, tzinfo=UTC)  # the 18:00 stop applies
+
+
+@dataclass
+class Context:
+    function_name: str = "offhours"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{OWN}:function:offhours"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+def refuse_role_of(clients: Clients, account: str) -> None:
+    """Make STS refuse AssumeRole into `account`, as a missing member role would."""
+
+    def refuse(request: Any, **_: Any) -> AWSResponse | None:
+        body = request.body or b""
+        if account not in (body.decode() if isinstance(body, bytes) else str(body)):
+            return None
+        refusal = (
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>"
+            b"not authorized to perform sts:AssumeRole</Message></Error>"
+            b"<RequestId>x</RequestId></ErrorResponse>"
+        )
+        return AWSResponse(request.url, 403, {}, _Body(refusal))
+
+    clients.client("sts", "us-east-1").meta.events.register("before-send.sts.AssumeRole", refuse)
+
+
+@pytest.fixture
+def clients(fleet: Fleet) -> Clients:
+    return Clients()  # fresh member sessions for every test: roles are refused per test
+
+
+def member_fleet(clients: Clients, account: str, region: str) -> Fleet:
+    return Fleet(clients.ec2(region, account))
+
+
+def test_targets_are_every_account_and_region_and_the_own_account_needs_no_role():
+    config = Config(regions=("us-east-1", "eu-west-1"), target_accounts=(OWN, MEMBER_B))
+    assert targets_of(config, OWN) == [
+        Target("us-east-1"), Target("eu-west-1"),
+        Target("us-east-1", MEMBER_B), Target("eu-west-1", MEMBER_B),
+    ]
+    assert targets_of(Config(regions=("us-east-1",))) == [Target("us-east-1")]
+
+
+def test_a_run_covers_member_accounts_in_two_regions_through_their_roles(fleet, clients):
+    own = fleet.one(OFFICE, handled=HANDLED)
+    b_east = member_fleet(clients, MEMBER_B, "us-east-1").one(OFFICE, handled=HANDLED)
+    b_west_fleet = member_fleet(clients, MEMBER_B, "eu-west-1")
+    b_west = b_west_fleet.one(OFFICE, handled=HANDLED)
+    config = Config(regions=("us-east-1", "eu-west-1"), target_accounts=(OWN, MEMBER_B))
+    report = run(config, EVENING, clients=clients, catalog=default_catalog(), own_account=OWN)
+    assert report.counts()["stopped"] == 3
+    assert fleet.state(own) == "stopped"
+    assert member_fleet(clients, MEMBER_B, "us-east-1").state(b_east) == "stopped"
+    assert b_west_fleet.state(b_west) == "stopped"
+    accounts = {o.decision.instance.account for t in report.targets for o in t.outcomes}
+    assert accounts == {OWN, MEMBER_B}
+
+
+def test_a_member_whose_role_is_refused_fails_alone_and_the_others_proceed(fleet, clients):
+    b = member_fleet(clients, MEMBER_B, "us-east-1").one(OFFICE, handled=HANDLED)
+    c = member_fleet(clients, MEMBER_C, "us-east-1").one(OFFICE, handled=HANDLED)
+    clients.clear()
+    refuse_role_of(clients, MEMBER_C)
+    config = Config(regions=("us-east-1",), target_accounts=(MEMBER_B, MEMBER_C))
+    errors: list[str] = []
+    report = run(config, EVENING, clients=clients, catalog=default_catalog(), own_account=OWN,
+                 on_target_error=lambda target, error: errors.append(error))
+    assert report.counts()["stopped"] == 1, errors
+    assert report.counts()["failed"] == 1
+    assert len(errors) == 1 and MEMBER_C in errors[0] and "AccessDenied" in errors[0]
+    assert not report.all_targets_failed
+    other = Clients()
+    assert member_fleet(other, MEMBER_B, "us-east-1").state(b) == "stopped"
+    assert member_fleet(other, MEMBER_C, "us-east-1").state(c) == "running"
+
+
+def test_the_external_id_is_passed_to_assume_role(fleet, clients):
+    seen: list[dict[str, Any]] = []
+    clients.client("sts", "us-east-1").meta.events.register(
+        "provide-client-params.sts.AssumeRole", lambda params, **_: seen.append(dict(params))
+    )
+    config = Config(regions=("us-east-1",), target_accounts=(MEMBER_B,),
+                    member_role_name="scheduler-member", member_external_id="ext-123")
+    run(config, EVENING, clients=clients, catalog=default_catalog(), own_account=OWN)
+    assert seen and seen[0]["ExternalId"] == "ext-123"
+    assert seen[0]["RoleArn"] == f"arn:aws:iam::{MEMBER_B}:role/scheduler-member"
+
+
+# --- fan-out ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def queue(fleet: Fleet, clients: Clients, monkeypatch: pytest.MonkeyPatch) -> Any:
+    sqs = clients.client("sqs", "us-east-1")
+    url = sqs.create_queue(QueueName="offhours-targets.fifo",
+                           Attributes={"FifoQueue": "true"})["QueueUrl"]
+    monkeypatch.setenv("REGIONS", "us-east-1,eu-west-1")
+    monkeypatch.setenv("TARGET_ACCOUNTS", f"{OWN},{MEMBER_B}")
+    monkeypatch.setenv("DRY_RUN", "false")
+    monkeypatch.setattr(handler, "DEFAULT_CLIENTS", clients)
+    return sqs, url
+
+
+def scheduled_event(time: str = "2026-03-27T18:05:00Z") -> dict[str, Any]:
+    return {"id": "evt-1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "time": time, "region": "us-east-1", "account": OWN, "detail": {}}
+
+
+def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                  AttributeNames=["All"]).get("Messages", [])
+        if not got:
+            return messages
+        messages += got
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def as_sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": [
+        {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+         "attributes": m.get("Attributes", {}), "messageAttributes": {},
+         "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+         "eventSourceARN": f"arn:aws:sqs:us-east-1:{OWN}:offhours-targets.fifo",
+         "awsRegion": "us-east-1"}
+        for m in messages
+    ]}
+
+
+def test_the_scheduled_run_puts_one_message_per_target_and_a_repeat_is_dropped(
+    queue, monkeypatch, capsys
+):
+    sqs, url = queue
+    monkeypatch.setenv("FANOUT_QUEUE_URL", url)
+    counts = handler.lambda_handler(scheduled_event(), Context())
+    handler.lambda_handler(scheduled_event(), Context())  # the same run again
+    assert counts["failed"] == 0
+    messages = drain(sqs, url)
+    bodies = sorted((json.loads(m["Body"]) for m in messages), key=lambda b: (str(b["account"]),
+                                                                            b["region"]))
+    assert bodies == [
+        {"region": "eu-west-1", "account": MEMBER_B, "time": "2026-03-27T18:05:00Z"},
+        {"region": "us-east-1", "account": MEMBER_B, "time": "2026-03-27T18:05:00Z"},
+        {"region": "eu-west-1", "account": None, "time": "2026-03-27T18:05:00Z"},
+        {"region": "us-east-1", "account": None, "time": "2026-03-27T18:05:00Z"},
+    ]
+    groups = {m["Attributes"]["MessageGroupId"] for m in messages}
+    assert groups == {"self/us-east-1", "self/eu-west-1", f"{MEMBER_B}/us-east-1",
+                      f"{MEMBER_B}/eu-west-1"}
+    assert any('"enqueued": 4' in line or '"enqueued":4' in line
+               for line in capsys.readouterr().out.splitlines())
+
+
+def test_the_worker_runs_each_target_at_the_run_time_and_reports_a_failing_one(
+    queue, fleet, clients, monkeypatch, capsys
+):
+    sqs, url = queue
+    own = fleet.one(OFFICE, handled=HANDLED)
+    b = member_fleet(clients, MEMBER_B, "eu-west-1").one(OFFICE, handled=HANDLED)
+    monkeypatch.setenv("TARGET_ACCOUNTS", f"{OWN},{MEMBER_B},{MEMBER_C}")
+    monkeypatch.setenv("REGIONS", "us-east-1,eu-west-1")
+    at = datetime(2026, 3, 27, 18, 5, tzinfo=UTC)
+    targets = [Target("us-east-1"), Target("eu-west-1", MEMBER_B), Target("us-east-1", MEMBER_C)]
+    sent, failed = fanout.enqueue(sqs, url, targets, at)
+    assert len(sent) == 3 and not failed
+    messages = drain(sqs, url)
+    refuse_role_of(clients, MEMBER_C)
+    capsys.readouterr()
+    # Long after the run's time: the worker still evaluates at 18:05 (a later clock would
+    # not matter: the event is the one in the message).
+    response = handler.lambda_handler(as_sqs_event(messages), Context())
+    failing = [m["MessageId"] for m in messages if MEMBER_C in m["Body"]]
+    assert response == {"batchItemFailures": [{"itemIdentifier": failing[0]}]}
+    assert fleet.state(own) == "stopped"
+    assert member_fleet(Clients(), MEMBER_B, "eu-west-1").state(b) == "stopped"
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    summaries = [x for x in lines if x.get("kind") == "summary"]
+    assert {s["run_time"] for s in summaries} == {"2026-03-27T18:05:00Z"}
+    errors = [x for x in lines if x.get("kind") == "target-error"]
+    assert [e["account"] for e in errors] == [MEMBER_C]
+
+
+def test_a_message_that_is_not_a_target_is_dropped_with_an_error(queue, capsys):
+    event = as_sqs_event([{"MessageId": "m-1", "ReceiptHandle": "r", "Body": "{not json",
+                           "MD5OfBody": "x", "Attributes": {"MessageGroupId": "g"}}])
+    response = handler.lambda_handler(event, Context())
+    assert response == {"batchItemFailures": []}
+    assert "not an offhours target message" in capsys.readouterr().out
