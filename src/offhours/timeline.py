@@ -163,7 +163,7 @@ class Timeline:
         """The next `count` events strictly after `at` (fewer if the horizon comes first)."""
         if count <= 0 or self.always_running:
             return []
-        span = timedelta(days=8)
+        span = timedelta(hours=2)  # widened fourfold until `count` events are found
         while True:
             events = self.events_between(at, at + span)
             if len(events) >= count or span >= HORIZON:

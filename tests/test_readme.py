@@ -1,0 +1,169 @@
+"""The README cannot drift from the code: its commands and examples are run or checked here."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import botocore.session
+import pytest
+from botocore import xform_name
+
+from offhours.catalog import default_catalog, parse_catalog
+from offhours.cli import build_parser
+from offhours.instance import state_tag_key
+from tests.test_template import template
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BIN = Path(sys.executable).parent
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
+
+
+def console_examples() -> list[tuple[str, str]]:
+    examples = []
+    for block in blocks("console"):
+        command: str | None = None
+        output: list[str] = []
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                if command is not None:
+                    examples.append((command, "\n".join(output)))
+                command, output = line[2:], []
+            else:
+                output.append(line)
+        if command is not None:
+            examples.append((command, "\n".join(output)))
+    return examples
+
+
+def shell_commands() -> list[str]:
+    commands = []
+    for block in blocks("sh"):
+        text = re.sub(r"\\\n\s*", " ", block)
+        for line in text.splitlines():
+            line = line.split("  #")[0].strip()
+            if line and not line.startswith("#"):
+                commands.append(line)
+    return commands
+
+
+@pytest.mark.parametrize(("command", "expected"), console_examples(), ids=lambda x: x[:60])
+def test_every_console_example_prints_what_the_readme_shows(command, expected):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("DEFAULT_TIMEZONE", None)
+    done = subprocess.run(command, shell=True, capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=60)
+    assert done.stdout.rstrip("\n") == expected.rstrip("\n"), done.stderr
+
+
+def test_the_readme_shows_enough_console_examples():
+    assert len(console_examples()) >= 8
+
+
+def _makefile_targets() -> set[str]:
+    text = (ROOT / "Makefile").read_text()
+    return set(re.findall(r"^([a-z][a-z-]*):", text, re.M))
+
+
+def _check_aws(words: list[str]) -> None:
+    session = botocore.session.get_session()
+    service, operation = words[1], words[2]
+    model = session.get_service_model(service)
+    by_cli = {xform_name(name, "-"): name for name in model.operation_names}
+    assert operation in by_cli, f"aws {service} {operation}: no such operation"
+    members = model.operation_model(by_cli[operation]).input_shape.members
+    known = {xform_name(name, "-") for name in members}
+    for word in words[3:]:
+        if word.startswith("--"):
+            option = word[2:].split("=")[0]
+            option = option[3:] if option.startswith("no-") else option
+            assert option in known | {"query", "output", "region", "profile"}, (
+                f"aws {service} {operation}: no option --{option}"
+            )
+
+
+def _check_sam(words: list[str]) -> None:
+    assert words[1] in {"build", "deploy", "delete", "logs", "validate", "local"}, words
+    if "--parameter-overrides" in words:
+        parameters = template()["Parameters"]
+        i = words.index("--parameter-overrides")
+        for pair in words[i + 1 :]:
+            if pair.startswith("--"):
+                break
+            assert pair.split("=")[0] in parameters, pair
+
+
+def _check_offhours(words: list[str]) -> None:
+    if any("[" in w for w in words):  # a synopsis line
+        assert words[1] in {"check", "plan", "run", "demo"}
+        return
+    args = build_parser().parse_args(words[1:])
+    assert args.command in {"check", "plan", "run", "demo"}
+
+
+def _segments(command: str) -> list[list[str]]:
+    return [shlex.split(part) for part in command.split(" | ")]
+
+
+def test_every_shell_command_in_the_readme_exists_as_written():
+    checked = 0
+    for command in shell_commands():
+        for words in _segments(command):
+            if words[0] == "make":
+                assert words[1] in _makefile_targets(), f"make {words[1]}: no such target"
+            elif words[0] == "aws":
+                _check_aws(words)
+            elif words[0] == "sam":
+                _check_sam(words)
+            elif words[0] == "offhours":
+                _check_offhours(words)
+            else:
+                assert words[0] in {"tr", "sort"}, f"unchecked command in the README: {command}"
+                continue
+            checked += 1
+    assert checked >= 15
+
+
+def test_the_parameter_table_lists_every_template_parameter():
+    table = set(re.findall(r"^\| `([A-Za-z]+)` \|", README, re.M))
+    parameters = set(template()["Parameters"])
+    assert parameters <= table | {"WorkerTimeouts"}
+    assert table <= parameters
+
+
+def test_the_catalogue_example_is_the_shipped_one():
+    (example,) = [b for b in blocks("yaml") if "office-hours" in b]
+    shipped = {e.name: e.value for e in default_catalog().entries}
+    for entry in parse_catalog(example).entries:
+        assert shipped[entry.name] == entry.value
+
+
+def test_the_terraform_example_ignores_the_real_state_tag():
+    (hcl,) = blocks("hcl")
+    assert f'keys = ["{state_tag_key("Schedule")}"]' in hcl
+    assert state_tag_key("Schedule") in README
+
+
+def test_the_cloudformation_example_is_a_valid_resource(tmp_path):
+    (snippet,) = [b for b in blocks("yaml") if "AWS::EC2::Instance" in b]
+    body = "Resources:\n" + "".join(f"  {line}\n" for line in snippet.splitlines())
+    path = tmp_path / "example.yaml"
+    path.write_text(body)
+    done = subprocess.run([str(BIN / "cfn-lint"), str(path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_log_line_example_has_the_fields_the_code_writes():
+    (example,) = [b for b in blocks("json") if '"kind": "decision"' in b]
+    for key in ("instance_id", "instance_name", "region", "account", "schedule",
+                "previous_state", "desired_state", "action", "outcome", "reason", "event_time"):
+        assert f'"{key}"' in example, key
