@@ -15,7 +15,10 @@ import sys
 
 RUNS = 9
 BARE = "import boto3; boto3.client('ec2')"
-OURS = "import offhours.handler; from offhours.aws import DEFAULT_CLIENTS; DEFAULT_CLIENTS.ec2('us-east-1')"
+OURS = (
+    "import offhours.handler; from offhours.aws import DEFAULT_CLIENTS; "
+    "DEFAULT_CLIENTS.ec2('us-east-1')"
+)
 TIMER = "import time; t = time.perf_counter(); exec({code!r}); print(time.perf_counter() - t)"
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from offhours.local import LocalEndpoint, offline_environment  # noqa: E402
+from offhours.local import LocalEndpoint, offline_environment
 
 offline_environment()
 
@@ -43,12 +43,20 @@ def build(clients: Clients) -> None:
     for account in ACCOUNTS:
         for region in REGIONS:
             ec2 = clients.ec2(region, account)
-            tags = [{"Key": "Schedule", "Value": OFFICE},
-                    {"Key": "Schedule:offhours-handled", "Value": "2026-03-27T08:00:00Z"}]
+            tags = [
+                {"Key": "Schedule", "Value": OFFICE},
+                {"Key": "Schedule:offhours-handled", "Value": "2026-03-27T08:00:00Z"},
+            ]
             spec = [{"ResourceType": "instance", "Tags": tags}]
-            ids = [i["InstanceId"] for i in ec2.run_instances(
-                ImageId="ami-12c6146b", MinCount=PER_TARGET, MaxCount=PER_TARGET,
-                TagSpecifications=spec)["Instances"]]
+            ids = [
+                i["InstanceId"]
+                for i in ec2.run_instances(
+                    ImageId="ami-12c6146b",
+                    MinCount=PER_TARGET,
+                    MaxCount=PER_TARGET,
+                    TagSpecifications=spec,
+                )["Instances"]
+            ]
             ec2.stop_instances(InstanceIds=ids[: PER_TARGET // 2])
 
 
@@ -75,8 +83,9 @@ def reconcile(parallel: int, endpoint: LocalEndpoint) -> tuple[float, Counter[st
     service.MAX_PARALLEL_TARGETS = parallel
     config = Config(regions=REGIONS, target_accounts=tuple(ACCOUNTS))
     started = time.perf_counter()
-    report = service.run(config, AT, clients=clients, catalog=default_catalog(),
-                         own_account="123456789012")
+    report = service.run(
+        config, AT, clients=clients, catalog=default_catalog(), own_account="123456789012"
+    )
     seconds = time.perf_counter() - started
     return seconds, calls, report.counts()["stopped"]
 
@@ -93,17 +102,23 @@ def main() -> None:
         endpoint.stop()
     per_target_calls = sum(calls.values()) / targets
     print(f"{targets} targets x {PER_TARGET} instances; {stopped} stopped in the run")
-    print("calls per target: " + ", ".join(f"{op} {n / targets:g}" for op, n in sorted(calls.items())))
+    print(
+        "calls per target: " + ", ".join(f"{op} {n / targets:g}" for op, n in sorted(calls.items()))
+    )
     print(f"one after another : {serial:6.2f} s, {serial / targets * 1000:6.0f} ms a target")
     print(f"inline pool of 8  : {pooled:6.2f} s, {pooled / targets * 1000:6.0f} ms a target")
     on_aws = per_target_calls * latency
-    print(f"\nOn paper, at {latency * 1000:.0f} ms a call ({per_target_calls:g} calls a target): "
-          f"{on_aws:.2f} s a target")
+    print(
+        f"\nOn paper, at {latency * 1000:.0f} ms a call ({per_target_calls:g} calls a target): "
+        f"{on_aws:.2f} s a target"
+    )
     inline = int(BUDGET_S * 8 / on_aws)
     print(f"  one invocation, pool of 8, in {BUDGET_S} s : about {inline:,} targets")
     fanned = int(BUDGET_S * WORKERS / on_aws)
-    print(f"  fan-out, {WORKERS} workers, in {BUDGET_S} s     : about {fanned:,} targets "
-          f"(x{1000 // WORKERS} at the account's default 1,000 concurrent executions)")
+    print(
+        f"  fan-out, {WORKERS} workers, in {BUDGET_S} s     : about {fanned:,} targets "
+        f"(x{1000 // WORKERS} at the account's default 1,000 concurrent executions)"
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Each decision needs the schedule's desired state and last event at the run's instant. The cost
 should grow with the number of distinct values (each is parsed and evaluated once), not with the
-number of instances. Prints figures; it is not a timed test. Run: .venv/bin/python bench/plan_throughput.py
+number of instances. Prints figures; it is not a timed test.
+Run: .venv/bin/python bench/plan_throughput.py
 """
 
 from __future__ import annotations

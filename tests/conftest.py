@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from offhours.local import offline_environment  # noqa: E402 - nothing imports boto3 yet
+from offhours.local import offline_environment
 
 offline_environment()
 os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"})

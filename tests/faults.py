@@ -35,6 +35,11 @@ def error_response(request: Any, status: int, code: str, message: str) -> AWSRes
     return AWSResponse(request.url, status, {}, _Body(xml))
 
 
+def html_response(request: Any, page: str, status: int = 500) -> AWSResponse:
+    """What a proxy, or an endpoint that breaks, answers: a web page instead of EC2's XML."""
+    return AWSResponse(request.url, status, {"Content-Type": "text/html"}, _Body(page.encode()))
+
+
 def instance_ids_of(request: Any) -> list[str]:
     """The `InstanceId.N` (or `ResourceId.N`) parameters of a query-protocol request."""
     body = request.body

@@ -59,8 +59,9 @@ def shell_commands() -> list[str]:
 def test_every_console_example_prints_what_the_readme_shows(command, expected):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     env.pop("DEFAULT_TIMEZONE", None)
-    done = subprocess.run(command, shell=True, capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        command, shell=True, capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+    )
     assert done.stdout.rstrip("\n") == expected.rstrip("\n"), done.stderr
 
 
@@ -157,13 +158,25 @@ def test_the_cloudformation_example_is_a_valid_resource(tmp_path):
     body = "Resources:\n" + "".join(f"  {line}\n" for line in snippet.splitlines())
     path = tmp_path / "example.yaml"
     path.write_text(body)
-    done = subprocess.run([str(BIN / "cfn-lint"), str(path)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [str(BIN / "cfn-lint"), str(path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_log_line_example_has_the_fields_the_code_writes():
     (example,) = [b for b in blocks("json") if '"kind": "decision"' in b]
-    for key in ("instance_id", "instance_name", "region", "account", "schedule",
-                "previous_state", "desired_state", "action", "outcome", "reason", "event_time"):
+    for key in (
+        "instance_id",
+        "instance_name",
+        "region",
+        "account",
+        "schedule",
+        "previous_state",
+        "desired_state",
+        "action",
+        "outcome",
+        "reason",
+        "event_time",
+    ):
         assert f'"{key}"' in example, key

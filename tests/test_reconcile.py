@@ -26,7 +26,7 @@ from offhours.ec2 import Ec2Gateway
 from offhours.executor import Outcome
 from offhours.records import decision_record, level_of
 from offhours.service import RunReport, run
-from tests.faults import Hooks
+from tests.faults import Hooks, html_response
 from tests.fleet import Fleet
 
 OFFICE = "Mon-Fri 08:00-18:00 UTC"
@@ -337,9 +337,8 @@ def test_untagged_instances_are_not_listed(fleet, reconcile, hooks):
     describes = hooks.calls("DescribeInstances")
     report = reconcile("2026-03-27T20:00:00")
     assert evaluated_ids(report) == {tagged}
-    assert {"Filter.1.Name": "tag-key", "Filter.1.Value.1": "Schedule"}.items() <= describes[
-        0
-    ].items()
+    server_side_filter = {"Filter.1.Name": "tag-key", "Filter.1.Value.1": "Schedule"}
+    assert server_side_filter.items() <= describes[0].items()
 
 
 # -- batches, failures, throttling ------------------------------------------------------------
@@ -349,7 +348,8 @@ def test_one_failing_instance_does_not_block_its_batch(fleet, reconcile, hooks):
     ids = fleet.launch(OFFICE, handled=FRIDAY_START, count=5)
     vanished = ids[3]
     # EC2 refuses the whole batch because of one id, as it does for an instance that vanished
-    # between DescribeInstances and StopInstances.
+    # between DescribeInstances and StopInstances. (Terminating it in moto would not do: moto
+    # "stops" a terminated instance without complaint.)
     hooks.refuse_batches_with("StopInstances", vanished, "InvalidInstanceID.NotFound")
     report = reconcile("2026-03-27T20:00:00")
     for iid in ids:
@@ -465,7 +465,11 @@ def test_auto_scaling_members_one_time_spot_and_instance_store_roots_are_never_s
     stops = hooks.calls("StopInstances")
     report = reconcile("2026-03-27T20:00:00")
     assert [instance_ids(c) for c in stops] == [{plain}]
-    for iid, words in ((asg, "Auto Scaling group 'web'"), (spot, "Spot"), (store, "instance store")):
+    for iid, words in (
+        (asg, "Auto Scaling group 'web'"),
+        (spot, "Spot"),
+        (store, "instance store"),
+    ):
         assert fleet.state(iid) == "running"
         assert outcome_of(report, iid).outcome == "skipped"
         assert words in outcome_of(report, iid).reason
@@ -502,7 +506,9 @@ def test_one_invalid_value_does_not_stop_the_others(fleet, reconcile):
 
 def test_a_256_character_noise_value_is_invalid_and_the_others_proceed(fleet, reconcile):
     rng = random.Random(256)
-    noise = "".join(rng.choice(string.ascii_letters + string.digits + " +-=._:/@") for _ in range(256))
+    noise = "".join(
+        rng.choice(string.ascii_letters + string.digits + " +-=._:/@") for _ in range(256)
+    )
     good = fleet.one(OFFICE, handled=FRIDAY_START)
     bad = fleet.one(noise, handled=FRIDAY_START)
     assert fleet.tags(bad)["Schedule"] == noise
@@ -517,11 +523,10 @@ def test_a_256_character_noise_value_is_invalid_and_the_others_proceed(fleet, re
 # -- hibernate --------------------------------------------------------------------------------
 
 
-def test_hibernate_hibernates_where_configured_and_stops_plainly_otherwise(
-    fleet, reconcile, hooks
-):
-    ready = fleet.one(f"{OFFICE} hibernate", handled=FRIDAY_START,
-                      HibernationOptions={"Configured": True})  # fmt: skip
+def test_hibernate_hibernates_where_configured_and_stops_plainly_otherwise(fleet, reconcile, hooks):
+    ready = fleet.one(
+        f"{OFFICE} hibernate", handled=FRIDAY_START, HibernationOptions={"Configured": True}
+    )
     plain = fleet.one(f"{OFFICE} hibernate", handled=FRIDAY_START)
     stops = hooks.calls("StopInstances")
     report = reconcile("2026-03-27T20:00:00")
@@ -604,14 +609,31 @@ def test_an_unknown_region_fails_its_target_while_the_good_region_proceeds(fleet
     assert not report.all_targets_failed
 
 
+def test_a_target_whose_endpoint_answers_garbage_fails_alone(fleet, reconcile, clients, backoff):
+    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    west = Hooks(clients.ec2("us-west-2"))
+    # What moto itself answers for a region it has no backend for: an HTML error page.
+    page = "<!doctype html><html><title>500 Internal Server Error</title></html>"
+    west.on("before-send.ec2.DescribeInstances", lambda request, **_: html_response(request, page))
+    try:
+        report = reconcile("2026-03-27T20:00:00", regions=("us-west-2", "us-east-1"))
+    finally:
+        west.clear()
+    assert fleet.state(iid) == "stopped"
+    bad, good = report.targets
+    assert good.error is None
+    assert bad.error is not None and "us-west-2" in bad.error
+    assert report.counts()["failed"] == 1
+
+
 def test_a_start_that_did_not_hold_is_reported_failed_with_the_kms_hint(fleet, reconcile, hooks):
     iid = fleet.one(OFFICE, state="stopped", handled=THURSDAY_STOP)
     reconcile("2026-03-27T08:05:00")
     assert fleet.handled(iid) == FRIDAY_START
     fleet.stop(iid)  # EC2 stops it again: an encrypted volume whose key it may not use
     # moto does not produce this state reason on its own.
-    hooks.describe_as(iid, StateReason={"Code": "Client.InternalError",
-                                        "Message": "Client.InternalError: Client error on launch"})  # fmt: skip
+    reason = {"Code": "Client.InternalError", "Message": "Client error on launch"}
+    hooks.describe_as(iid, StateReason=reason)
     starts = hooks.calls("StartInstances")
     report = reconcile("2026-03-27T08:10:00")
     outcome = outcome_of(report, iid)

@@ -72,8 +72,10 @@ def member_fleet(clients: Clients, account: str, region: str) -> Fleet:
 def test_targets_are_every_account_and_region_and_the_own_account_needs_no_role():
     config = Config(regions=("us-east-1", "eu-west-1"), target_accounts=(OWN, MEMBER_B))
     assert targets_of(config, OWN) == [
-        Target("us-east-1"), Target("eu-west-1"),
-        Target("us-east-1", MEMBER_B), Target("eu-west-1", MEMBER_B),
+        Target("us-east-1"),
+        Target("eu-west-1"),
+        Target("us-east-1", MEMBER_B),
+        Target("eu-west-1", MEMBER_B),
     ]
     assert targets_of(Config(regions=("us-east-1",))) == [Target("us-east-1")]
 
@@ -100,8 +102,14 @@ def test_a_member_whose_role_is_refused_fails_alone_and_the_others_proceed(fleet
     refuse_role_of(clients, MEMBER_C)
     config = Config(regions=("us-east-1",), target_accounts=(MEMBER_B, MEMBER_C))
     errors: list[str] = []
-    report = run(config, EVENING, clients=clients, catalog=default_catalog(), own_account=OWN,
-                 on_target_error=lambda target, error: errors.append(error))
+    report = run(
+        config,
+        EVENING,
+        clients=clients,
+        catalog=default_catalog(),
+        own_account=OWN,
+        on_target_error=lambda target, error: errors.append(error),
+    )
     assert report.counts()["stopped"] == 1, errors
     assert report.counts()["failed"] == 1
     assert len(errors) == 1 and MEMBER_C in errors[0] and "AccessDenied" in errors[0]
@@ -116,8 +124,12 @@ def test_the_external_id_is_passed_to_assume_role(fleet, clients):
     clients.client("sts", "us-east-1").meta.events.register(
         "provide-client-params.sts.AssumeRole", lambda params, **_: seen.append(dict(params))
     )
-    config = Config(regions=("us-east-1",), target_accounts=(MEMBER_B,),
-                    member_role_name="scheduler-member", member_external_id="ext-123")
+    config = Config(
+        regions=("us-east-1",),
+        target_accounts=(MEMBER_B,),
+        member_role_name="scheduler-member",
+        member_external_id="ext-123",
+    )
     run(config, EVENING, clients=clients, catalog=default_catalog(), own_account=OWN)
     assert seen and seen[0]["ExternalId"] == "ext-123"
     assert seen[0]["RoleArn"] == f"arn:aws:iam::{MEMBER_B}:role/scheduler-member"
@@ -129,8 +141,9 @@ def test_the_external_id_is_passed_to_assume_role(fleet, clients):
 @pytest.fixture
 def queue(fleet: Fleet, clients: Clients, monkeypatch: pytest.MonkeyPatch) -> Any:
     sqs = clients.client("sqs", "us-east-1")
-    url = sqs.create_queue(QueueName="offhours-targets.fifo",
-                           Attributes={"FifoQueue": "true"})["QueueUrl"]
+    url = sqs.create_queue(QueueName="offhours-targets.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
     monkeypatch.setenv("REGIONS", "us-east-1,eu-west-1")
     monkeypatch.setenv("TARGET_ACCOUNTS", f"{OWN},{MEMBER_B}")
     monkeypatch.setenv("DRY_RUN", "false")
@@ -139,15 +152,23 @@ def queue(fleet: Fleet, clients: Clients, monkeypatch: pytest.MonkeyPatch) -> An
 
 
 def scheduled_event(time: str = "2026-03-27T18:05:00Z") -> dict[str, Any]:
-    return {"id": "evt-1", "detail-type": "Scheduled Event", "source": "aws.events",
-            "time": time, "region": "us-east-1", "account": OWN, "detail": {}}
+    return {
+        "id": "evt-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": time,
+        "region": "us-east-1",
+        "account": OWN,
+        "detail": {},
+    }
 
 
 def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                  AttributeNames=["All"]).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+            "Messages", []
+        )
         if not got:
             return messages
         messages += got
@@ -156,14 +177,22 @@ def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 
 def as_sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"Records": [
-        {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-         "attributes": m.get("Attributes", {}), "messageAttributes": {},
-         "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-         "eventSourceARN": f"arn:aws:sqs:us-east-1:{OWN}:offhours-targets.fifo",
-         "awsRegion": "us-east-1"}
-        for m in messages
-    ]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:{OWN}:offhours-targets.fifo",
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
 
 
 def test_the_scheduled_run_puts_one_message_per_target_and_a_repeat_is_dropped(
@@ -175,8 +204,9 @@ def test_the_scheduled_run_puts_one_message_per_target_and_a_repeat_is_dropped(
     handler.lambda_handler(scheduled_event(), Context())  # the same run again
     assert counts["failed"] == 0
     messages = drain(sqs, url)
-    bodies = sorted((json.loads(m["Body"]) for m in messages), key=lambda b: (str(b["account"]),
-                                                                            b["region"]))
+    bodies = sorted(
+        (json.loads(m["Body"]) for m in messages), key=lambda b: (str(b["account"]), b["region"])
+    )
     assert bodies == [
         {"region": "eu-west-1", "account": MEMBER_B, "time": "2026-03-27T18:05:00Z"},
         {"region": "us-east-1", "account": MEMBER_B, "time": "2026-03-27T18:05:00Z"},
@@ -184,10 +214,16 @@ def test_the_scheduled_run_puts_one_message_per_target_and_a_repeat_is_dropped(
         {"region": "us-east-1", "account": None, "time": "2026-03-27T18:05:00Z"},
     ]
     groups = {m["Attributes"]["MessageGroupId"] for m in messages}
-    assert groups == {"self/us-east-1", "self/eu-west-1", f"{MEMBER_B}/us-east-1",
-                      f"{MEMBER_B}/eu-west-1"}
-    assert any('"enqueued": 4' in line or '"enqueued":4' in line
-               for line in capsys.readouterr().out.splitlines())
+    assert groups == {
+        "self/us-east-1",
+        "self/eu-west-1",
+        f"{MEMBER_B}/us-east-1",
+        f"{MEMBER_B}/eu-west-1",
+    }
+    assert any(
+        '"enqueued": 4' in line or '"enqueued":4' in line
+        for line in capsys.readouterr().out.splitlines()
+    )
 
 
 def test_the_worker_runs_each_target_at_the_run_time_and_reports_a_failing_one(
@@ -220,8 +256,17 @@ def test_the_worker_runs_each_target_at_the_run_time_and_reports_a_failing_one(
 
 
 def test_a_message_that_is_not_a_target_is_dropped_with_an_error(queue, capsys):
-    event = as_sqs_event([{"MessageId": "m-1", "ReceiptHandle": "r", "Body": "{not json",
-                           "MD5OfBody": "x", "Attributes": {"MessageGroupId": "g"}}])
+    event = as_sqs_event(
+        [
+            {
+                "MessageId": "m-1",
+                "ReceiptHandle": "r",
+                "Body": "{not json",
+                "MD5OfBody": "x",
+                "Attributes": {"MessageGroupId": "g"},
+            }
+        ]
+    )
     response = handler.lambda_handler(event, Context())
     assert response == {"batchItemFailures": []}
     assert "not an offhours target message" in capsys.readouterr().out

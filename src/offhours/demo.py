@@ -41,25 +41,49 @@ class Member:
 
 
 FLEET = (
-    Member("web-berlin", "Mon-Fri 08:00-18:00 Europe/Berlin", "office hours; DST on Sunday",
-           state="stopped"),
-    Member("api-newyork", "Mon-Fri 08:00-18:00 America/New_York", "office hours, another zone",
-           state="stopped"),
+    Member(
+        "web-berlin",
+        "Mon-Fri 08:00-18:00 Europe/Berlin",
+        "office hours; DST on Sunday",
+        state="stopped",
+    ),
+    Member(
+        "api-newyork",
+        "Mon-Fri 08:00-18:00 America/New_York",
+        "office hours, another zone",
+        state="stopped",
+    ),
     Member("nightly-batch", "22:00-04:00", "an overnight window (default zone UTC)"),
     Member("ci-runner", "stop=0 19 * * *", "stop-only cron; people start it"),
-    Member("month-close", "start=0 9 * * thu#1; stop=0 17 * * thu#1; tz=Europe/London",
-           "first Thursday of the month (cron #)", state="stopped"),
-    Member("enforced-api", "Mon-Fri 09:00-17:00 UTC enforce", "enforce undoes manual changes",
-           state="stopped"),
-    Member("gpu-notebook", "Mon-Fri 07:00-19:00 Europe/Paris hibernate", "hibernates",
-           state="stopped", hibernation=True),
+    Member(
+        "month-close",
+        "start=0 9 * * thu#1; stop=0 17 * * thu#1; tz=Europe/London",
+        "first Thursday of the month (cron #)",
+        state="stopped",
+    ),
+    Member(
+        "enforced-api",
+        "Mon-Fri 09:00-17:00 UTC enforce",
+        "enforce undoes manual changes",
+        state="stopped",
+    ),
+    Member(
+        "gpu-notebook",
+        "Mon-Fri 07:00-19:00 Europe/Paris hibernate",
+        "hibernates",
+        state="stopped",
+        hibernation=True,
+    ),
     Member("broken-tag", "Mon-Fri 8am-6pm", "an invalid tag: left alone, error logged"),
-    Member("asg-worker", "Mon-Fri 08:00-18:00 UTC", "Auto Scaling member: never touched",
-           tags=(("aws:autoscaling:groupName", "web-asg"),)),
+    Member(
+        "asg-worker",
+        "Mon-Fri 08:00-18:00 UTC",
+        "Auto Scaling member: never touched",
+        tags=(("aws:autoscaling:groupName", "web-asg"),),
+    ),
     Member("pinned-db", "off", "opted out"),
     Member("untagged-box", None, "no Schedule tag: offhours never sees it"),
-    Member("build-box", "Mon-Fri 08:00-18:00 UTC", "someone starts it at night",
-           state="stopped"),
+    Member("build-box", "Mon-Fri 08:00-18:00 UTC", "someone starts it at night", state="stopped"),
 )
 
 
@@ -72,12 +96,24 @@ class PersonAction:
 
 
 PEOPLE = (
-    PersonAction(datetime(2026, 3, 30, 9, 20, tzinfo=UTC), "ci-runner", "start",
-                 "a developer starts the CI runner in the morning"),
-    PersonAction(datetime(2026, 3, 30, 11, 5, tzinfo=UTC), "enforced-api", "stop",
-                 "someone stops the enforced API by hand"),
-    PersonAction(datetime(2026, 3, 31, 21, 40, tzinfo=UTC), "build-box", "start",
-                 "an engineer starts the build box late at night"),
+    PersonAction(
+        datetime(2026, 3, 30, 9, 20, tzinfo=UTC),
+        "ci-runner",
+        "start",
+        "a developer starts the CI runner in the morning",
+    ),
+    PersonAction(
+        datetime(2026, 3, 30, 11, 5, tzinfo=UTC),
+        "enforced-api",
+        "stop",
+        "someone stops the enforced API by hand",
+    ),
+    PersonAction(
+        datetime(2026, 3, 31, 21, 40, tzinfo=UTC),
+        "build-box",
+        "start",
+        "an engineer starts the build box late at night",
+    ),
 )
 
 
@@ -228,8 +264,9 @@ def _read_lines(lines: list[str], at: datetime, names: dict[str, str], result: R
             if outcome == "failed":
                 symbol = "!"
             result.marks[name].append(Mark(at, symbol, record.get("reason", "")))
-            result.actions.append((at, name, f"{action} ({outcome})", "offhours",
-                                   record.get("reason", "")))
+            result.actions.append(
+                (at, name, f"{action} ({outcome})", "offhours", record.get("reason", ""))
+            )
 
 
 # --- what people see ----------------------------------------------------------------------
@@ -271,7 +308,8 @@ def timeline_text(result: Replay, days: int, width: int) -> str:
         out.append("")
     out.append(
         f"{RUN} running  {PART} part of the hour  {OFF} stopped   "
-        "▲ started by offhours  ▼ stopped  z hibernated  + started by a person  × stopped by a person"
+        "▲ started by offhours  ▼ stopped  z hibernated  "
+        "+ started by a person  × stopped by a person"
     )
     out.append("Times are UTC; each cell is one hour.")
     return "\n".join(out)
@@ -280,13 +318,12 @@ def timeline_text(result: Replay, days: int, width: int) -> str:
 def savings(result: Replay) -> tuple[float, float, int]:
     """Instance-hours stopped and possible, over the instances offhours manages."""
     managed = [
-        m.name for m in FLEET
+        m.name
+        for m in FLEET
         if m.schedule not in (None, "off") and m.name not in result.invalid and not m.tags
     ]
     hours_per_tick = TICK / timedelta(hours=1)
-    stopped = sum(
-        hours_per_tick for name in managed for s in result.states[name] if s == "stopped"
-    )
+    stopped = sum(hours_per_tick for name in managed for s in result.states[name] if s == "stopped")
     possible = len(managed) * result.runs * hours_per_tick
     return stopped, possible, len(managed)
 
@@ -296,8 +333,15 @@ def report_text(result: Replay, days: int, width: int) -> str:
     for m in FLEET:
         value = "(no Schedule tag)" if m.schedule is None else repr(m.schedule)
         out.append(f"  {m.name:<14} {value:<62} {m.shows}")
-    out += ["", f"A week, one run every 15 minutes ({result.runs} runs of the real Lambda handler)",
-            "", timeline_text(result, days, width), "", "What happened, and why", ""]
+    out += [
+        "",
+        f"A week, one run every 15 minutes ({result.runs} runs of the real Lambda handler)",
+        "",
+        timeline_text(result, days, width),
+        "",
+        "What happened, and why",
+        "",
+    ]
     for at, name, what, who, why in sorted(result.actions):
         actor = "person  " if who == "manual" else "offhours"
         out.append(f"  {at:%a %d %b %H:%M}Z  {actor}  {name:<13} {what:<22} {why}")
@@ -339,12 +383,13 @@ def timeline_svg(result: Replay, days: int) -> str:
         'font-family="sans-serif" font-size="11">',
         f'<rect width="{width}" height="{height}" fill="white"/>',
         f'<text x="10" y="16" font-size="13" font-weight="bold">offhours: a week from '
-        f'{WEEK_START:%d %b %Y}, one cell per hour (UTC)</text>',
+        f"{WEEK_START:%d %b %Y}, one cell per hour (UTC)</text>",
     ]
     for d in range(days):
         x = label + d * 24 * cell
-        parts.append(f'<line x1="{x}" y1="26" x2="{x}" y2="{40 + len(names) * row_h}" '
-                     'stroke="#999"/>')
+        parts.append(
+            f'<line x1="{x}" y1="26" x2="{x}" y2="{40 + len(names) * row_h}" stroke="#999"/>'
+        )
         parts.append(f'<text x="{x + 2}" y="36">{(WEEK_START + timedelta(days=d)):%a %d %b}</text>')
     colours = {RUN: "#2e7d32", PART: "#a5d6a7", OFF: "#eeeeee"}
     for r, name in enumerate(names):
@@ -356,16 +401,22 @@ def timeline_svg(result: Replay, days: int) -> str:
             chunk = states[hour * per_hour : (hour + 1) * per_hour]
             running = sum(1 for s in chunk if s in ("running", "pending"))
             key = RUN if chunk and running == len(chunk) else PART if running else OFF
-            parts.append(f'<rect x="{label + hour * cell}" y="{y}" width="{cell}" '
-                         f'height="{row_h - 6}" fill="{colours[key]}"/>')
+            parts.append(
+                f'<rect x="{label + hour * cell}" y="{y}" width="{cell}" '
+                f'height="{row_h - 6}" fill="{colours[key]}"/>'
+            )
         for mark in result.marks[name]:
             mark_x = label + (mark.at - WEEK_START) / timedelta(hours=1) * cell
             fill = "#c62828" if mark.symbol in ("v", "z", "x") else "#1565c0"
-            parts.append(f'<text x="{mark_x - 3:.1f}" y="{y + 12}" fill="{fill}" font-weight="bold">'
-                         f'{escape(SYMBOLS[mark.symbol])}<title>{escape(mark.text)}</title></text>')
+            parts.append(
+                f'<text x="{mark_x - 3:.1f}" y="{y + 12}" fill="{fill}" font-weight="bold">'
+                f"{escape(SYMBOLS[mark.symbol])}<title>{escape(mark.text)}</title></text>"
+            )
     legend_y = 42 + len(names) * row_h + 20
-    parts.append(f'<text x="10" y="{legend_y}">dark: running; light: part of the hour; grey: '
-                 'stopped; ▲ ▼ z: started, stopped, hibernated by offhours; + ×: by a person</text>')
+    parts.append(
+        f'<text x="10" y="{legend_y}">dark: running; light: part of the hour; grey: '
+        "stopped; ▲ ▼ z: started, stopped, hibernated by offhours; + ×: by a person</text>"
+    )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -385,8 +436,10 @@ def _progress(out: TextIO) -> Callable[[int, int, datetime], None]:
         if done % 8 and done != total:
             return
         filled = math.floor(30 * done / total)
-        out.write(f"\r  replaying {at:%a %d %b %H:%M} UTC  [{'#' * filled}{'.' * (30 - filled)}] "
-                  f"{done}/{total} runs")
+        out.write(
+            f"\r  replaying {at:%a %d %b %H:%M} UTC  [{'#' * filled}{'.' * (30 - filled)}] "
+            f"{done}/{total} runs"
+        )
         if done == total:
             out.write("\n")
         out.flush()
@@ -394,8 +447,9 @@ def _progress(out: TextIO) -> Callable[[int, int, datetime], None]:
     return show
 
 
-def main(svg: str | None = None, days: int = 7, out: TextIO = sys.stdout,
-         err: TextIO = sys.stderr) -> int:
+def main(
+    svg: str | None = None, days: int = 7, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
     from offhours.local import LocalEndpoint, offline_environment
 
     saved = dict(os.environ)
@@ -406,8 +460,14 @@ def main(svg: str | None = None, days: int = 7, out: TextIO = sys.stdout,
         os.environ.update(saved)
 
 
-def _main(svg: str | None, days: int, out: TextIO, err: TextIO, endpoint_type: Any,
-          offline_environment: Callable[[], None]) -> int:
+def _main(
+    svg: str | None,
+    days: int,
+    out: TextIO,
+    err: TextIO,
+    endpoint_type: Any,
+    offline_environment: Callable[[], None],
+) -> int:
     offline_environment()
     os.environ.update(
         {

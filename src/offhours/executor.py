@@ -56,7 +56,9 @@ def dry_run(plan: Plan) -> list[Outcome]:
     outcomes = []
     for d in plan.decisions:
         if d.step in _ACTING:
-            outcomes.append(Outcome(d, Outcomes.DRY_RUN, f"dry run, would {d.step.value}: {d.reason}"))
+            outcomes.append(
+                Outcome(d, Outcomes.DRY_RUN, f"dry run, would {d.step.value}: {d.reason}")
+            )
         elif d.verdict is Verdict.ADOPT:
             outcomes.append(Outcome(d, Outcomes.DRY_RUN, f"dry run, would adopt: {d.reason}"))
         else:
@@ -142,24 +144,43 @@ def execute(
             result = acted[d.step.value]
             if iid in result.failed:
                 code, message = result.failed[iid]
-                outcomes.append(Outcome(d, Outcomes.FAILED,
-                                        f"{d.step.value} failed ({code}: {message}); {d.reason}",
-                                        error_code=code))
+                outcomes.append(
+                    Outcome(
+                        d,
+                        Outcomes.FAILED,
+                        f"{d.step.value} failed ({code}: {message}); {d.reason}",
+                        error_code=code,
+                    )
+                )
             elif iid in result.not_attempted:
                 outcomes.append(Outcome(d, Outcomes.DEFERRED, f"{not_reached}; {d.reason}"))
             elif iid in tagged.failed:
                 code, message = tagged.failed[iid]
-                outcomes.append(Outcome(d, Outcomes.FAILED, (
-                    f"{d.step.value} done, but recording the state tag failed ({code}: {message}); "
-                    f"the next run records it; {d.reason}"), changed=True, error_code=code))
+                outcomes.append(
+                    Outcome(
+                        d,
+                        Outcomes.FAILED,
+                        (
+                            f"{d.step.value} done, but recording the state tag failed "
+                            f"({code}: {message}); the next run records it; {d.reason}"
+                        ),
+                        changed=True,
+                        error_code=code,
+                    )
+                )
             else:
                 outcomes.append(Outcome(d, Outcomes.DONE, d.reason, changed=True))
         elif d.step is Step.MARK:
             if iid in tagged.failed:
                 code, message = tagged.failed[iid]
-                outcomes.append(Outcome(d, Outcomes.FAILED,
-                                        f"recording the state tag failed ({code}: {message}); "
-                                        f"{d.reason}", error_code=code))
+                outcomes.append(
+                    Outcome(
+                        d,
+                        Outcomes.FAILED,
+                        f"recording the state tag failed ({code}: {message}); {d.reason}",
+                        error_code=code,
+                    )
+                )
             elif iid in tagged.not_attempted:
                 outcomes.append(Outcome(d, Outcomes.DEFERRED, f"{not_reached}; {d.reason}"))
             elif d.verdict is Verdict.ADOPT:

@@ -73,7 +73,9 @@ def enqueue(
             sent.append(by_id[ok["Id"]])
         for bad in response.get("Failed", []):
             failed.append(
-                (by_id[bad["Id"]], f"the queue refused the message: {bad.get('Code')}: "
-                 f"{bad.get('Message', '')}")
+                (
+                    by_id[bad["Id"]],
+                    f"the queue refused the message: {bad.get('Code')}: {bad.get('Message', '')}",
+                )
             )
     return sent, failed

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -41,6 +41,7 @@ logger = Logger(service=SERVICE, logger_handler=_Stdout())
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "offhours"), service=SERVICE
 )
+
 
 def _tracing_enabled() -> bool:
     return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() not in ("true", "1")
@@ -90,7 +91,7 @@ def load_catalog_for(config: Config) -> Catalog | None:
         if config.catalog_file:
             return load_catalog(config.catalog_file)
         return default_catalog()
-    except Exception as exc:  # noqa: BLE001 - one bad catalogue must not stop the run
+    except Exception as exc:
         logger.error(
             f"the catalogue of named schedules cannot be used, so named schedules are invalid "
             f"in this run: {exc}",
@@ -138,8 +139,14 @@ def _summarise(report: service.RunReport, extra: dict[str, Any] | None = None) -
     counts = report.counts()
     _emit(counts)
     stamp = report.at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    summary = {"kind": "summary", "run_time": stamp, "dry_run": report.dry_run, **counts,
-               **report.details(), **(extra or {})}
+    summary = {
+        "kind": "summary",
+        "run_time": stamp,
+        "dry_run": report.dry_run,
+        **counts,
+        **report.details(),
+        **(extra or {}),
+    }
     logger.info(
         f"run at {stamp}: {counts['evaluated']} evaluated, {counts['started']} "
         f"started, {counts['stopped']} stopped, {counts['skipped']} skipped, "
@@ -184,8 +191,13 @@ def _fan_out(config: Config, at: datetime, context: LambdaContext) -> dict[str, 
     logger.info(
         f"run at {stamp}: {len(sent)} targets put on the queue for the workers"
         + (f", {len(failed)} could not be" if failed else ""),
-        extra={"kind": "fan-out", "run_time": stamp, "enqueued": len(sent),
-               "failed_targets": len(failed), **counts},
+        extra={
+            "kind": "fan-out",
+            "run_time": stamp,
+            "enqueued": len(sent),
+            "failed_targets": len(failed),
+            **counts,
+        },
     )
     if targets and not sent:
         raise RunFailed(f"no target could be put on the queue ({len(failed)} failed)")

@@ -128,7 +128,9 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
     return Reading(schedule, None, False, event, tl.desired_state(at), event_text, next_text)
 
 
-def _step_for(target: DesiredState, instance: Instance, schedule: Schedule) -> tuple[Step, str | None]:
+def _step_for(
+    target: DesiredState, instance: Instance, schedule: Schedule
+) -> tuple[Step, str | None]:
     if target is DesiredState.RUNNING:
         return Step.START, None
     if schedule.hibernate:
@@ -147,28 +149,56 @@ def decide(
     """The decision for one instance at the run's time `at` (aware UTC)."""
     r = reading if reading is not None else read_value(instance.schedule, at, settings)
     if r.opt_out:
-        return Decision(instance, Step.NONE, Verdict.SKIPPED, "opted out: the tag value says "
-                        f"{instance.schedule.strip() or '(empty)'!r}, so offhours leaves it alone")
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.SKIPPED,
+            "opted out: the tag value says "
+            f"{instance.schedule.strip() or '(empty)'!r}, so offhours leaves it alone",
+        )
     if r.schedule is None:
         return Decision(
             instance, Step.NONE, Verdict.INVALID, f"invalid schedule, left untouched: {r.error}"
         )
     schedule = r.schedule
     if instance.auto_scaling_group:
-        return Decision(instance, Step.NONE, Verdict.SKIPPED, (
-            f"member of Auto Scaling group {instance.auto_scaling_group!r}: stopping it would make "
-            "the group replace it, so offhours never touches it (schedule the group instead)"))
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.SKIPPED,
+            (
+                f"member of Auto Scaling group {instance.auto_scaling_group!r}: stopping it would "
+                "make the group replace it, so offhours never touches it (schedule the group "
+                "instead)"
+            ),
+        )
     if instance.spot in ("one-time", "unknown"):
-        return Decision(instance, Step.NONE, Verdict.SKIPPED, (
-            "one-time Spot instance: it cannot be stopped and started, so offhours never "
-            "touches it"))
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.SKIPPED,
+            (
+                "one-time Spot instance: it cannot be stopped and started, so offhours never "
+                "touches it"
+            ),
+        )
     if instance.root_device_type == "instance-store":
-        return Decision(instance, Step.NONE, Verdict.SKIPPED, (
-            "its root device is an instance store: it cannot be stopped, so offhours never "
-            "touches it"))
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.SKIPPED,
+            (
+                "its root device is an instance store: it cannot be stopped, so offhours never "
+                "touches it"
+            ),
+        )
     if instance.state in TRANSITIONAL_STATES:
-        return Decision(instance, Step.NONE, Verdict.SKIPPED,
-                        f"{instance.state}: waits for the next run to settle")
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.SKIPPED,
+            f"{instance.state}: waits for the next run to settle",
+        )
 
     event, desired = r.event, r.desired
     handled = parse_anchor(instance.handled)
@@ -180,48 +210,111 @@ def decide(
         word = "enforce" if schedule.enforce else "converge"
         if current is desired:
             step = Step.MARK if handled is None or handled < anchor else Step.NONE
-            return Decision(instance, step, Verdict.UNCHANGED,
-                            f"already {instance.state}, as the schedule wants ({word})",
-                            desired, event, anchor)
+            return Decision(
+                instance,
+                step,
+                Verdict.UNCHANGED,
+                f"already {instance.state}, as the schedule wants ({word})",
+                desired,
+                event,
+                anchor,
+            )
         step, warning = _step_for(desired, instance, schedule)
-        return Decision(instance, step, Verdict.ACT, (
-            f"{word}: the schedule wants it {desired.value} and it is {instance.state}"),
-            desired, event, anchor, warning)
+        return Decision(
+            instance,
+            step,
+            Verdict.ACT,
+            (f"{word}: the schedule wants it {desired.value} and it is {instance.state}"),
+            desired,
+            event,
+            anchor,
+            warning,
+        )
 
     if handled is None:
         note = " (its state tag was unreadable)" if instance.handled else ""
-        return Decision(instance, Step.MARK, Verdict.ADOPT, (
-            f"newly seen{note}: adopted without starting or stopping it; the schedule takes over "
-            f"from its next event ({r.next_text})"), desired, event, at)
+        return Decision(
+            instance,
+            Step.MARK,
+            Verdict.ADOPT,
+            (
+                f"newly seen{note}: adopted without starting or stopping it; the schedule takes "
+                f"over from its next event ({r.next_text})"
+            ),
+            desired,
+            event,
+            at,
+        )
 
     if event is None:
-        return Decision(instance, Step.NONE, Verdict.UNCHANGED, (
-            f"the schedule has had no event yet: {r.next_text}"), desired, None)
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.UNCHANGED,
+            (f"the schedule has had no event yet: {r.next_text}"),
+            desired,
+            None,
+        )
 
     if event.at > handled:
         target = event.action.state
         if current is target:
-            return Decision(instance, Step.MARK, Verdict.UNCHANGED, (
-                f"already {instance.state}, as the {r.event_text} wants"), desired, event, event.at)
+            return Decision(
+                instance,
+                Step.MARK,
+                Verdict.UNCHANGED,
+                (f"already {instance.state}, as the {r.event_text} wants"),
+                desired,
+                event,
+                event.at,
+            )
         step, warning = _step_for(target, instance, schedule)
-        return Decision(instance, step, Verdict.ACT, f"the schedule's {r.event_text} applies",
-                        desired, event, event.at, warning)
+        return Decision(
+            instance,
+            step,
+            Verdict.ACT,
+            f"the schedule's {r.event_text} applies",
+            desired,
+            event,
+            event.at,
+            warning,
+        )
 
     if (
         event.action is Action.START
         and current is DesiredState.STOPPED
         and instance.state_reason == "Client.InternalError"
     ):
-        return Decision(instance, Step.NONE, Verdict.FAILED, (
-            f"the {r.event_text} did not hold: {KMS_HINT}"),
-            desired, event, error_code="Client.InternalError")
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.FAILED,
+            (f"the {r.event_text} did not hold: {KMS_HINT}"),
+            desired,
+            event,
+            error_code="Client.InternalError",
+        )
 
     if current is event.action.state:
-        return Decision(instance, Step.NONE, Verdict.UNCHANGED, (
-            f"{instance.state}, as the {r.event_text} wants"), desired, event)
-    return Decision(instance, Step.NONE, Verdict.UNCHANGED, (
-        f"respected a manual change: {instance.state} by hand since the {r.event_text}; "
-        f"left so until the next event ({r.next_text})"), desired, event)
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.UNCHANGED,
+            (f"{instance.state}, as the {r.event_text} wants"),
+            desired,
+            event,
+        )
+    return Decision(
+        instance,
+        Step.NONE,
+        Verdict.UNCHANGED,
+        (
+            f"respected a manual change: {instance.state} by hand since the {r.event_text}; "
+            f"left so until the next event ({r.next_text})"
+        ),
+        desired,
+        event,
+    )
 
 
 def plan(instances: Iterable[Instance], at: datetime, settings: Settings) -> Plan:

@@ -99,7 +99,9 @@ def targets_of(config: Config, own_account: str = "") -> list[Target]:
     accounts: list[str | None] = [
         None if a == own_account else a for a in config.target_accounts
     ] or [None]
-    unique = dict.fromkeys(Target(region, account) for account in accounts for region in config.regions)
+    unique = dict.fromkeys(
+        Target(region, account) for account in accounts for region in config.regions
+    )
     return list(unique)
 
 

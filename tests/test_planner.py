@@ -1,0 +1,295 @@
+"""The planner's decision table (DESIGN §3), pure: `Instance` values in, decisions out, no AWS.
+
+E is the schedule's latest event at or before the run's time, A the instance's state tag.
+2026-03-27 is a Friday; OFFICE starts at 08:00 and stops at 18:00 UTC on weekdays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from offhours.catalog import default_catalog
+from offhours.instance import Instance, format_anchor, parse_anchor
+from offhours.planner import KMS_HINT, Settings, Step, Verdict, decide, plan
+from offhours.schedule import DesiredState
+
+OFFICE = "Mon-Fri 08:00-18:00 UTC"
+THU_START, THU_STOP = "2026-03-26T08:00:00Z", "2026-03-26T18:00:00Z"
+FRI_START, FRI_STOP = "2026-03-27T08:00:00Z", "2026-03-27T18:00:00Z"
+FRI_10, FRI_20 = "2026-03-27T10:00:00Z", "2026-03-27T20:00:00Z"
+SETTINGS = Settings(catalog=default_catalog())
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def case(
+    label: str,
+    schedule: str,
+    state: str,
+    handled: str | None,
+    at: str,
+    step: Step,
+    verdict: Verdict,
+    anchor: str | None = None,
+    *,
+    converge: bool = False,
+    **instance: Any,
+) -> Any:
+    return pytest.param(
+        Instance("i-0123456789abcdef0", state, schedule, handled=handled, **instance),
+        at,
+        converge,
+        step,
+        verdict,
+        anchor,
+        id=label,
+    )
+
+
+TABLE = [
+    # -- adoption: no A -----------------------------------------------------------------------
+    case("new running instance after hours is adopted, not stopped", OFFICE, "running", None,
+         FRI_20, Step.MARK, Verdict.ADOPT, FRI_20),
+    case("new stopped instance in hours is adopted, not started", OFFICE, "stopped", None,
+         FRI_10, Step.MARK, Verdict.ADOPT, FRI_10),
+    case("an unreadable state tag counts as no A", OFFICE, "running", "last tuesday",
+         FRI_20, Step.MARK, Verdict.ADOPT, FRI_20),
+    # -- E later than A: bring the instance to E's state --------------------------------------
+    case("stop later than A stops", OFFICE, "running", FRI_START,
+         FRI_20, Step.STOP, Verdict.ACT, FRI_STOP),
+    case("start later than A starts", OFFICE, "stopped", THU_STOP,
+         FRI_10, Step.START, Verdict.ACT, FRI_START),
+    case("a run exactly at the event applies it", OFFICE, "running", FRI_START,
+         FRI_STOP, Step.STOP, Verdict.ACT, FRI_STOP),
+    case("already in E's state: only A moves", OFFICE, "stopped", FRI_START,
+         FRI_20, Step.MARK, Verdict.UNCHANGED, FRI_STOP),
+    case("missed runs: only the latest event applies", OFFICE, "running", THU_START,
+         FRI_10, Step.MARK, Verdict.UNCHANGED, FRI_START),
+    case("missed runs across a start and a stop: only the stop", OFFICE, "stopped", THU_STOP,
+         FRI_20, Step.MARK, Verdict.UNCHANGED, FRI_STOP),
+    case("only-stop cron schedule stops at its event", "stop=0 19 * * *", "running",
+         "2026-03-26T19:00:00Z", FRI_20, Step.STOP, Verdict.ACT, "2026-03-27T19:00:00Z"),
+    # -- E not later than A: people are respected -----------------------------------------------
+    case("manual start after the stop is respected", OFFICE, "running", FRI_STOP,
+         FRI_20, Step.NONE, Verdict.UNCHANGED),
+    case("manual stop inside the window is respected", OFFICE, "stopped", FRI_START,
+         FRI_10, Step.NONE, Verdict.UNCHANGED),
+    case("as E wants: nothing to do", OFFICE, "stopped", FRI_STOP,
+         FRI_20, Step.NONE, Verdict.UNCHANGED),
+    case("adopted after E: E is not applied late", OFFICE, "running", "2026-03-27T19:00:00Z",
+         FRI_20, Step.NONE, Verdict.UNCHANGED),
+    case("only-stop schedule never starts: a morning start by hand stays", "stop=0 19 * * *",
+         "running", "2026-03-26T19:00:00Z", FRI_10, Step.NONE, Verdict.UNCHANGED),
+    case("no event in the year before the run: nothing", "start=0 9 29 2 *; stop=0 17 29 2 *",
+         "running", THU_STOP, FRI_20, Step.NONE, Verdict.UNCHANGED),
+    # -- enforce and converge -------------------------------------------------------------------
+    case("enforce undoes a manual start", f"{OFFICE} enforce", "running", FRI_STOP,
+         FRI_20, Step.STOP, Verdict.ACT, FRI_STOP),
+    case("enforce undoes a manual stop", f"{OFFICE} enforce", "stopped", FRI_START,
+         FRI_10, Step.START, Verdict.ACT, FRI_START),
+    case("enforce acts at once on adoption", f"{OFFICE} enforce", "running", None,
+         FRI_20, Step.STOP, Verdict.ACT, FRI_STOP),
+    case("enforce, as wanted, A current: nothing", f"{OFFICE} enforce", "stopped", FRI_STOP,
+         FRI_20, Step.NONE, Verdict.UNCHANGED),
+    case("enforce, as wanted, A behind: only A moves", f"{OFFICE} enforce", "stopped",
+         FRI_START, FRI_20, Step.MARK, Verdict.UNCHANGED, FRI_STOP),
+    case("converge stops a new instance after hours", OFFICE, "running", None,
+         FRI_20, Step.STOP, Verdict.ACT, FRI_STOP, converge=True),
+    case("converge undoes a manual start", OFFICE, "running", FRI_STOP,
+         FRI_20, Step.STOP, Verdict.ACT, FRI_STOP, converge=True),
+    case("converge records A of a new instance already as wanted", OFFICE, "stopped", None,
+         FRI_20, Step.MARK, Verdict.UNCHANGED, FRI_STOP, converge=True),
+    case("converge without a desired state adopts", "start=0 9 29 2 *; stop=0 17 29 2 *",
+         "running", None, FRI_20, Step.MARK, Verdict.ADOPT, FRI_20, converge=True),
+    # -- states that wait ---------------------------------------------------------------------
+    case("pending waits", OFFICE, "pending", FRI_START, FRI_20, Step.NONE, Verdict.SKIPPED),
+    case("stopping waits", OFFICE, "stopping", THU_STOP, FRI_10, Step.NONE, Verdict.SKIPPED),
+    case("shutting-down waits", OFFICE, "shutting-down", FRI_START, FRI_20, Step.NONE,
+         Verdict.SKIPPED),
+    case("stopping waits even under enforce", f"{OFFICE} enforce", "stopping", FRI_STOP,
+         FRI_10, Step.NONE, Verdict.SKIPPED),
+    # -- a start that did not hold --------------------------------------------------------------
+    case("stopped again by EC2 after offhours' start: failed", OFFICE, "stopped", FRI_START,
+         FRI_10, Step.NONE, Verdict.FAILED, state_reason="Client.InternalError"),
+    case("stopped by a person after offhours' start: respected", OFFICE, "stopped", FRI_START,
+         FRI_10, Step.NONE, Verdict.UNCHANGED, state_reason="Client.UserInitiatedShutdown"),
+    # -- instances that are never touched -------------------------------------------------------
+    case("Auto Scaling member", f"{OFFICE} enforce", "running", FRI_START, FRI_20, Step.NONE,
+         Verdict.SKIPPED, auto_scaling_group="web"),
+    case("one-time Spot", f"{OFFICE} enforce", "running", FRI_START, FRI_20, Step.NONE,
+         Verdict.SKIPPED, spot="one-time"),
+    case("Spot of unknown request type", OFFICE, "running", FRI_START, FRI_20, Step.NONE,
+         Verdict.SKIPPED, spot="unknown"),
+    case("persistent Spot can stop", OFFICE, "running", FRI_START, FRI_20, Step.STOP,
+         Verdict.ACT, FRI_STOP, spot="persistent"),
+    case("instance-store root", f"{OFFICE} enforce", "running", FRI_START, FRI_20, Step.NONE,
+         Verdict.SKIPPED, root_device_type="instance-store"),
+    case("opted out with off", "off", "running", FRI_START, FRI_20, Step.NONE, Verdict.SKIPPED),
+    case("opted out with an empty value", "", "running", None, FRI_20, Step.NONE,
+         Verdict.SKIPPED, converge=True),
+    case("invalid value", "Mon-Fri 08:00-18:00 Nowhere/City", "running", FRI_START, FRI_20,
+         Step.NONE, Verdict.INVALID),
+    # -- hibernate ------------------------------------------------------------------------------
+    case("hibernate where configured", f"{OFFICE} hibernate", "running", FRI_START, FRI_20,
+         Step.HIBERNATE, Verdict.ACT, FRI_STOP, hibernation_configured=True),
+    case("hibernate not configured: plain stop", f"{OFFICE} hibernate", "running", FRI_START,
+         FRI_20, Step.STOP, Verdict.ACT, FRI_STOP),
+    case("hibernate starts plainly", f"{OFFICE} hibernate", "stopped", THU_STOP, FRI_10,
+         Step.START, Verdict.ACT, FRI_START, hibernation_configured=True),
+    case("named schedule from the catalogue", "office-hours", "running", FRI_START, FRI_20,
+         Step.STOP, Verdict.ACT, FRI_STOP),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("instance", "at", "converge", "step", "verdict", "anchor"), TABLE)
+def test_decision_table(instance, at, converge, step, verdict, anchor):
+    decision = decide(instance, instant(at), replace(SETTINGS, converge=converge))
+    assert (decision.step, decision.verdict) == (step, verdict), decision.reason
+    written = decision.anchor if decision.step is not Step.NONE else None  # A to be written
+    assert written == (instant(anchor) if anchor is not None else None)
+    assert decision.reason
+
+
+def test_a_start_that_did_not_hold_names_the_kms_fix():
+    instance = Instance("i-1", "stopped", OFFICE, handled=FRI_START,
+                        state_reason="Client.InternalError")  # fmt: skip
+    decision = decide(instance, instant(FRI_10), SETTINGS)
+    assert decision.verdict is Verdict.FAILED
+    assert decision.error_code == "Client.InternalError"
+    assert KMS_HINT in decision.reason
+    assert "kms:CreateGrant" in decision.reason
+
+
+def test_a_manual_change_is_named_with_the_next_event():
+    decision = decide(Instance("i-1", "running", OFFICE, handled=FRI_STOP), instant(FRI_20),
+                      SETTINGS)  # fmt: skip
+    assert "respected a manual change" in decision.reason
+    assert "2026-03-30T08:00:00Z" in decision.reason
+
+
+def test_hibernate_without_configuration_warns():
+    decision = decide(Instance("i-1", "running", f"{OFFICE} hibernate", handled=FRI_START),
+                      instant(FRI_20), SETTINGS)  # fmt: skip
+    assert decision.step is Step.STOP
+    assert decision.warning and "not configured for hibernation" in decision.warning
+
+
+@pytest.mark.parametrize(
+    ("instance", "words"),
+    [
+        (Instance("i-1", "running", OFFICE, auto_scaling_group="web"), "Auto Scaling group 'web'"),
+        (Instance("i-1", "running", OFFICE, spot="one-time"), "one-time Spot"),
+        (Instance("i-1", "running", OFFICE, root_device_type="instance-store"), "instance store"),
+        (Instance("i-1", "running", "off"), "opted out"),
+        (Instance("i-1", "running", "Mon-Fri 08:00-18:00 Nowhere/City"), "Nowhere/City"),
+        (Instance("i-1", "running", "Mon-Fri 08:00-08:00"), "08:00-08:00"),
+        (Instance("i-1", "running", "no-such-schedule"), "no-such-schedule"),
+    ],
+)
+def test_skips_and_invalid_values_say_why(instance, words):
+    decision = decide(instance, instant(FRI_20), SETTINGS)
+    assert decision.step is Step.NONE
+    assert words in decision.reason
+
+
+def test_one_bad_value_among_good_ones_leaves_the_others_decided():
+    instances = [
+        Instance("i-1", "running", OFFICE, handled=FRI_START),
+        Instance("i-2", "running", "x" * 256, handled=FRI_START),
+        Instance("i-3", "running", OFFICE, handled=FRI_START),
+    ]
+    decisions = plan(instances, instant(FRI_20), SETTINGS).decisions
+    assert [d.verdict for d in decisions] == [Verdict.ACT, Verdict.INVALID, Verdict.ACT]
+
+
+# -- properties -------------------------------------------------------------------------------
+
+VALUES = [
+    OFFICE,
+    f"{OFFICE} enforce",
+    f"{OFFICE} hibernate",
+    "Mon-Fri 08:00-12:00 13:00-18:00 Sat 09:00-13:00 America/New_York",
+    "Fri 22:00-02:00 Europe/Berlin",
+    "start=0 8 * * 1-5; stop=30 18 * * 1-5; tz=America/New_York",
+    "stop=0 19 * * *",
+    "start=0 7 * * *",
+    "office-hours",
+    "off",
+    "Mon-Fri 25:00-18:00",
+]
+STATES = ["running", "stopped", "pending", "stopping", "shutting-down"]
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+minutes = st.integers(min_value=0, max_value=60 * 24 * 365)
+
+
+@st.composite
+def situations(draw: Any) -> tuple[Instance, datetime, bool]:
+    at = BASE + timedelta(minutes=draw(minutes))
+    handled = draw(
+        st.one_of(
+            st.none(),
+            st.just("garbage"),
+            st.integers(min_value=0, max_value=60 * 24 * 14).map(
+                lambda m: format_anchor(at - timedelta(minutes=m))
+            ),
+        )
+    )
+    instance = Instance(
+        "i-1",
+        draw(st.sampled_from(STATES)),
+        draw(st.sampled_from(VALUES)),
+        handled=handled,
+        hibernation_configured=draw(st.booleans()),
+        state_reason=draw(st.sampled_from([None, "Client.InternalError"])),
+    )
+    return instance, at, draw(st.booleans())
+
+
+def _acts(step: Step) -> bool:
+    return step in (Step.START, Step.STOP, Step.HIBERNATE)
+
+
+@settings(max_examples=150, deadline=None)
+@given(situations())
+def test_a_decision_acts_only_at_an_event_later_than_a_unless_enforced(situation):
+    instance, at, converge = situation
+    decision = decide(instance, at, replace(SETTINGS, converge=converge))
+    if not _acts(decision.step):
+        return
+    assert instance.state in ("running", "stopped")
+    target = DesiredState.RUNNING if decision.step is Step.START else DesiredState.STOPPED
+    assert target.value != instance.state
+    assert decision.anchor is not None and decision.anchor <= at
+    if not converge and "enforce" not in instance.schedule:
+        handled = parse_anchor(instance.handled)
+        assert handled is not None, "an instance without A is never started or stopped"
+        assert decision.event is not None and decision.event.at > handled
+        assert decision.event.action.state is target
+        assert decision.anchor == decision.event.at
+
+
+@settings(max_examples=150, deadline=None)
+@given(situations())
+def test_once_applied_a_decision_is_not_repeated_at_the_same_time(situation):
+    instance, at, converge = situation
+    s = replace(SETTINGS, converge=converge)
+    first = decide(instance, at, s)
+    if first.step is Step.NONE:
+        return
+    state = instance.state
+    if first.step is Step.START:
+        state = "running"
+    elif first.step in (Step.STOP, Step.HIBERNATE):
+        state = "stopped"
+    assert first.anchor is not None
+    after = replace(instance, state=state, handled=format_anchor(first.anchor), state_reason=None)
+    second = decide(after, at, s)
+    assert second.step is Step.NONE, second.reason
