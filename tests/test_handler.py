@@ -280,3 +280,20 @@ def test_a_run_with_too_little_time_left_makes_no_change_and_defers(fleet, invok
     assert fleet.handled(iid) == FRIDAY_START
     assert run.decisions[iid]["outcome"] == "deferred"
     assert run.result is not None and run.result["stopped"] == 0
+
+
+def test_the_dst_boundary_event_starts_a_schedule_whose_time_falls_in_the_gap(fleet, invoke):
+    # events/scheduled-dst.json is 2026-03-29T01:00:00Z, the instant Berlin springs forward.
+    # 02:00 Berlin does not exist that night: it is read with the pre-gap offset, 01:00 UTC.
+    dst = json.loads((EVENT_FILE.parent / "scheduled-dst.json").read_text())
+    assert dst["time"] == "2026-03-29T01:00:00Z"
+    box = fleet.one(
+        "start=0 2 * * *; stop=0 23 * * *; tz=Europe/Berlin",
+        state="stopped",
+        handled="2026-03-28T22:00:00Z",
+    )
+    run = invoke(dst)
+    assert run.error is None
+    assert fleet.state(box) == "running"
+    assert run.decisions[box]["event_time"] == "2026-03-29T01:00:00Z"
+    assert fleet.handled(box) == "2026-03-29T01:00:00Z"

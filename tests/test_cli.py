@@ -1,0 +1,83 @@
+"""The command line: check, plan and run, as a person types them."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from offhours.cli import main
+from tests.fleet import Fleet
+
+OFFICE = "Mon-Fri 08:00-18:00 UTC"
+EVENING = "2026-03-27T18:05:00Z"
+
+
+def test_check_exits_0_for_a_valid_value_and_2_for_an_invalid_one(capsys):
+    assert main(["check", OFFICE, "--at", EVENING, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["desired"] == "stopped"
+    assert main(["check", "Mon-Fri 18:00-18:00", "--json"]) == 2
+    assert "zero length" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_check_reads_values_from_standard_input(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("07:00-19:00\nnonsense-value 99\n"))
+    assert main(["check", "-", "--json", "--at", EVENING]) == 2
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["valid"] for x in lines] == [True, False]
+
+
+def test_a_bad_at_is_one_clear_line_and_exit_2(capsys):
+    assert main(["check", OFFICE, "--at", "yesterday"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("offhours: --at 'yesterday' is not a time")
+    assert "Traceback" not in err
+
+
+def test_a_missing_catalogue_file_is_one_clear_line(capsys, tmp_path):
+    assert main(["check", "office-hours", "--catalog", str(tmp_path / "none.yaml")]) == 2
+    assert "cannot read catalogue" in capsys.readouterr().err
+
+
+def test_plan_shows_every_tagged_instance_and_changes_nothing(fleet: Fleet, capsys):
+    due = fleet.one(OFFICE, name="due", handled="2026-03-27T08:00:00Z")
+    bad = fleet.one("Mon-Fri 8-18", name="bad")
+    assert main(["plan", "--at", EVENING, "--region", "us-east-1"]) == 0
+    out = capsys.readouterr().out
+    assert due in out and bad in out
+    assert "dry run, would stop" in out
+    assert "(dry run: nothing was changed)" in out
+    assert fleet.state(due) == "running"
+    assert fleet.handled(due) == "2026-03-27T08:00:00Z"
+
+
+def test_run_is_dry_unless_applied(fleet: Fleet, capsys):
+    due = fleet.one(OFFICE, handled="2026-03-27T08:00:00Z")
+    assert main(["run", "--at", EVENING]) == 0
+    assert fleet.state(due) == "running"
+    assert main(["run", "--apply", "--at", EVENING, "--json"]) == 0
+    assert fleet.state(due) == "stopped"
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    summary = lines[-1]
+    assert summary["kind"] == "summary" and summary["stopped"] == 1
+
+
+def test_converge_brings_a_newly_tagged_instance_to_its_desired_state(fleet: Fleet, capsys):
+    late = fleet.one(OFFICE)  # tagged after hours: a normal run would only adopt it
+    assert main(["run", "--apply", "--at", EVENING]) == 0
+    assert fleet.state(late) == "running"
+    fresh = fleet.one(OFFICE)
+    assert main(["run", "--apply", "--converge", "--at", EVENING]) == 0
+    assert fleet.state(fresh) == "stopped"
+    assert "converge" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_an_unreachable_endpoint_is_reported_without_a_traceback(command, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    code = main([command, "--region", "us-east-1", "--at", EVENING])
+    out = capsys.readouterr()
+    assert code == 1
+    assert "cannot be reached" in out.out
+    assert "Traceback" not in out.err
