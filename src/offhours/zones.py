@@ -42,4 +42,13 @@ def resolve_zone(name: str) -> str:
 
 @cache
 def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(resolve_zone(name))
+    """The zone's rules from the shipped tzdata package, so that every machine (a laptop, CI,
+    the Lambda runtime) reads the same rules; the host's files only if tzdata is missing."""
+    canonical = resolve_zone(name)
+    parts = canonical.split("/")
+    try:
+        data = resources.files("tzdata.zoneinfo").joinpath(*parts)
+        with data.open("rb") as handle:
+            return ZoneInfo.from_file(handle, key=canonical)
+    except (ModuleNotFoundError, OSError, ValueError):
+        return ZoneInfo(canonical)
