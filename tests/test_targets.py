@@ -235,7 +235,8 @@ def test_the_worker_runs_each_target_at_the_run_time_and_reports_a_failing_one(
     monkeypatch.setenv("TARGET_ACCOUNTS", f"{OWN},{MEMBER_B},{MEMBER_C}")
     monkeypatch.setenv("REGIONS", "us-east-1,eu-west-1")
     at = datetime(2026, 3, 27, 18, 5, tzinfo=UTC)
-    targets = [Target("us-east-1"), Target("eu-west-1", MEMBER_B), Target("us-east-1", MEMBER_C)]
+    # The failing target comes first: the others in the same batch must still be done.
+    targets = [Target("us-east-1", MEMBER_C), Target("us-east-1"), Target("eu-west-1", MEMBER_B)]
     sent, failed = fanout.enqueue(sqs, url, targets, at)
     assert len(sent) == 3 and not failed
     messages = drain(sqs, url)

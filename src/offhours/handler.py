@@ -231,7 +231,9 @@ def _consume(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if report.all_targets_failed:
             raise TargetFailed(report.targets[0].error or f"target {target} failed")
 
-    processor = SqsFifoPartialProcessor()
+    # A failing target holds back only its own later messages (its message group), never
+    # another target's.
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
     response = process_partial_response(
         event=event, record_handler=handle, processor=processor, context=context
     )
