@@ -81,3 +81,33 @@ def test_an_unreachable_endpoint_is_reported_without_a_traceback(command, capsys
     assert code == 1
     assert "cannot be reached" in out.out
     assert "Traceback" not in out.err
+
+
+def test_plan_reads_the_deployments_catalogue_parameter(fleet: Fleet, capsys, monkeypatch):
+    import boto3
+
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(
+        Name="/offhours/test/catalog",
+        Type="String",
+        Value="office-hours:\n  value: Mon-Fri 09:00-21:00 UTC\n",
+    )
+    monkeypatch.setenv("CATALOG_PARAMETER", "/offhours/test/catalog")
+    named = fleet.one("office-hours", handled="2026-03-27T09:00:00Z")
+    assert main(["plan", "--at", EVENING, "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    (decision,) = [x for x in lines if x.get("instance_id") == named]
+    assert decision["desired_state"] == "running"  # 21:00 in SSM, not the built-in 18:00
+    monkeypatch.setenv("CATALOG_PARAMETER", "/offhours/test/missing")
+    assert main(["plan", "--at", EVENING]) == 2
+    assert "cannot read the catalogue parameter" in capsys.readouterr().err
+
+
+def test_one_malformed_catalogue_entry_invalidates_only_its_own_users(capsys, tmp_path):
+    catalogue = tmp_path / "catalog.yaml"
+    catalogue.write_text("good:\n  value: 07:00-19:00\nbroken:\n  valu: 07:00-19:00\n")
+    assert main(["check", "good", "--catalog", str(catalogue), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["valid"] is True
+    assert main(["check", "broken", "--catalog", str(catalogue), "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert "names catalogue entry 'broken', which is invalid" in error

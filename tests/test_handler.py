@@ -278,8 +278,11 @@ def test_a_run_with_too_little_time_left_makes_no_change_and_defers(fleet, invok
     run = invoke(context=LambdaContext(remaining_ms=handler.RESERVE_MS - 1))
     assert fleet.state(iid) == "running"
     assert fleet.handled(iid) == FRIDAY_START
-    assert run.decisions[iid]["outcome"] == "deferred"
+    # Not even the listing is started: the whole target is left for the next run.
+    (deferred,) = run.of_kind("target-deferred")
+    assert "near its time limit" in deferred["message"]
     assert run.result is not None and run.result["stopped"] == 0
+    assert run.result["failed"] == 0 and run.error is None
 
 
 def test_the_dst_boundary_event_starts_a_schedule_whose_time_falls_in_the_gap(fleet, invoke):

@@ -26,7 +26,7 @@ from offhours.ec2 import Ec2Gateway
 from offhours.executor import Outcome
 from offhours.records import decision_record, level_of
 from offhours.service import RunReport, run
-from tests.faults import Hooks, html_response
+from tests.faults import Hooks, error_response, html_response
 from tests.fleet import Fleet
 
 OFFICE = "Mon-Fri 08:00-18:00 UTC"
@@ -551,7 +551,7 @@ def test_a_run_near_its_time_limit_defers_the_rest_without_state_tags(fleet, rec
     to_start = fleet.one("Fri 19:00-23:00 UTC", state="stopped", handled=THURSDAY_STOP)
     to_stop = fleet.launch(OFFICE, handled=FRIDAY_START, count=2)
     new = fleet.one(OFFICE)
-    budget = iter([True])  # one call, then the time is up
+    budget = iter([True, True])  # the target is begun, one call is made, then time is up
     tags = hooks.calls("CreateTags")
     report = reconcile("2026-03-27T20:00:00", may_call=lambda: next(budget, False))
     assert fleet.state(to_start) == "running"
@@ -642,3 +642,66 @@ def test_a_start_that_did_not_hold_is_reported_failed_with_the_kms_hint(fleet, r
     assert "kms:CreateGrant" in outcome.reason
     assert starts == []  # the same start is not tried again and again
     assert report.counts()["failed"] == 1
+
+
+def _spot_requests(fleet: Fleet) -> dict[str, tuple[str, str]]:
+    """Persistent and one-time Spot instances, as EC2 lists them: with their request ids."""
+    made: dict[str, tuple[str, str]] = {}
+    for kind in ("persistent", "one-time"):
+        request = fleet.ec2.request_spot_instances(
+            Type=kind,
+            InstanceCount=1,
+            LaunchSpecification={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"},
+        )["SpotInstanceRequests"][0]
+        iid = request["InstanceId"]
+        fleet.ec2.create_tags(
+            Resources=[iid],
+            Tags=[
+                {"Key": "Schedule", "Value": OFFICE},
+                {"Key": "Schedule:offhours-handled", "Value": FRIDAY_START},
+            ],
+        )
+        made[kind] = (iid, request["SpotInstanceRequestId"])
+    return made
+
+
+def test_a_persistent_spot_instance_is_scheduled_and_a_one_time_one_never(fleet, reconcile, hooks):
+    spot = _spot_requests(fleet)
+    for iid, request_id in spot.values():  # moto leaves the request id out of the listing
+        hooks.describe_as(iid, SpotInstanceRequestId=request_id)
+    report = reconcile("2026-03-27T18:05:00")
+    persistent, one_time = spot["persistent"][0], spot["one-time"][0]
+    assert fleet.state(persistent) == "stopped"
+    assert fleet.state(one_time) == "running"
+    assert "one-time Spot instance" in outcome_of(report, one_time).reason
+
+
+def test_one_unreadable_spot_request_does_not_hide_the_others(fleet, reconcile, hooks):
+    spot = _spot_requests(fleet)
+    for iid, request_id in spot.values():
+        hooks.describe_as(iid, SpotInstanceRequestId=request_id)
+    ghost = fleet.one(OFFICE, handled=FRIDAY_START)
+    hooks.describe_as(ghost, InstanceLifecycle="spot", SpotInstanceRequestId="sir-expired0")
+
+    def refuse_unknown(request: Any, **_: Any) -> Any:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        if "sir-expired0" in body:
+            return error_response(request, 400, "InvalidSpotInstanceRequestID.NotFound", "gone")
+        return None
+
+    hooks.on("before-send.ec2.DescribeSpotInstanceRequests", refuse_unknown)
+    report = reconcile("2026-03-27T18:05:00")
+    assert fleet.state(spot["persistent"][0]) == "stopped"
+    assert fleet.state(ghost) == "running"
+    assert "could not be read" in outcome_of(report, ghost).reason
+
+
+def test_enforce_on_a_schedule_that_always_runs_records_its_state_tag_once(fleet, reconcile, hooks):
+    always = fleet.one("00:00-24:00 enforce", state="stopped")
+    reconcile("2026-03-27T20:00:00")
+    assert fleet.state(always) == "running"
+    assert fleet.handled(always) == "2026-03-27T20:00:00Z"
+    tags = hooks.calls("CreateTags")
+    reconcile("2026-03-27T20:05:00")
+    assert tags == []  # already running and recorded: no call at all
+    assert fleet.handled(always) == "2026-03-27T20:00:00Z"

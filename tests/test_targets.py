@@ -135,6 +135,23 @@ def test_the_external_id_is_passed_to_assume_role(fleet, clients):
     assert seen[0]["RoleArn"] == f"arn:aws:iam::{MEMBER_B}:role/scheduler-member"
 
 
+def test_targets_not_reached_before_the_time_limit_are_left_for_the_next_run(fleet, clients):
+    own = fleet.one(OFFICE, handled=HANDLED)
+    config = Config(regions=("us-east-1", "eu-west-1"), target_accounts=(OWN, MEMBER_B))
+    report = run(
+        config,
+        EVENING,
+        clients=clients,
+        catalog=default_catalog(),
+        own_account=OWN,
+        may_call=lambda: False,
+    )
+    assert [t.deferred for t in report.targets] == [True] * 4
+    assert report.counts()["failed"] == 0 and not report.all_targets_failed
+    assert report.details()["deferred_targets"] == 4
+    assert fleet.state(own) == "running"
+
+
 # --- fan-out ------------------------------------------------------------------------------
 
 
@@ -148,6 +165,8 @@ def queue(fleet: Fleet, clients: Clients, monkeypatch: pytest.MonkeyPatch) -> An
     monkeypatch.setenv("TARGET_ACCOUNTS", f"{OWN},{MEMBER_B}")
     monkeypatch.setenv("DRY_RUN", "false")
     monkeypatch.setattr(handler, "DEFAULT_CLIENTS", clients)
+    # The worker runs a minute after the run's time (older runs are dropped as stale).
+    monkeypatch.setattr(handler, "clock", lambda: datetime(2026, 3, 27, 18, 6, tzinfo=UTC))
     return sqs, url
 
 
@@ -242,8 +261,7 @@ def test_the_worker_runs_each_target_at_the_run_time_and_reports_a_failing_one(
     messages = drain(sqs, url)
     refuse_role_of(clients, MEMBER_C)
     capsys.readouterr()
-    # Long after the run's time: the worker still evaluates at 18:05 (a later clock would
-    # not matter: the event is the one in the message).
+    # The worker's clock is 18:06: it evaluates at the run's time in the message, 18:05.
     response = handler.lambda_handler(as_sqs_event(messages), Context())
     failing = [m["MessageId"] for m in messages if MEMBER_C in m["Body"]]
     assert response == {"batchItemFailures": [{"itemIdentifier": failing[0]}]}
@@ -271,3 +289,32 @@ def test_a_message_that_is_not_a_target_is_dropped_with_an_error(queue, capsys):
     response = handler.lambda_handler(event, Context())
     assert response == {"batchItemFailures": []}
     assert "not an offhours target message" in capsys.readouterr().out
+
+
+def test_a_queued_run_older_than_fifteen_minutes_is_dropped_not_replayed(
+    queue, fleet, monkeypatch, capsys
+):
+    sqs, url = queue
+    own = fleet.one(OFFICE, handled=HANDLED)
+    fanout.enqueue(sqs, url, [Target("us-east-1")], EVENING)
+    messages = drain(sqs, url)
+    monkeypatch.setattr(handler, "clock", lambda: datetime(2026, 3, 27, 20, 0, tzinfo=UTC))
+    response = handler.lambda_handler(as_sqs_event(messages), Context())
+    assert response == {"batchItemFailures": []}
+    assert fleet.state(own) == "running"  # nothing replayed two hours late
+    assert "too old to apply" in capsys.readouterr().out
+
+
+def test_a_lone_failing_target_still_logs_its_summary_and_failed_metric(queue, clients, capsys):
+    sqs, url = queue
+    fanout.enqueue(sqs, url, [Target("us-east-1", MEMBER_C)], EVENING)
+    messages = drain(sqs, url)
+    refuse_role_of(clients, MEMBER_C)
+    capsys.readouterr()
+    with pytest.raises(Exception, match="All records failed"):
+        handler.lambda_handler(as_sqs_event(messages), Context())
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    (summary,) = [x for x in lines if x.get("kind") == "summary"]
+    assert summary["failed"] == 1
+    (emf,) = [x for x in lines if "_aws" in x]
+    assert emf["failed"] == [1.0]

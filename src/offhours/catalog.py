@@ -25,11 +25,16 @@ class CatalogError(ValueError):
     """A catalogue document that cannot be read."""
 
 
+class CatalogEntryError(ValueError):
+    """An entry of the catalogue that is not a schedule value; only its users are invalid."""
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogEntry:
     name: str
     value: str
     description: str | None = None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,14 @@ class Catalog:
     entries: tuple[CatalogEntry, ...] = ()
 
     def lookup(self, name: str) -> tuple[str, str, str | None] | None:
-        for entry in self.entries:
-            if entry.name == name:
-                return entry.name, entry.value, entry.description
-        for entry in self.entries:
-            if entry.name.lower() == name.lower():
-                return entry.name, entry.value, entry.description
+        """The entry's name, value and description; None when there is no such entry.
+        Raises `CatalogEntryError` for an entry that is not a schedule value."""
+        for exact in (True, False):
+            for entry in self.entries:
+                if entry.name == name if exact else entry.name.lower() == name.lower():
+                    if entry.problem is not None:
+                        raise CatalogEntryError(entry.problem)
+                    return entry.name, entry.value, entry.description
         return None
 
     def names(self) -> list[str]:
@@ -68,8 +75,12 @@ def parse_catalog(text: str, source: str = "catalogue") -> Catalog:
                 CatalogEntry(str(name), body["value"], str(description) if description else None)
             )
         else:
-            raise CatalogError(
-                f"{source}: entry {name!r} must be a schedule value or a mapping with 'value'"
+            entries.append(
+                CatalogEntry(
+                    str(name),
+                    "",
+                    problem="the entry must be a schedule value or a mapping with 'value'",
+                )
             )
     return Catalog(tuple(entries))
 

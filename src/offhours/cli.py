@@ -11,7 +11,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from offhours.catalog import Catalog, CatalogError, default_catalog, load_catalog
+from offhours.catalog import (
+    Catalog,
+    CatalogError,
+    default_catalog,
+    load_catalog,
+    parse_catalog,
+)
 from offhours.config import Config, ConfigError
 from offhours.explain import EMPTY, FULL, PART, UNKNOWN, describe, iso, local_text, week_at_a_glance
 from offhours.language import is_opt_out, parse_schedule
@@ -171,8 +177,22 @@ def _run_config(args: argparse.Namespace) -> Config:
 
 
 def _catalog_for(args: argparse.Namespace, config: Config) -> Catalog:
+    """--catalog, else the deployment's SSM parameter (CATALOG_PARAMETER), else CATALOG_FILE,
+    else the built-in catalogue: `plan` and `run` must read the schedules a run would read."""
     if args.catalog:
         return load_catalog(args.catalog)
+    if config.catalog_parameter:
+        import boto3
+
+        try:
+            ssm = boto3.client("ssm", region_name=config.regions[0] if config.regions else None)
+            text = ssm.get_parameter(Name=config.catalog_parameter)["Parameter"]["Value"]
+        except Exception as exc:
+            raise UsageError(
+                f"cannot read the catalogue parameter {config.catalog_parameter!r}: {exc}; "
+                "give --catalog FILE instead"
+            ) from None
+        return parse_catalog(text, source=f"SSM parameter {config.catalog_parameter}")
     if config.catalog_file:
         return load_catalog(config.catalog_file)
     return default_catalog()

@@ -255,7 +255,9 @@ def _read_lines(lines: list[str], at: datetime, names: dict[str, str], result: R
             continue
         if record.get("kind") != "decision":
             continue
-        name = names.get(record.get("instance_id", ""), record.get("instance_name", "?"))
+        name = names.get(record.get("instance_id", ""))
+        if name is None:  # not one of the demo's instances
+            continue
         outcome, action = record.get("outcome"), record.get("action")
         if outcome == "invalid":
             result.invalid[name] = record.get("reason", "")
@@ -484,6 +486,7 @@ def _main(
         os.environ.pop(name, None)
     err.write("offhours demo: starting a local EC2 endpoint (moto, on 127.0.0.1)\n")
     endpoint = endpoint_type.start()
+    endpoint.reset()  # moto keeps its state per process: start from an empty EC2
     os.environ["AWS_ENDPOINT_URL"] = endpoint.url
     try:
         err.write(f"  endpoint {endpoint.url}; creating {len(FLEET)} instances\n")

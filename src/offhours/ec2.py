@@ -123,11 +123,21 @@ class Ec2Gateway:
         if not request_ids:
             return {}
         try:
-            response = self.client.describe_spot_instance_requests(
-                SpotInstanceRequestIds=request_ids
-            )
+            found = self._spot_requests(request_ids)
         except ClientError:
-            return {}
+            # One unknown or expired request fails the whole call: look the rest up one by one,
+            # so that persistent Spot instances stay scheduled. What cannot be read stays
+            # unknown, and the planner leaves it alone.
+            found = {}
+            for request_id in request_ids:
+                try:
+                    found.update(self._spot_requests([request_id]))
+                except ClientError:
+                    continue
+        return found
+
+    def _spot_requests(self, request_ids: list[str]) -> dict[str, str]:
+        response = self.client.describe_spot_instance_requests(SpotInstanceRequestIds=request_ids)
         return {
             r["SpotInstanceRequestId"]: r.get("Type", "one-time")
             for r in response.get("SpotInstanceRequests", [])

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -66,6 +66,11 @@ class RunFailed(RuntimeError):
     """Every target failed: raised so that the Lambda's error metric and the alarm fire."""
 
 
+def clock() -> datetime:
+    """The wall clock, for what the event does not say."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 def run_time(event: Any) -> datetime:
     """The scheduled time of the event; the clock only when the event has none."""
     text = event.get("time") if isinstance(event, dict) else None
@@ -77,7 +82,7 @@ def run_time(event: Any) -> datetime:
             logger.warning(f"the event's time {text!r} is not ISO 8601; using the clock")
     else:
         logger.warning("the event has no time; using the clock")
-    return datetime.now(UTC).replace(microsecond=0)
+    return clock()
 
 
 def load_catalog_for(config: Config) -> Catalog | None:
@@ -162,7 +167,7 @@ def _reconcile(
 ) -> service.RunReport:
     if not config.regions and targets is None:
         logger.error("no region to look after: set REGIONS, or run where AWS_REGION is set")
-    return service.run(
+    report = service.run(
         config,
         at,
         clients=DEFAULT_CLIENTS,
@@ -173,6 +178,18 @@ def _reconcile(
         on_target_error=_log_target_error,
         targets=targets,
     )
+    for t in report.targets:
+        if t.deferred:
+            logger.warning(
+                f"target {t.target}: not reached, the run was near its time limit; "
+                "the next run does it",
+                extra={
+                    "kind": "target-deferred",
+                    "region": t.target.region,
+                    "account": t.target.account or "",
+                },
+            )
+    return report
 
 
 def _fan_out(config: Config, at: datetime, context: LambdaContext) -> dict[str, int]:
@@ -209,6 +226,39 @@ class TargetFailed(RuntimeError):
     the dead-letter queue."""
 
 
+# A queued run older than this is dropped: a newer run of the same target has been queued
+# since, and applying an old run's events late would replay transitions (DESIGN §3: missed
+# runs are caught up with the latest event only).
+MAX_MESSAGE_AGE = timedelta(minutes=15)
+# A failed target is tried again this soon, not after the queue's visibility timeout, so that
+# three tries (then the dead-letter queue and its alarm) take minutes and hold back little.
+RETRY_AFTER_SECONDS = 30
+
+
+def _queue_url(arn: str) -> str | None:
+    parts = arn.split(":")
+    if len(parts) != 6:
+        return None
+    _, partition, _, region, account, name = parts
+    domain = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"https://sqs.{region}.{domain}/{account}/{name}"
+
+
+def _retry_soon(record: Any) -> None:
+    """Make a failed message visible again soon (best effort: the queue's own timeout holds
+    if this call fails)."""
+    url = _queue_url(record.event_source_arn or "")
+    if url is None:
+        return
+    try:
+        sqs = DEFAULT_CLIENTS.client("sqs", record.aws_region or os.environ.get("AWS_REGION", ""))
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=RETRY_AFTER_SECONDS
+        )
+    except Exception as exc:  # the retry merely comes later
+        logger.warning(f"could not shorten the retry delay of message {record.message_id}: {exc}")
+
+
 def _consume(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """The worker: each SQS record is one target at the run's time it carries."""
     from aws_lambda_powertools.utilities.batch import (
@@ -219,6 +269,7 @@ def _consume(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
     config = Config.from_env()
     reports: list[service.RunReport] = []
+    now = clock()
 
     def handle(record: SQSRecord) -> None:
         try:
@@ -226,21 +277,36 @@ def _consume(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         except fanout.BadMessage as exc:
             logger.error(str(exc), extra={"kind": "bad-message", "message_id": record.message_id})
             return  # retrying cannot mend it: dropped, and said so
+        if now - at > MAX_MESSAGE_AGE:
+            logger.warning(
+                f"target {target}: the queued run of {at:%Y-%m-%dT%H:%M:%SZ} is too old to apply "
+                "(a newer run of this target catches up); dropped",
+                extra={
+                    "kind": "stale-message",
+                    "region": target.region,
+                    "account": target.account or "",
+                    "run_time": f"{at:%Y-%m-%dT%H:%M:%SZ}",
+                },
+            )
+            return
         report = _reconcile(config, at, context, targets=[target])
         reports.append(report)
         if report.all_targets_failed:
+            _retry_soon(record)
             raise TargetFailed(report.targets[0].error or f"target {target} failed")
 
     # A failing target holds back only its own later messages (its message group), never
     # another target's.
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-    response = process_partial_response(
-        event=event, record_handler=handle, processor=processor, context=context
-    )
-    for report in reports:
-        _summarise(report, {"message_count": len(event.get("Records", []))})
-    if not reports:
-        _emit({key: 0 for key in COUNT_KEYS})
+    try:
+        response = process_partial_response(
+            event=event, record_handler=handle, processor=processor, context=context
+        )
+    finally:  # the summary and the metrics, even when every record failed
+        for report in reports:
+            _summarise(report, {"message_count": len(event.get("Records", []))})
+        if not reports:
+            _emit({key: 0 for key in COUNT_KEYS})
     return dict(response)
 
 

@@ -444,7 +444,12 @@ def _parse_named(
             position,
             name,
         )
-    entry = catalog.lookup(name)
+    try:
+        entry = catalog.lookup(name)
+    except ValueError as exc:  # an entry of the catalogue that is not a schedule value
+        raise ScheduleError(
+            f"names catalogue entry {name!r}, which is invalid: {exc}", value, position, name
+        ) from None
     if entry is None:
         known = ", ".join(catalog.names()) or "none"
         raise ScheduleError(

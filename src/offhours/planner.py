@@ -172,7 +172,17 @@ def decide(
                 "instead)"
             ),
         )
-    if instance.spot in ("one-time", "unknown"):
+    if instance.spot == "unknown":
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.SKIPPED,
+            (
+                "Spot instance whose request type could not be read (it may be one-time, which "
+                "cannot be stopped): left alone to be safe"
+            ),
+        )
+    if instance.spot == "one-time":
         return Decision(
             instance,
             Step.NONE,
@@ -206,7 +216,8 @@ def decide(
     current = DesiredState.RUNNING if instance.state == "running" else DesiredState.STOPPED
 
     if enforce and desired is not None:
-        anchor = event.at if event is not None else at
+        # With no event (a schedule that runs all the time), A only needs to exist.
+        anchor = event.at if event is not None else (handled or at)
         word = "enforce" if schedule.enforce else "converge"
         if current is desired:
             step = Step.MARK if handled is None or handled < anchor else Step.NONE

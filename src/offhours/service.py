@@ -41,6 +41,7 @@ class TargetReport:
     outcomes: list[Outcome] = field(default_factory=list)
     error: str | None = None
     calls: int = 0
+    deferred: bool = False  # not reached: the run was near its time limit
 
 
 @dataclass
@@ -86,6 +87,7 @@ class RunReport:
                     c[o.outcome] += 1
         c["targets"] = len(self.targets)
         c["failed_targets"] = sum(1 for t in self.targets if t.error is not None)
+        c["deferred_targets"] = sum(1 for t in self.targets if t.deferred)
         c["calls"] = sum(t.calls for t in self.targets)
         return dict(c)
 
@@ -168,6 +170,8 @@ def run(
     clients.configure(config.member_role_name, config.member_external_id)
 
     def one(target: Target) -> TargetReport:
+        if may_call is not None and not may_call():
+            return TargetReport(target, deferred=True)  # the next run reaches it
         return _run_target(
             target, config, at, settings, clients, is_dry, own_account, may_call, on_outcome
         )
