@@ -105,6 +105,7 @@ class Reading:
     desired: DesiredState | None = None
     event_text: str = ""
     next_text: str = ""
+    event_state: DesiredState | None = None  # the state the last event brings
 
 
 def read_value(value: str, at: datetime, settings: Settings) -> Reading:
@@ -125,7 +126,10 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
         else "no further event is scheduled"
     )
     event_text = f"{event.action.value} at {format_anchor(event.at)}" if event else ""
-    return Reading(schedule, None, False, event, tl.desired_state(at), event_text, next_text)
+    event_state = event.action.state if event is not None else None
+    return Reading(
+        schedule, None, False, event, tl.desired_state(at), event_text, next_text, event_state
+    )
 
 
 def _step_for(
@@ -268,7 +272,7 @@ def decide(
         )
 
     if event.at > handled:
-        target = event.action.state
+        target = r.event_state or event.action.state
         if current is target:
             return Decision(
                 instance,
@@ -306,7 +310,7 @@ def decide(
             error_code="Client.InternalError",
         )
 
-    if current is event.action.state:
+    if current is r.event_state:
         return Decision(
             instance,
             Step.NONE,
