@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offhours.catalog import default_catalog
-from offhours.instance import Instance, format_anchor, parse_anchor
+from offhours.instance import Instance, parse_anchor
 from offhours.planner import KMS_HINT, Settings, Step, Verdict, decide, plan
-from offhours.schedule import DesiredState
+from offhours.schedule import DesiredState, iso
 
 OFFICE = "Mon-Fri 08:00-18:00 UTC"
 THU_START, THU_STOP = "2026-03-26T08:00:00Z", "2026-03-26T18:00:00Z"
@@ -238,7 +238,7 @@ def situations(draw: Any) -> tuple[Instance, datetime, bool]:
             st.none(),
             st.just("garbage"),
             st.integers(min_value=0, max_value=60 * 24 * 14).map(
-                lambda m: format_anchor(at - timedelta(minutes=m))
+                lambda m: iso(at - timedelta(minutes=m))
             ),
         )
     )
@@ -290,6 +290,6 @@ def test_once_applied_a_decision_is_not_repeated_at_the_same_time(situation):
     elif first.step in (Step.STOP, Step.HIBERNATE):
         state = "stopped"
     assert first.anchor is not None
-    after = replace(instance, state=state, handled=format_anchor(first.anchor), state_reason=None)
+    after = replace(instance, state=state, handled=iso(first.anchor), state_reason=None)
     second = decide(after, at, s)
     assert second.step is Step.NONE, second.reason

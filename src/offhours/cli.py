@@ -19,10 +19,10 @@ from offhours.catalog import (
     parse_catalog,
 )
 from offhours.config import Config, ConfigError
-from offhours.explain import EMPTY, FULL, PART, UNKNOWN, describe, iso, local_text, week_at_a_glance
+from offhours.explain import EMPTY, FULL, PART, UNKNOWN, describe, local_text, week_at_a_glance
 from offhours.language import is_opt_out, parse_schedule
 from offhours.records import decision_record
-from offhours.schedule import Schedule, ScheduleError
+from offhours.schedule import Schedule, ScheduleError, iso
 from offhours.service import RunReport
 from offhours.service import run as service_run
 from offhours.timeline import timeline

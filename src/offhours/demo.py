@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any, TextIO
 
+from offhours.schedule import iso
+
 WEEK_START = datetime(2026, 3, 27, tzinfo=UTC)  # a Friday; Europe springs forward on Sunday
 TICK = timedelta(minutes=15)
 LOG_HOUR = datetime(2026, 3, 30, 6, tzinfo=UTC)  # Monday: Berlin's first 08:00 in summer time
@@ -191,7 +193,7 @@ def _event(at: datetime, n: int) -> dict[str, Any]:
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "123456789012",
-        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": iso(at),
         "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/offhours-demo"],
         "detail": {},

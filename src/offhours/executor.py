@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from offhours.ec2 import BatchResult, Ec2Gateway, PartialBatch
-from offhours.instance import format_anchor
 from offhours.planner import Decision, Plan, Step, Verdict
+from offhours.schedule import iso
 
 
 class Outcomes:
@@ -116,7 +116,7 @@ def execute(
         if d.anchor is None:
             continue
         if d.step is Step.MARK or (d.step in _ACTING and call_succeeded(d)):
-            to_mark[format_anchor(d.anchor)].append(d.instance.id)
+            to_mark[iso(d.anchor)].append(d.instance.id)
     tagged = BatchResult()
     for value, ids in to_mark.items():
         if endpoint_error is not None:

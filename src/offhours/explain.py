@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from offhours.schedule import (
     DAY_NAMES,
@@ -17,11 +17,6 @@ from offhours.schedule import (
 )
 from offhours.timeline import timeline, to_instant, to_wall
 from offhours.zones import zone
-
-
-def iso(at: datetime) -> str:
-    """UTC, ISO 8601, whole seconds, with a Z."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def local_text(at: datetime, tz_name: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from offhours.schedule import iso
 from offhours.service import Target
 
 SEND_BATCH = 10  # SendMessageBatch takes at most ten entries
@@ -28,7 +29,7 @@ def _group(target: Target) -> str:
 
 
 def message_for(target: Target, at: datetime, index: int) -> dict[str, str]:
-    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = iso(at)
     return {
         "Id": f"t{index}",
         "MessageBody": json.dumps(

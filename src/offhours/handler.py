@@ -19,6 +19,7 @@ from offhours.catalog import Catalog, default_catalog, load_catalog, parse_catal
 from offhours.config import Config
 from offhours.executor import Outcome
 from offhours.records import decision_message, decision_record, level_of
+from offhours.schedule import iso
 from offhours.service import COUNT_KEYS, Target
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "offhours")
@@ -143,7 +144,7 @@ def _emit(counts: dict[str, int]) -> None:
 def _summarise(report: service.RunReport, extra: dict[str, Any] | None = None) -> dict[str, int]:
     counts = report.counts()
     _emit(counts)
-    stamp = report.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = iso(report.at)
     summary = {
         "kind": "summary",
         "run_time": stamp,
@@ -204,7 +205,7 @@ def _fan_out(config: Config, at: datetime, context: LambdaContext) -> dict[str, 
     counts = {key: 0 for key in COUNT_KEYS}
     counts["failed"] = len(failed)
     _emit(counts)
-    stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = iso(at)
     logger.info(
         f"run at {stamp}: {len(sent)} targets put on the queue for the workers"
         + (f", {len(failed)} could not be" if failed else ""),
@@ -279,13 +280,13 @@ def _consume(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             return  # retrying cannot mend it: dropped, and said so
         if now - at > MAX_MESSAGE_AGE:
             logger.warning(
-                f"target {target}: the queued run of {at:%Y-%m-%dT%H:%M:%SZ} is too old to apply "
+                f"target {target}: the queued run of {iso(at)} is too old to apply "
                 "(a newer run of this target catches up); dropped",
                 extra={
                     "kind": "stale-message",
                     "region": target.region,
                     "account": target.account or "",
-                    "run_time": f"{at:%Y-%m-%dT%H:%M:%SZ}",
+                    "run_time": f"{iso(at)}",
                 },
             )
             return

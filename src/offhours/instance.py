@@ -16,10 +16,6 @@ def state_tag_key(schedule_tag_key: str) -> str:
     return f"{schedule_tag_key}{STATE_TAG_SUFFIX}"
 
 
-def format_anchor(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @lru_cache(maxsize=65536)
 def parse_anchor(text: str | None) -> datetime | None:
     """The state tag's instant, or None when absent or unreadable."""

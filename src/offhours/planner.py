@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from offhours.instance import TRANSITIONAL_STATES, Instance, format_anchor, parse_anchor
+from offhours.instance import TRANSITIONAL_STATES, Instance, parse_anchor
 from offhours.language import CatalogLike, is_opt_out, parse_schedule
-from offhours.schedule import Action, DesiredState, Event, Schedule, ScheduleError
+from offhours.schedule import Action, DesiredState, Event, Schedule, ScheduleError, iso
 from offhours.timeline import timeline
 
 KMS_HINT = (
@@ -121,11 +121,11 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
     event = tl.last_event(at)
     upcoming = tl.next_events(at, 1)
     next_text = (
-        f"the next event is a {upcoming[0].action.value} at {format_anchor(upcoming[0].at)}"
+        f"the next event is a {upcoming[0].action.value} at {iso(upcoming[0].at)}"
         if upcoming
         else "no further event is scheduled"
     )
-    event_text = f"{event.action.value} at {format_anchor(event.at)}" if event else ""
+    event_text = f"{event.action.value} at {iso(event.at)}" if event else ""
     event_state = event.action.state if event is not None else None
     return Reading(
         schedule, None, False, event, tl.desired_state(at), event_text, next_text, event_state

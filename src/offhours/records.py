@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from offhours.executor import Outcome, Outcomes
-from offhours.instance import format_anchor
+from offhours.schedule import iso
 
 LEVELS = {Outcomes.FAILED: "ERROR", Outcomes.INVALID: "WARNING"}
 
@@ -26,7 +26,7 @@ def decision_record(outcome: Outcome) -> dict[str, Any]:
         "action": d.action,
         "outcome": outcome.outcome,
         "reason": outcome.reason,
-        "event_time": format_anchor(d.event.at) if d.event is not None else "",
+        "event_time": iso(d.event.at) if d.event is not None else "",
     }
     if outcome.error_code:
         record["error_code"] = outcome.error_code

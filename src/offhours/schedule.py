@@ -9,7 +9,7 @@ arithmetic lives in `offhours.timeline`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 MINUTES_PER_DAY = 1440
@@ -124,6 +124,11 @@ class Schedule:
     @property
     def is_cron(self) -> bool:
         return bool(self.rules)
+
+
+def iso(at: datetime) -> str:
+    """An instant as people and scripts read it: UTC, ISO 8601, whole seconds, with a Z."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _hhmm(minutes: int) -> str:
