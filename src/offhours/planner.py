@@ -105,7 +105,6 @@ class Reading:
     desired: DesiredState | None = None
     event_text: str = ""
     next_text: str = ""
-    event_state: DesiredState | None = None  # the state the last event brings
 
 
 def read_value(value: str, at: datetime, settings: Settings) -> Reading:
@@ -126,10 +125,9 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
         else "no further event is scheduled"
     )
     event_text = f"{event.action.value} at {iso(event.at)}" if event else ""
-    event_state = event.action.state if event is not None else None
-    return Reading(
-        schedule, None, False, event, tl.desired_state(at), event_text, next_text, event_state
-    )
+    # The desired state is the last event's; only without one does the timeline say more.
+    desired = event.action.state if event is not None else tl.desired_state(at)
+    return Reading(schedule, None, False, event, desired, event_text, next_text)
 
 
 def _step_for(
@@ -272,7 +270,8 @@ def decide(
         )
 
     if event.at > handled:
-        target = r.event_state or event.action.state
+        target = desired
+        assert target is not None  # the state of the last event
         if current is target:
             return Decision(
                 instance,
@@ -310,7 +309,7 @@ def decide(
             error_code="Client.InternalError",
         )
 
-    if current is r.event_state:
+    if current is desired:
         return Decision(
             instance,
             Step.NONE,
