@@ -15,6 +15,7 @@ uses them, so one bad entry only invalidates the instances that name it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -56,7 +57,9 @@ class Catalog:
         return [e.name for e in self.entries]
 
 
+@lru_cache(maxsize=8)
 def parse_catalog(text: str, source: str = "catalogue") -> Catalog:
+    """A catalogue document; the same text (every run of a warm function) is parsed once."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
