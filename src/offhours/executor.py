@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from offhours.ec2 import BatchResult, Ec2Gateway, PartialBatch
 from offhours.planner import Decision, Plan, Step, Verdict
@@ -73,6 +74,16 @@ class Execution:
     calls: int = 0
 
 
+def _tag(
+    gateway: Ec2Gateway,
+    key: str,
+    value: str,
+    may_call: Callable[[], bool] | None,
+    ids: list[str],
+) -> BatchResult:
+    return gateway.tag(ids, key, value, may_call)
+
+
 def execute(
     plan: Plan,
     gateway: Ec2Gateway,
@@ -83,51 +94,38 @@ def execute(
     """Apply the plan. `may_call` is asked before every call (the run's time budget)."""
     calls = 0
     endpoint_error: str | None = None
-    acted: dict[str, BatchResult] = {}
 
-    def run(step: Step, ids: list[str]) -> None:
+    def attempt(ids: list[str], call: Callable[[list[str]], BatchResult]) -> BatchResult:
+        """One batched operation; nothing more is tried once EC2 has gone away."""
         nonlocal calls, endpoint_error
-        if not ids:
-            return
         if endpoint_error is not None:
-            acted[step.value] = BatchResult(not_attempted=list(ids))
-            return
+            return BatchResult(not_attempted=list(ids))
         try:
-            if step is Step.START:
-                result = gateway.start(ids, may_call)
-            elif step is Step.HIBERNATE:
-                result = gateway.stop(ids, hibernate=True, may_call=may_call)
-            else:
-                result = gateway.stop(ids, may_call=may_call)
+            result = call(ids)
         except PartialBatch as exc:
-            result = exc.result
-            endpoint_error = str(exc)
+            result, endpoint_error = exc.result, str(exc)
         calls += result.calls
-        acted[step.value] = result
+        return result
 
+    operations: dict[Step, Callable[[list[str]], BatchResult]] = {
+        Step.START: lambda ids: gateway.start(ids, may_call),
+        Step.STOP: lambda ids: gateway.stop(ids, may_call=may_call),
+        Step.HIBERNATE: lambda ids: gateway.stop(ids, hibernate=True, may_call=may_call),
+    }
+    acted: dict[Step, BatchResult] = {}
     for step in _ACTING:
-        run(step, [d.instance.id for d in plan.decisions if d.step is step])
-
-    def call_succeeded(d: Decision) -> bool:
-        return d.instance.id in acted[d.step.value].succeeded
+        ids = [d.instance.id for d in plan.decisions if d.step is step]
+        acted[step] = attempt(ids, operations[step]) if ids else BatchResult()
 
     to_mark: dict[str, list[str]] = defaultdict(list)
     for d in plan.decisions:
         if d.anchor is None:
             continue
-        if d.step is Step.MARK or (d.step in _ACTING and call_succeeded(d)):
+        if d.step is Step.MARK or (d.step in _ACTING and d.instance.id in acted[d.step].succeeded):
             to_mark[iso(d.anchor)].append(d.instance.id)
     tagged = BatchResult()
     for value, ids in to_mark.items():
-        if endpoint_error is not None:
-            tagged.not_attempted += ids
-            continue
-        try:
-            result = gateway.tag(ids, state_key, value, may_call)
-        except PartialBatch as exc:
-            result = exc.result
-            endpoint_error = str(exc)
-        calls += result.calls
+        result = attempt(ids, partial(_tag, gateway, state_key, value, may_call))
         tagged.succeeded += result.succeeded
         tagged.failed.update(result.failed)
         tagged.not_attempted += result.not_attempted
@@ -141,7 +139,7 @@ def execute(
     for d in plan.decisions:
         iid = d.instance.id
         if d.step in _ACTING:
-            result = acted[d.step.value]
+            result = acted[d.step]
             if iid in result.failed:
                 code, message = result.failed[iid]
                 outcomes.append(
