@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -29,7 +30,8 @@ RETRIES = BotoConfig(
 )
 
 
-MEMBER_SESSION = "offhours"
+MEMBER_SESSION = "offhours"  # the session name that CloudTrail shows in member accounts
+T = TypeVar("T")
 
 
 class Clients:
@@ -73,27 +75,31 @@ class Clients:
         account is reached through `sts:AssumeRole` into its member role, with temporary
         credentials that botocore refreshes before they expire."""
         endpoint = os.environ.get("AWS_ENDPOINT_URL_EC2") or os.environ.get("AWS_ENDPOINT_URL")
-        key = (account, region, endpoint)
-        with self._lock:
-            client = self._ec2.get(key)
-        if client is not None:
-            return client
-        session = self.session if account is None else self._member_session(account, region)
-        client = session.client("ec2", region_name=region, config=self._config)
-        with self._lock:
-            return self._ec2.setdefault(key, client)
+
+        def make() -> EC2Client:
+            session = self.session if account is None else self._member_session(account, region)
+            return session.client("ec2", region_name=region, config=self._config)
+
+        return self._cached(self._ec2, (account, region, endpoint), make)
 
     def client(self, service: str, region: str) -> Any:
         """A client of the function's own account (SQS, STS, SSM)."""
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        key = (service, region, endpoint)
+
+        def make() -> Any:
+            return self.session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
+
+        return self._cached(self._others, (service, region, endpoint), make)
+
+    def _cached(self, store: dict[Any, T], key: Any, make: Callable[[], T]) -> T:
+        """The cached value for `key`, made outside the lock (building a client is slow)."""
         with self._lock:
-            found = self._others.get(key)
+            found = store.get(key)
         if found is not None:
             return found
-        made = self.session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
+        made = make()
         with self._lock:
-            return self._others.setdefault(key, made)
+            return store.setdefault(key, made)
 
     def role_arn(self, account: str, region: str) -> str:
         partition = self.session.get_partition_for_region(region) if region else "aws"
@@ -101,17 +107,18 @@ class Clients:
 
     def _member_session(self, account: str, region: str) -> boto3.Session:
         endpoint = os.environ.get("AWS_ENDPOINT_URL_STS") or os.environ.get("AWS_ENDPOINT_URL")
-        with self._lock:
-            found = self._members.get((account, endpoint))
-        if found is not None:
-            return found
+        return self._cached(
+            self._members, (account, endpoint), lambda: self._assume_session(account, region)
+        )
+
+    def _assume_session(self, account: str, region: str) -> boto3.Session:
         sts = self.client("sts", region)
         arn = self.role_arn(account, region)
 
         def assume() -> dict[str, str]:
             args: dict[str, Any] = {
                 "RoleArn": arn,
-                "RoleSessionName": "offhours",
+                "RoleSessionName": MEMBER_SESSION,
                 "DurationSeconds": 3600,
             }
             if self.external_id:
@@ -129,9 +136,7 @@ class Clients:
         )
         core = get_session()
         core._credentials = refreshable  # type: ignore[attr-defined]  # botocore has no setter
-        session = boto3.Session(botocore_session=core)
-        with self._lock:
-            return self._members.setdefault((account, endpoint), session)
+        return boto3.Session(botocore_session=core)
 
     def clear(self) -> None:
         with self._lock:
