@@ -325,6 +325,11 @@ def _account_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--at", help="the run's time (ISO 8601; default now)")
     p.add_argument("--json", action="store_true", help="print JSON Lines, as the Lambda logs")
     p.add_argument("--tag-key", metavar="KEY", help="the schedule tag key (default Schedule)")
+    _schedule_options(p)
+
+
+def _schedule_options(p: argparse.ArgumentParser) -> None:
+    """How values are read: shared by check, plan and run."""
     p.add_argument("--catalog", metavar="FILE", help="catalogue of named schedules (YAML)")
     p.add_argument(
         "--default-timezone",
@@ -347,12 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--at", help="the instant to evaluate at (ISO 8601; default now)")
     check.add_argument("--count", type=int, default=5, help="how many next events (default 5)")
     check.add_argument("--json", action="store_true", help="print JSON (JSON Lines with -)")
-    check.add_argument("--catalog", metavar="FILE", help="catalogue of named schedules (YAML)")
-    check.add_argument(
-        "--default-timezone",
-        metavar="ZONE",
-        help="zone for values without one (env DEFAULT_TIMEZONE)",
-    )
+    _schedule_options(check)
     check.set_defaults(func=cmd_check)
 
     plan = sub.add_parser("plan", help="show what a run would do now (read-only)")
