@@ -14,7 +14,7 @@ from offhours import fanout, handler
 from offhours.aws import Clients
 from offhours.catalog import default_catalog
 from offhours.config import Config
-from offhours.service import Target, run, targets_of
+from offhours.service import RunReport, Target, run, targets_of
 from tests.fleet import Fleet
 
 OWN = "123456789012"  # moto's default account: the scheduler's own
@@ -65,6 +65,13 @@ def clients(fleet: Fleet) -> Clients:
     return Clients()  # fresh member sessions for every test: roles are refused per test
 
 
+def reconcile(config: Config, clients: Clients, **options: Any) -> RunReport:
+    """One inline run at EVENING, from the scheduler's own account."""
+    return run(
+        config, EVENING, clients=clients, catalog=default_catalog(), own_account=OWN, **options
+    )
+
+
 def member_fleet(clients: Clients, account: str, region: str) -> Fleet:
     return Fleet(clients.ec2(region, account))
 
@@ -86,7 +93,7 @@ def test_a_run_covers_member_accounts_in_two_regions_through_their_roles(fleet, 
     b_west_fleet = member_fleet(clients, MEMBER_B, "eu-west-1")
     b_west = b_west_fleet.one(OFFICE, handled=HANDLED)
     config = Config(regions=("us-east-1", "eu-west-1"), target_accounts=(OWN, MEMBER_B))
-    report = run(config, EVENING, clients=clients, catalog=default_catalog(), own_account=OWN)
+    report = reconcile(config, clients)
     assert report.counts()["stopped"] == 3
     assert fleet.state(own) == "stopped"
     assert member_fleet(clients, MEMBER_B, "us-east-1").state(b_east) == "stopped"
@@ -102,14 +109,7 @@ def test_a_member_whose_role_is_refused_fails_alone_and_the_others_proceed(fleet
     refuse_role_of(clients, MEMBER_C)
     config = Config(regions=("us-east-1",), target_accounts=(MEMBER_B, MEMBER_C))
     errors: list[str] = []
-    report = run(
-        config,
-        EVENING,
-        clients=clients,
-        catalog=default_catalog(),
-        own_account=OWN,
-        on_target_error=lambda target, error: errors.append(error),
-    )
+    report = reconcile(config, clients, on_target_error=lambda target, error: errors.append(error))
     assert report.counts()["stopped"] == 1, errors
     assert report.counts()["failed"] == 1
     assert len(errors) == 1 and MEMBER_C in errors[0] and "AccessDenied" in errors[0]
@@ -130,7 +130,7 @@ def test_the_external_id_is_passed_to_assume_role(fleet, clients):
         member_role_name="scheduler-member",
         member_external_id="ext-123",
     )
-    run(config, EVENING, clients=clients, catalog=default_catalog(), own_account=OWN)
+    reconcile(config, clients)
     assert seen and seen[0]["ExternalId"] == "ext-123"
     assert seen[0]["RoleArn"] == f"arn:aws:iam::{MEMBER_B}:role/scheduler-member"
 
@@ -138,14 +138,7 @@ def test_the_external_id_is_passed_to_assume_role(fleet, clients):
 def test_targets_not_reached_before_the_time_limit_are_left_for_the_next_run(fleet, clients):
     own = fleet.one(OFFICE, handled=HANDLED)
     config = Config(regions=("us-east-1", "eu-west-1"), target_accounts=(OWN, MEMBER_B))
-    report = run(
-        config,
-        EVENING,
-        clients=clients,
-        catalog=default_catalog(),
-        own_account=OWN,
-        may_call=lambda: False,
-    )
+    report = reconcile(config, clients, may_call=lambda: False)
     assert [t.deferred for t in report.targets] == [True] * 4
     assert report.counts()["failed"] == 0 and not report.all_targets_failed
     assert report.details()["deferred_targets"] == 4
