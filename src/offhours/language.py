@@ -471,8 +471,3 @@ def _parse_named(
         enforce=schedule.enforce or "enforce" in words,
         hibernate=schedule.hibernate or "hibernate" in words,
     )
-
-
-def describe_error(value: str, error: ScheduleError) -> str:
-    """One line for a person: the value and what is wrong where."""
-    return f"invalid schedule {value!r}: {error.describe()}"

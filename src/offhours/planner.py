@@ -90,9 +90,6 @@ class Plan:
     at: datetime
     decisions: list[Decision] = field(default_factory=list)
 
-    def by_step(self, step: Step) -> list[Decision]:
-        return [d for d in self.decisions if d.step is step]
-
 
 @dataclass(frozen=True, slots=True)
 class Reading:

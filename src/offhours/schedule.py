@@ -133,8 +133,3 @@ def iso(at: datetime) -> str:
 
 def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
-def format_minutes(minutes: int) -> str:
-    """`480` -> `08:00`; `1440` -> `24:00`."""
-    return _hhmm(minutes)

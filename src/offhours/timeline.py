@@ -206,15 +206,3 @@ def _cron_walk(expression: str, wall_lo: datetime, wall_hi: datetime) -> list[da
 def timeline(schedule: Schedule) -> Timeline:
     """The (cached) timeline of a schedule."""
     return Timeline(schedule)
-
-
-def last_event(schedule: Schedule, at: datetime) -> Event | None:
-    return timeline(schedule).last_event(at)
-
-
-def next_events(schedule: Schedule, at: datetime, count: int = 5) -> list[Event]:
-    return timeline(schedule).next_events(at, count)
-
-
-def desired_state(schedule: Schedule, at: datetime) -> DesiredState | None:
-    return timeline(schedule).desired_state(at)
