@@ -3,7 +3,9 @@
 Counts the calls by operation with a botocore `before-call` hook and compares them to the
 minimum: describe pages + one call per batch of starts and of stops + one CreateTags call per
 batch of instances that share a state-tag value. Goal: at most 1.2 times the minimum, never a
-call per instance. Prints figures; it is not a timed test.
+call per instance. Then the first sight of the same number of instances, never seen before:
+adopting them writes each one's fingerprint (`offhours.state`), one call per instance, once in
+its life. Prints figures; it is not a timed test.
 Run: .venv/bin/python bench/api_calls.py
 """
 
@@ -50,8 +52,14 @@ def main() -> None:
         # Half must stop at 18:00 (running, handled up to the 08:00 start), half are already
         # stopped (handled up to 18:00 the day before... but the stop event is newer: tag only).
         for _ in range(N // 2 // 100):
-            fleet.launch(OFFICE, handled="2026-03-27T08:00:00Z", count=100)
-            fleet.launch(OFFICE, handled="2026-03-27T08:00:00Z", count=100, state="stopped")
+            fleet.launch(OFFICE, handled="2026-03-27T08:00:00Z", count=100, fingerprinted=True)
+            fleet.launch(
+                OFFICE,
+                handled="2026-03-27T08:00:00Z",
+                count=100,
+                state="stopped",
+                fingerprinted=True,
+            )
         clients = Clients()
         calls: Counter[str] = Counter()
 
@@ -85,6 +93,22 @@ def main() -> None:
             print(f"  {op:<24} {n:>5}")
         print(f"calls: {total}; minimum: {minimum}; ratio: {total / minimum:.2f} (goal <= 1.2)")
         print(f"calls per instance: {total / N:.3f}; run took {seconds:.2f} s on moto")
+
+        endpoint.reset()
+        for _ in range(N // 100):
+            fleet.launch(OFFICE, count=100)
+        calls.clear()
+        run(
+            config,
+            datetime(2026, 3, 27, 18, 5, tzinfo=UTC),
+            clients=clients,
+            catalog=default_catalog(),
+        )
+        adopted = sum(calls.values())
+        print(
+            f"first sight of {N:,} new instances (adoption): {adopted} calls "
+            f"({calls['CreateTags']} CreateTags: one per instance for its fingerprint, once)"
+        )
     finally:
         endpoint.stop()
 

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 
 from offhours import timeline
 from offhours.catalog import default_catalog
-from offhours.instance import Instance, parse_anchor
+from offhours.instance import Instance
 from offhours.planner import Settings, plan
+from offhours.state import read_anchor
 
 ZONES = [
     "UTC",
@@ -67,7 +68,7 @@ def measure(n_instances: int, n_values: int) -> tuple[float, int]:
     best = float("inf")
     for _ in range(3):
         timeline.timeline.cache_clear()
-        parse_anchor.cache_clear()
+        read_anchor.cache_clear()
         start = time.perf_counter()
         result = plan(instances, at, settings)
         best = min(best, time.perf_counter() - start)

@@ -22,6 +22,9 @@ import pytest  # noqa: E402
 
 from tests.fleet import Fleet, MotoEndpoint  # noqa: E402
 
+# The Lambda harness's fixtures (env, invoke, hooks) for every test module.
+pytest_plugins = ["tests.harness"]
+
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[MotoEndpoint]:

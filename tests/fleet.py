@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from offhours.local import LocalEndpoint
+from offhours.state import fingerprint
 
 AMI = "ami-12c6146b"  # one of moto's built-in images (EBS root)
 
@@ -18,6 +19,7 @@ class Fleet:
     def __init__(self, ec2: Any, tag_key: str = "Schedule") -> None:
         self.ec2 = ec2
         self.tag_key = tag_key
+        self.fp_key = f"{tag_key}:offhours-fingerprint"
 
     def launch(
         self,
@@ -28,8 +30,12 @@ class Fleet:
         handled: str | None = None,
         tags: dict[str, str] | None = None,
         count: int = 1,
+        fingerprinted: bool = False,
         **run_args: Any,
     ) -> list[str]:
+        """Launch `count` instances. `handled` is the state tag's A; `fingerprinted` writes
+        each instance's own fingerprint too, as offhours does (without it, the state is as an
+        earlier version left it)."""
         all_tags = dict(tags or {})
         if schedule is not None:
             all_tags[self.tag_key] = schedule
@@ -46,6 +52,12 @@ class Fleet:
                 }
             ]
         ids = [i["InstanceId"] for i in self.ec2.run_instances(**args)["Instances"]]
+        if fingerprinted and schedule is not None:
+            for instance_id in ids:
+                self.ec2.create_tags(
+                    Resources=[instance_id],
+                    Tags=[{"Key": self.fp_key, "Value": fingerprint(instance_id, schedule)}],
+                )
         if state == "stopped":
             self.ec2.stop_instances(InstanceIds=ids)
         return ids
@@ -61,6 +73,13 @@ class Fleet:
 
     def handled(self, instance_id: str) -> str | None:
         return self.tags(instance_id).get(f"{self.tag_key}:offhours-handled")
+
+    def anchor(self, instance_id: str) -> str | None:
+        """A, the instant of the state tag."""
+        return self.handled(instance_id)
+
+    def fingerprint(self, instance_id: str) -> str | None:
+        return self.tags(instance_id).get(self.fp_key)
 
     def describe(self, instance_id: str) -> Any:
         response = self.ec2.describe_instances(InstanceIds=[instance_id])

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 
 import pytest
 
+from offhours import cli
 from offhours.cli import main
 from tests.fleet import Fleet
 
 OFFICE = "Mon-Fri 08:00-18:00 UTC"
 EVENING = "2026-03-27T18:05:00Z"
+
+
+@pytest.fixture(autouse=True)
+def evening(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workstation's clock reads Friday evening: `run --apply` acts only near now."""
+    monkeypatch.setattr(cli, "_now", lambda: datetime.fromisoformat(EVENING))
 
 
 def test_check_exits_0_for_a_valid_value_and_2_for_an_invalid_one(capsys):
@@ -49,7 +57,7 @@ def test_plan_shows_every_tagged_instance_and_changes_nothing(fleet: Fleet, caps
     assert "dry run, would stop" in out
     assert "(dry run: nothing was changed)" in out
     assert fleet.state(due) == "running"
-    assert fleet.handled(due) == "2026-03-27T08:00:00Z"
+    assert fleet.anchor(due) == "2026-03-27T08:00:00Z"
 
 
 def test_run_is_dry_unless_applied(fleet: Fleet, capsys):
@@ -80,6 +88,7 @@ def test_an_unreachable_endpoint_is_reported_without_a_traceback(command, capsys
     out = capsys.readouterr()
     assert code == 1
     assert "cannot be reached" in out.out
+    assert "No instance carries the schedule tag" not in out.out  # it does not know
     assert "Traceback" not in out.err
 
 
@@ -111,3 +120,58 @@ def test_one_malformed_catalogue_entry_invalidates_only_its_own_users(capsys, tm
     assert main(["check", "broken", "--catalog", str(catalogue), "--json"]) == 2
     error = json.loads(capsys.readouterr().out)["error"]
     assert "names catalogue entry 'broken', which is invalid" in error
+
+
+# -- never a traceback -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["check", OFFICE, "--at", "0001-01-01T00:00:00+01:00"], "outside the years 1970 to 2999"),
+        (["check", OFFICE, "--at", "9999-12-31T23:59:59Z"], "outside the years 1970 to 2999"),
+        (["check", OFFICE, "--at", "1969-12-31T23:59:59Z"], "outside the years"),
+        (["check", "start=* * * * *", "--count", "100000000"], "--count must be 0 to 1000"),
+        (["check", OFFICE, "--count", "-1"], "--count must be 0 to 1000"),
+        (["plan", "--at", "9999-12-31T23:59:59Z", "--region", "us-east-1"], "outside the years"),
+    ],
+    ids=["year-1", "year-9999", "1969", "count-huge", "count-negative", "plan-at"],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(capsys, argv, words):
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    assert out.err.startswith("offhours: ") and words in out.err
+    assert out.err.count("\n") == 1 and "Traceback" not in out.err
+
+
+@pytest.mark.parametrize("at", ["1970-01-01T00:00:00Z", "2999-12-31T23:59:59Z"])
+def test_the_edges_of_the_range_are_answered(capsys, at):
+    assert main(["check", OFFICE, "--at", at, "--json", "--count", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["valid"] is True
+
+
+def test_a_catalogue_file_with_bad_bytes_is_one_clear_line(capsys, tmp_path):
+    catalogue = tmp_path / "catalog.yaml"
+    catalogue.write_bytes(b"office-hours: \xff\xfe\n")
+    assert main(["check", "office-hours", "--catalog", str(catalogue)]) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8 text" in err and "Traceback" not in err
+
+
+def test_run_apply_acts_only_near_the_present(fleet: Fleet, capsys):
+    due = fleet.one(OFFICE, handled="2026-03-27T08:00:00Z")
+    assert main(["run", "--apply", "--at", "2026-03-28T18:05:00Z"]) == 2
+    assert "--apply acts only at the present time" in capsys.readouterr().err
+    assert fleet.state(due) == "running"
+    assert main(["plan", "--at", "2026-03-28T18:05:00Z"]) == 0  # showing is free
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("something unforeseen")
+
+    monkeypatch.setattr(cli, "check_result", broken)
+    assert main(["check", OFFICE]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("offhours: unexpected error (RuntimeError: something unforeseen)")
+    assert "Traceback" not in err

@@ -4,119 +4,20 @@ six counts out (DESIGN §5, §6), against the local EC2 endpoint."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
-import pytest
 
 from offhours import handler
-from offhours.aws import DEFAULT_CLIENTS
 from offhours.service import COUNT_KEYS
-from tests.faults import Hooks
 from tests.fleet import Fleet
-
-EVENT_FILE = Path(__file__).resolve().parent.parent / "events" / "scheduled.json"
-EVENT_ID = "89d1a02d-5ec7-412e-82f5-13505f849b41"
-EARLY = "Mon-Fri 08:00-15:00 UTC"  # its stop at 15:00 precedes the event's 16:00
-FRIDAY_START = "2026-03-27T08:00:00Z"
-RECORD_FIELDS = {
-    "kind", "instance_id", "instance_name", "region", "account", "schedule", "previous_state",
-    "desired_state", "action", "outcome", "reason", "event_time",
-}  # fmt: skip
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "offhours"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:offhours"
-    aws_request_id: str = "c0ffee00-0000-4000-8000-000000000001"
-    remaining_ms: int = 600_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-def scheduled_event(**changes: Any) -> dict[str, Any]:
-    if EVENT_FILE.exists():
-        event: dict[str, Any] = json.loads(EVENT_FILE.read_text())
-    else:
-        event = {
-            "version": "0",
-            "id": EVENT_ID,
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": "123456789012",
-            "time": "2026-03-27T16:00:00Z",
-            "region": "us-east-1",
-            "resources": ["arn:aws:events:us-east-1:123456789012:rule/offhours"],
-            "detail": {},
-        }
-    event.update(changes)
-    return event
-
-
-@dataclass
-class Invocation:
-    result: dict[str, int] | None
-    lines: list[dict[str, Any]]
-    error: Exception | None = None
-
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        return [line for line in self.lines if line.get("kind") == kind]
-
-    @property
-    def decisions(self) -> dict[str, dict[str, Any]]:
-        return {line["instance_id"]: line for line in self.of_kind("decision")}
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        (line,) = self.of_kind("summary")
-        return line
-
-    @property
-    def emf(self) -> dict[str, Any]:
-        (blob,) = [line for line in self.lines if "_aws" in line]
-        return blob
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    monkeypatch.setenv("REGIONS", "us-east-1")
-    monkeypatch.setenv("DRY_RUN", "false")
-    monkeypatch.delenv("SCHEDULE_TAG_KEY", raising=False)
-    return monkeypatch
-
-
-@pytest.fixture
-def invoke(
-    fleet: Fleet, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Invocation]:
-    def go(event: dict[str, Any] | None = None, context: LambdaContext | None = None) -> Invocation:
-        capsys.readouterr()
-        result: dict[str, int] | None = None
-        error: Exception | None = None
-        try:
-            result = handler.lambda_handler(
-                scheduled_event() if event is None else event, context or LambdaContext()
-            )
-        except Exception as exc:
-            error = exc
-        out = capsys.readouterr().out
-        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        return Invocation(result, lines, error)
-
-    return go
-
-
-@pytest.fixture
-def hooks(moto_endpoint: Any) -> Iterator[Hooks]:
-    h = Hooks(DEFAULT_CLIENTS.ec2("us-east-1"))
-    yield h
-    h.clear()
+from tests.harness import (
+    EARLY,
+    EVENT_FILE,
+    EVENT_ID,
+    FRIDAY_START,
+    RECORD_FIELDS,
+    LambdaContext,
+    scheduled_event,
+)
 
 
 def test_each_decision_is_one_json_line_with_the_record_fields(fleet, invoke):
@@ -180,7 +81,7 @@ def test_metrics_are_emitted_in_embedded_metric_format_with_all_six_even_when_ze
     blob = run.emf
     (directive,) = blob["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "offhours"
-    assert {m["Name"] for m in directive["Metrics"]} == set(COUNT_KEYS)
+    assert {m["Name"] for m in directive["Metrics"]} == {*COUNT_KEYS, "deferred_targets"}
     for key in COUNT_KEYS:
         assert blob[key] in (0, [0], [0.0])
     assert run.result == dict.fromkeys(COUNT_KEYS, 0)
@@ -252,8 +153,8 @@ def test_the_dry_run_setting_changes_nothing_and_the_summary_says_so(fleet, invo
     new = fleet.one(EARLY)
     run = invoke()
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == FRIDAY_START
-    assert fleet.handled(new) is None
+    assert fleet.anchor(iid) == FRIDAY_START
+    assert fleet.anchor(new) is None
     assert run.decisions[iid]["outcome"] == "dry-run"
     assert run.summary["dry_run"] is True
     assert run.summary["would_stop"] == 1
@@ -269,7 +170,7 @@ def test_the_schedule_tag_key_setting_is_honoured(fleet, invoke, env):
     run = invoke()
     assert set(run.decisions) == {iid}
     assert fleet.state(iid) == "stopped"
-    assert custom.handled(iid) == "2026-03-27T15:00:00Z"
+    assert custom.anchor(iid) == "2026-03-27T15:00:00Z"
     assert fleet.state(other) == "running"
 
 
@@ -277,7 +178,7 @@ def test_a_run_with_too_little_time_left_makes_no_change_and_defers(fleet, invok
     iid = fleet.one(EARLY, handled=FRIDAY_START)
     run = invoke(context=LambdaContext(remaining_ms=handler.RESERVE_MS - 1))
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == FRIDAY_START
+    assert fleet.anchor(iid) == FRIDAY_START
     # Not even the listing is started: the whole target is left for the next run.
     (deferred,) = run.of_kind("target-deferred")
     assert "near its time limit" in deferred["message"]
@@ -299,4 +200,4 @@ def test_the_dst_boundary_event_starts_a_schedule_whose_time_falls_in_the_gap(fl
     assert run.error is None
     assert fleet.state(box) == "running"
     assert run.decisions[box]["event_time"] == "2026-03-29T01:00:00Z"
-    assert fleet.handled(box) == "2026-03-29T01:00:00Z"
+    assert fleet.anchor(box) == "2026-03-29T01:00:00Z"

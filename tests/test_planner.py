@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offhours.catalog import default_catalog
-from offhours.instance import Instance, parse_anchor
+from offhours.instance import Instance
 from offhours.planner import KMS_HINT, Settings, Step, Verdict, decide, plan
 from offhours.schedule import DesiredState, iso
+from offhours.state import fingerprint, read_anchor
 
 OFFICE = "Mon-Fri 08:00-18:00 UTC"
 THU_START, THU_STOP = "2026-03-26T08:00:00Z", "2026-03-26T18:00:00Z"
@@ -132,11 +133,18 @@ TABLE = [
          Verdict.ACT, FRI_STOP, spot="persistent"),
     case("instance-store root", f"{OFFICE} enforce", "running", FRI_START, FRI_20, Step.NONE,
          Verdict.SKIPPED, root_device_type="instance-store"),
-    case("opted out with off", "off", "running", FRI_START, FRI_20, Step.NONE, Verdict.SKIPPED),
+    case("opted out with off: its state tag goes", "off", "running", FRI_START, FRI_20,
+         Step.FORGET, Verdict.SKIPPED),
+    case("opted out without a state tag: nothing to do", "off", "running", None, FRI_20,
+         Step.NONE, Verdict.SKIPPED),
     case("opted out with an empty value", "", "running", None, FRI_20, Step.NONE,
          Verdict.SKIPPED, converge=True),
-    case("invalid value", "Mon-Fri 08:00-18:00 Nowhere/City", "running", FRI_START, FRI_20,
-         Step.NONE, Verdict.INVALID),
+    case("invalid value: its state tag goes", "Mon-Fri 08:00-18:00 Nowhere/City", "running",
+         FRI_START, FRI_20, Step.FORGET, Verdict.INVALID),
+    case("invalid value without a state tag", "Mon-Fri 08:00-18:00 Nowhere/City", "running",
+         None, FRI_20, Step.NONE, Verdict.INVALID),
+    case("the schedule tag is gone: the state tag goes", "", "stopped", FRI_START, FRI_20,
+         Step.FORGET, Verdict.SKIPPED, untagged=True),
     # -- hibernate ------------------------------------------------------------------------------
     case("hibernate where configured", f"{OFFICE} hibernate", "running", FRI_START, FRI_20,
          Step.HIBERNATE, Verdict.ACT, FRI_STOP, hibernation_configured=True),
@@ -269,7 +277,7 @@ def test_a_decision_acts_only_at_an_event_later_than_a_unless_enforced(situation
     assert target.value != instance.state
     assert decision.anchor is not None and decision.anchor <= at
     if not converge and "enforce" not in instance.schedule:
-        handled = parse_anchor(instance.handled)
+        handled = read_anchor(instance.handled)[0] if instance.handled else None
         assert handled is not None, "an instance without A is never started or stopped"
         assert decision.event is not None and decision.event.at > handled
         assert decision.event.action.state is target
@@ -282,7 +290,7 @@ def test_once_applied_a_decision_is_not_repeated_at_the_same_time(situation):
     instance, at, converge = situation
     s = replace(SETTINGS, converge=converge)
     first = decide(instance, at, s)
-    if first.step is Step.NONE:
+    if first.step in (Step.NONE, Step.FORGET):
         return
     state = instance.state
     if first.step is Step.START:
@@ -290,6 +298,75 @@ def test_once_applied_a_decision_is_not_repeated_at_the_same_time(situation):
     elif first.step in (Step.STOP, Step.HIBERNATE):
         state = "stopped"
     assert first.anchor is not None
-    after = replace(instance, state=state, handled=iso(first.anchor), state_reason=None)
+    after = replace(
+        instance,
+        state=state,
+        handled=iso(first.anchor),
+        fingerprint=first.fingerprint_after or instance.fingerprint,
+        state_reason=None,
+    )
     second = decide(after, at, s)
     assert second.step is Step.NONE, second.reason
+
+
+# -- whatever a state tag says, and whenever the run is, the others are decided ---------------
+
+EDGE_TAGS = [
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59-14:00",
+    "2026-03-27T08:00:00Z fp=",
+    "2026-03-27T08:00:00",
+    "2026-02-30T08:00:00Z",
+    "",
+    " ",
+    "\x00",
+]
+state_tags = st.one_of(
+    st.none(),
+    st.sampled_from(EDGE_TAGS),
+    st.text(max_size=300),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    st.datetimes(timezones=st.just(UTC)).map(iso),
+)
+fingerprints = st.one_of(
+    st.none(), st.text(max_size=20), st.text("0123456789abcdef", min_size=8, max_size=8)
+)
+run_times = st.one_of(
+    st.datetimes(timezones=st.just(UTC)),
+    st.datetimes(
+        min_value=datetime(2025, 1, 1), max_value=datetime(2028, 1, 1), timezones=st.just(UTC)
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(state_tags, fingerprints), min_size=1, max_size=4),
+    run_times,
+    st.sampled_from(VALUES),
+)
+def test_no_state_tag_and_no_run_time_stops_the_others_from_being_decided(tags, at, value):
+    instances = [
+        Instance(f"i-{k}", "running", value, handled=tag, fingerprint=fp)
+        for k, (tag, fp) in enumerate(tags)
+    ] + [Instance("i-good", "running", OFFICE, handled=FRI_START)]
+    decisions = plan(instances, at, SETTINGS).decisions
+    assert [d.instance.id for d in decisions] == [i.id for i in instances]
+    for d in decisions:
+        assert d.reason
+        if d.step in (Step.START, Step.STOP, Step.HIBERNATE, Step.MARK):
+            assert d.anchor is not None and d.anchor <= at  # nothing is recorded from the future
+        if d.verdict is Verdict.ACT and not converge_or_enforce(d):
+            # Acting needs a believable A for this very instance and value.
+            assert d.instance.handled is not None
+            anchor, _ = read_anchor(d.instance.handled)
+            assert anchor is not None and anchor <= at
+            assert d.instance.fingerprint in (None, fingerprint(d.instance.id, value))
+    good = decisions[-1]
+    if datetime(2026, 3, 27, 18, tzinfo=UTC) <= at < datetime(2026, 3, 30, 8, tzinfo=UTC):
+        assert good.step is Step.STOP  # the good instance is decided as if alone
+
+
+def converge_or_enforce(decision: Any) -> bool:
+    return "enforce" in decision.instance.schedule

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -15,7 +16,7 @@ from botocore import xform_name
 
 from offhours.catalog import default_catalog, parse_catalog
 from offhours.cli import build_parser
-from offhours.instance import state_tag_key
+from offhours.state import fingerprint_tag_key, state_tag_key
 from tests.test_template import template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +150,8 @@ def test_the_catalogue_example_is_the_shipped_one():
 
 def test_the_terraform_example_ignores_the_real_state_tag():
     (hcl,) = blocks("hcl")
-    assert f'keys = ["{state_tag_key("Schedule")}"]' in hcl
+    keys = f'"{state_tag_key("Schedule")}", "{fingerprint_tag_key("Schedule")}"'
+    assert f"keys = [{keys}]" in hcl
     assert state_tag_key("Schedule") in README
 
 
@@ -180,3 +182,20 @@ def test_the_log_line_example_has_the_fields_the_code_writes():
         "event_time",
     ):
         assert f'"{key}"' in example, key
+
+
+def test_the_service_control_policy_reserves_every_tag_key_offhours_reads():
+    (scp,) = [json.loads(b) for b in blocks("json") if "ReserveOffhoursTags" in b]
+    statements = {s["Sid"]: s for s in scp["Statement"]}
+    reserve = statements["ReserveOffhoursTags"]
+    assert reserve["Effect"] == "Deny"
+    assert set(reserve["Action"]) == {"ec2:CreateTags", "ec2:DeleteTags"}
+    keys = set(reserve["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"])
+    assert keys == {
+        "Schedule",
+        state_tag_key("Schedule"),
+        fingerprint_tag_key("Schedule"),
+        "Schedule:override",
+    }
+    delete_all = statements["NoDeleteAllTags"]
+    assert delete_all["Condition"]["Null"] == {"aws:TagKeys": "true"}

@@ -26,6 +26,7 @@ from offhours.ec2 import Ec2Gateway
 from offhours.executor import Outcome
 from offhours.records import decision_record, level_of
 from offhours.service import RunReport, run
+from offhours.state import fingerprint
 from tests.faults import Hooks, error_response, html_response
 from tests.fleet import Fleet
 
@@ -71,6 +72,7 @@ def reconcile(fleet: Fleet, clients: Clients) -> Callable[..., RunReport]:
         dry: bool = False,
         converge: bool = False,
         may_call: Callable[[], bool] | None = None,
+        may_record: Callable[[], bool] | None = None,
         regions: tuple[str, ...] = ("us-east-1",),
         **config: Any,
     ) -> RunReport:
@@ -83,6 +85,7 @@ def reconcile(fleet: Fleet, clients: Clients) -> Callable[..., RunReport]:
             dry=dry,
             converge=converge,
             may_call=may_call,
+            may_record=may_record,
         )
 
     return go
@@ -115,16 +118,16 @@ def test_a_newly_tagged_instance_is_adopted_and_waits_for_its_next_event(fleet, 
     iid = fleet.one(OFFICE)  # running at night: tagging it must not stop it
     report = reconcile("2026-03-26T22:00:00")
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == "2026-03-26T22:00:00Z"
+    assert fleet.anchor(iid) == "2026-03-26T22:00:00Z"
     assert outcome_of(report, iid).outcome == "adopted"
     reconcile("2026-03-26T23:00:00")
     assert fleet.state(iid) == "running"
     reconcile("2026-03-27T08:05:00")  # the start event: already running
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == FRIDAY_START
+    assert fleet.anchor(iid) == FRIDAY_START
     reconcile("2026-03-27T18:05:00")
     assert fleet.state(iid) == "stopped"
-    assert fleet.handled(iid) == FRIDAY_STOP
+    assert fleet.anchor(iid) == FRIDAY_STOP
 
 
 def test_a_stopped_instance_tagged_during_working_hours_is_not_started_on_the_spot(
@@ -164,14 +167,14 @@ def test_a_manual_stop_inside_a_window_is_respected_until_the_next_event(fleet, 
     report = reconcile("2026-03-27T10:05:00")
     assert fleet.state(iid) == "stopped"
     assert "respected a manual change" in outcome_of(report, iid).reason
-    assert fleet.handled(iid) == FRIDAY_START
+    assert fleet.anchor(iid) == FRIDAY_START
     reconcile("2026-03-27T17:55:00")
     assert fleet.state(iid) == "stopped"
     reconcile("2026-03-27T18:05:00")  # the stop: already there, so only A moves
-    assert fleet.handled(iid) == FRIDAY_STOP
+    assert fleet.anchor(iid) == FRIDAY_STOP
     reconcile("2026-03-30T08:05:00")  # Monday's start is the next event
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == "2026-03-30T08:00:00Z"
+    assert fleet.anchor(iid) == "2026-03-30T08:00:00Z"
 
 
 # -- missed runs ------------------------------------------------------------------------------
@@ -185,7 +188,7 @@ def test_missed_runs_apply_only_the_latest_event(fleet, reconcile, hooks):
     report = reconcile("2026-03-27T09:00:00")
     assert fleet.state(iid) == "running"
     assert stops == [] and starts == []
-    assert fleet.handled(iid) == FRIDAY_START
+    assert fleet.anchor(iid) == FRIDAY_START
     assert outcome_of(report, iid).decision.event.at == at(FRIDAY_START)
 
 
@@ -195,7 +198,7 @@ def test_missed_runs_across_a_start_and_a_stop_apply_only_the_stop(fleet, reconc
     reconcile("2026-03-27T20:00:00")
     assert starts == []
     assert fleet.state(iid) == "stopped"
-    assert fleet.handled(iid) == FRIDAY_STOP
+    assert fleet.anchor(iid) == FRIDAY_STOP
 
 
 # -- enforce and converge -----------------------------------------------------------------------
@@ -205,7 +208,7 @@ def test_enforce_acts_at_once_on_a_newly_tagged_instance(fleet, reconcile):
     iid = fleet.one(f"{OFFICE} enforce")
     report = reconcile("2026-03-27T20:00:00")
     assert fleet.state(iid) == "stopped"
-    assert fleet.handled(iid) == FRIDAY_STOP
+    assert fleet.anchor(iid) == FRIDAY_STOP
     assert outcome_of(report, iid).outcome == "done"
 
 
@@ -235,8 +238,8 @@ def test_converge_brings_every_instance_to_its_desired_state_once(fleet, reconci
     assert fleet.state(wants_running) == "running"
     assert report.counts()["stopped"] == 2
     assert report.counts()["started"] == 1
-    assert fleet.handled(new_stopped) == FRIDAY_STOP
-    assert fleet.handled(wants_running) == "2026-03-27T19:00:00Z"
+    assert fleet.anchor(new_stopped) == FRIDAY_STOP
+    assert fleet.anchor(wants_running) == "2026-03-27T19:00:00Z"
     # Once: the next ordinary run respects people again.
     fleet.start(started_by_hand)
     reconcile("2026-03-27T20:30:00")
@@ -255,7 +258,7 @@ def test_a_changed_tag_value_is_judged_by_its_own_events(fleet, reconcile):
     )
     report = reconcile("2026-03-27T12:00:00")  # the new value's stop at 11:00 is later than A
     assert fleet.state(iid) == "stopped"
-    assert fleet.handled(iid) == "2026-03-27T11:00:00Z"
+    assert fleet.anchor(iid) == "2026-03-27T11:00:00Z"
     assert outcome_of(report, iid).decision.event.at == at("2026-03-27T11:00:00")
 
 
@@ -283,7 +286,7 @@ def test_the_state_tag_is_written_only_after_the_instance_reached_its_state(
     hooks.on("before-call.ec2.CreateTags", lambda **_: order.append("tag"))
     reconcile("2026-03-27T18:05:00")
     assert order == ["stop", "stopped", "tag"]
-    assert fleet.handled(iid) == FRIDAY_STOP
+    assert fleet.anchor(iid) == FRIDAY_STOP
 
 
 def test_a_failed_stop_leaves_the_state_tag_so_the_next_run_retries(fleet, reconcile, hooks):
@@ -291,13 +294,13 @@ def test_a_failed_stop_leaves_the_state_tag_so_the_next_run_retries(fleet, recon
     hooks.refuse_batches_with("StopInstances", iid, "UnauthorizedOperation")
     report = reconcile("2026-03-27T18:05:00")
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == FRIDAY_START
+    assert fleet.anchor(iid) == FRIDAY_START
     assert outcome_of(report, iid).outcome == "failed"
     assert outcome_of(report, iid).error_code == "UnauthorizedOperation"
     hooks.clear()
     report = reconcile("2026-03-27T18:15:00")
     assert fleet.state(iid) == "stopped"
-    assert fleet.handled(iid) == FRIDAY_STOP
+    assert fleet.anchor(iid) == FRIDAY_STOP
     assert outcome_of(report, iid).outcome == "done"
 
 
@@ -355,10 +358,10 @@ def test_one_failing_instance_does_not_block_its_batch(fleet, reconcile, hooks):
     for iid in ids:
         if iid == vanished:
             assert fleet.state(iid) == "running"
-            assert fleet.handled(iid) == FRIDAY_START
+            assert fleet.anchor(iid) == FRIDAY_START
         else:
             assert fleet.state(iid) == "stopped"
-            assert fleet.handled(iid) == FRIDAY_STOP
+            assert fleet.anchor(iid) == FRIDAY_STOP
     failed = outcome_of(report, vanished)
     assert failed.outcome == "failed"
     assert failed.error_code == "InvalidInstanceID.NotFound"
@@ -369,12 +372,25 @@ def test_one_failing_instance_does_not_block_its_batch(fleet, reconcile, hooks):
 
 
 def test_instances_are_stopped_and_tagged_with_one_call_per_batch(fleet, reconcile, hooks):
-    ids = fleet.launch(OFFICE, handled=FRIDAY_START, count=6)
+    ids = fleet.launch(OFFICE, handled=FRIDAY_START, count=6, fingerprinted=True)
     stops = hooks.calls("StopInstances")
     tags = hooks.calls("CreateTags")
     reconcile("2026-03-27T20:00:00")
     assert len(stops) == 1 and instance_ids(stops[0]) == set(ids)
     assert len(tags) == 1 and instance_ids(tags[0]) == set(ids)
+    assert all(fleet.anchor(i) == FRIDAY_STOP for i in ids)
+
+
+def test_a_state_without_fingerprint_gets_its_own_once_in_a_call_of_its_own(
+    fleet, reconcile, hooks
+):
+    ids = fleet.launch(OFFICE, handled=FRIDAY_START, count=3)  # as an earlier version left it
+    tags = hooks.calls("CreateTags")
+    reconcile("2026-03-27T20:00:00")
+    assert sorted(instance_ids(c).pop() for c in tags) == sorted(ids)  # one call each, once
+    assert all(fleet.fingerprint(i) == fingerprint(i, OFFICE) for i in ids)
+    reconcile("2026-03-30T08:05:00")  # Monday's start: the fingerprints are there, one batch
+    assert len(tags) == 4 and instance_ids(tags[-1]) == set(ids)
 
 
 @pytest.mark.parametrize(("count", "batch_size"), [(5, 2), (6, 3), (1, 100)])
@@ -396,7 +412,7 @@ def test_throttling_is_retried_with_backoff(fleet, reconcile, hooks, backoff):
     assert refused == [1, 2]
     assert len(backoff) == 2 and all(d > 0 for d in backoff)
     assert fleet.state(iid) == "stopped"
-    assert fleet.handled(iid) == FRIDAY_STOP
+    assert fleet.anchor(iid) == FRIDAY_STOP
     assert report.counts()["failed"] == 0
     assert report.counts()["stopped"] == 1
 
@@ -411,7 +427,7 @@ def test_throttling_that_never_ends_is_reported_failed_without_a_state_tag(
     assert len(refused) == total_attempts(clients)  # retried with backoff until botocore gives up
     assert len(backoff) == len(refused) - 1
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == FRIDAY_START
+    assert fleet.anchor(iid) == FRIDAY_START
     throttled = outcome_of(report, iid)
     assert throttled.outcome == "failed"
     assert throttled.error_code == "RequestLimitExceeded"
@@ -429,8 +445,8 @@ def test_dry_run_changes_nothing(fleet, reconcile, hooks):
     report = reconcile("2026-03-27T18:05:00", dry=True)
     assert changing == [[], [], []]
     assert fleet.state(iid) == "running"
-    assert fleet.handled(iid) == FRIDAY_START
-    assert fleet.handled(new) is None
+    assert fleet.anchor(iid) == FRIDAY_START
+    assert fleet.anchor(new) is None
     assert outcome_of(report, iid).outcome == "dry-run"
     assert outcome_of(report, new).outcome == "dry-run"
     assert report.counts()["stopped"] == 0
@@ -493,7 +509,7 @@ def test_one_invalid_value_does_not_stop_the_others(fleet, reconcile):
     report = reconcile("2026-03-27T20:00:00")
     assert all(fleet.state(i) == "stopped" for i in good)
     assert fleet.state(bad) == "running"
-    assert fleet.handled(bad) == FRIDAY_START
+    assert fleet.anchor(bad) is None  # removed: a value fixed later is adopted
     outcome = outcome_of(report, bad)
     assert outcome.outcome == "invalid"
     assert "Mars/Olympus_Mons" in outcome.reason
@@ -555,21 +571,42 @@ def test_a_run_near_its_time_limit_defers_the_rest_without_state_tags(fleet, rec
     tags = hooks.calls("CreateTags")
     report = reconcile("2026-03-27T20:00:00", may_call=lambda: next(budget, False))
     assert fleet.state(to_start) == "running"
-    assert outcome_of(report, to_start).outcome == "done"
+    # Started, but its state tag could not be written: never reported done without it.
+    started = outcome_of(report, to_start)
+    assert started.outcome == "deferred" and started.changed
+    assert "start done, but its state tag was not written" in started.reason
     assert tags == []
-    assert fleet.handled(to_start) == THURSDAY_STOP  # the next run records it
+    assert fleet.anchor(to_start) == THURSDAY_STOP  # the next run records it
     for iid in to_stop:
         assert fleet.state(iid) == "running"
-        assert fleet.handled(iid) == FRIDAY_START
+        assert fleet.anchor(iid) == FRIDAY_START
         assert outcome_of(report, iid).outcome == "deferred"
-    assert fleet.handled(new) is None
+    assert fleet.anchor(new) is None
     assert outcome_of(report, new).outcome == "deferred"
     assert report.counts()["started"] == 1
     assert report.counts()["failed"] == 0
     reconcile("2026-03-27T20:05:00")  # the next run finishes the work
     assert all(fleet.state(i) == "stopped" for i in to_stop)
-    assert fleet.handled(to_start) == "2026-03-27T19:00:00Z"
-    assert fleet.handled(new) == "2026-03-27T20:05:00Z"
+    assert fleet.anchor(to_start) == "2026-03-27T19:00:00Z"
+    assert fleet.anchor(new) == "2026-03-27T20:05:00Z"
+
+
+def test_the_state_tags_of_a_batch_just_acted_on_are_written_in_the_same_slice(fleet, reconcile):
+    to_start = fleet.one("Fri 19:00-23:00 UTC", state="stopped", handled=THURSDAY_STOP)
+    to_stop = fleet.launch(OFFICE, handled=FRIDAY_START, count=2)
+    budget = iter([True, True])  # the target is begun, one call is made, then no new work...
+    report = reconcile(
+        "2026-03-27T20:00:00",
+        may_call=lambda: next(budget, False),
+        may_record=lambda: True,  # ...but the record of what was done still fits
+    )
+    assert fleet.state(to_start) == "running"
+    assert fleet.anchor(to_start) == "2026-03-27T19:00:00Z"
+    assert outcome_of(report, to_start).outcome == "done"
+    for iid in to_stop:
+        assert fleet.state(iid) == "running"
+        assert fleet.anchor(iid) == FRIDAY_START
+        assert outcome_of(report, iid).outcome == "deferred"
 
 
 def test_an_endpoint_that_goes_away_mid_run_leaves_nothing_recorded_that_did_not_happen(
@@ -582,12 +619,14 @@ def test_an_endpoint_that_goes_away_mid_run_leaves_nothing_recorded_that_did_not
     tags = hooks.calls("CreateTags")
     report = reconcile("2026-03-27T20:00:00")
     assert len(attempts) == total_attempts(clients)  # connection errors are retried too
-    assert tags == []
-    assert fleet.state(to_start) == "running"  # that call happened before the outage
-    assert fleet.handled(to_start) == THURSDAY_STOP
+    # The start, and its state tag, happened before the outage; nothing else is recorded.
+    assert [instance_ids(c) for c in tags] == [{to_start}]
+    assert fleet.state(to_start) == "running"
+    assert fleet.anchor(to_start) == "2026-03-27T19:00:00Z"
+    assert outcome_of(report, to_start).outcome == "done"
     assert fleet.state(to_stop) == "running"
-    assert fleet.handled(to_stop) == FRIDAY_START
-    assert fleet.handled(new) is None
+    assert fleet.anchor(to_stop) == FRIDAY_START
+    assert fleet.anchor(new) is None
     assert outcome_of(report, to_stop).outcome == "failed"
     assert outcome_of(report, to_stop).error_code == "EndpointUnavailable"
     assert outcome_of(report, new).outcome == "deferred"
@@ -629,7 +668,7 @@ def test_a_target_whose_endpoint_answers_garbage_fails_alone(fleet, reconcile, c
 def test_a_start_that_did_not_hold_is_reported_failed_with_the_kms_hint(fleet, reconcile, hooks):
     iid = fleet.one(OFFICE, state="stopped", handled=THURSDAY_STOP)
     reconcile("2026-03-27T08:05:00")
-    assert fleet.handled(iid) == FRIDAY_START
+    assert fleet.anchor(iid) == FRIDAY_START
     fleet.stop(iid)  # EC2 stops it again: an encrypted volume whose key it may not use
     # moto does not produce this state reason on its own.
     reason = {"Code": "Client.InternalError", "Message": "Client error on launch"}
@@ -700,8 +739,8 @@ def test_enforce_on_a_schedule_that_always_runs_records_its_state_tag_once(fleet
     always = fleet.one("00:00-24:00 enforce", state="stopped")
     reconcile("2026-03-27T20:00:00")
     assert fleet.state(always) == "running"
-    assert fleet.handled(always) == "2026-03-27T20:00:00Z"
+    assert fleet.anchor(always) == "2026-03-27T20:00:00Z"
     tags = hooks.calls("CreateTags")
     reconcile("2026-03-27T20:05:00")
     assert tags == []  # already running and recorded: no call at all
-    assert fleet.handled(always) == "2026-03-27T20:00:00Z"
+    assert fleet.anchor(always) == "2026-03-27T20:00:00Z"

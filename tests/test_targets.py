@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from offhours import fanout, handler
+from offhours import fanout, handler, runtime, worker
 from offhours.aws import Clients
 from offhours.catalog import default_catalog
 from offhours.config import Config
@@ -157,7 +157,7 @@ def queue(fleet: Fleet, clients: Clients, monkeypatch: pytest.MonkeyPatch) -> An
     monkeypatch.setenv("REGIONS", "us-east-1,eu-west-1")
     monkeypatch.setenv("TARGET_ACCOUNTS", f"{OWN},{MEMBER_B}")
     monkeypatch.setenv("DRY_RUN", "false")
-    monkeypatch.setattr(handler, "DEFAULT_CLIENTS", clients)
+    monkeypatch.setattr(runtime, "clients", clients)
     # The worker runs a minute after the run's time (older runs are dropped as stale).
     monkeypatch.setattr(handler, "clock", lambda: datetime(2026, 3, 27, 18, 6, tzinfo=UTC))
     return sqs, url
@@ -255,7 +255,7 @@ def test_the_worker_runs_each_target_at_the_run_time_and_reports_a_failing_one(
     refuse_role_of(clients, MEMBER_C)
     capsys.readouterr()
     # The worker's clock is 18:06: it evaluates at the run's time in the message, 18:05.
-    response = handler.lambda_handler(as_sqs_event(messages), Context())
+    response = worker.lambda_handler(as_sqs_event(messages), Context())
     failing = [m["MessageId"] for m in messages if MEMBER_C in m["Body"]]
     assert response == {"batchItemFailures": [{"itemIdentifier": failing[0]}]}
     assert fleet.state(own) == "stopped"
@@ -279,7 +279,7 @@ def test_a_message_that_is_not_a_target_is_dropped_with_an_error(queue, capsys):
             }
         ]
     )
-    response = handler.lambda_handler(event, Context())
+    response = worker.lambda_handler(event, Context())
     assert response == {"batchItemFailures": []}
     assert "not an offhours target message" in capsys.readouterr().out
 
@@ -292,22 +292,148 @@ def test_a_queued_run_older_than_fifteen_minutes_is_dropped_not_replayed(
     fanout.enqueue(sqs, url, [Target("us-east-1")], EVENING)
     messages = drain(sqs, url)
     monkeypatch.setattr(handler, "clock", lambda: datetime(2026, 3, 27, 20, 0, tzinfo=UTC))
-    response = handler.lambda_handler(as_sqs_event(messages), Context())
+    response = worker.lambda_handler(as_sqs_event(messages), Context())
     assert response == {"batchItemFailures": []}
     assert fleet.state(own) == "running"  # nothing replayed two hours late
-    assert "too old to apply" in capsys.readouterr().out
+    assert "more than 15 minutes old" in capsys.readouterr().out
 
 
-def test_a_lone_failing_target_still_logs_its_summary_and_failed_metric(queue, clients, capsys):
+def test_a_lone_failing_target_still_logs_its_summary_and_failed_metric(
+    queue, clients, capsys, monkeypatch
+):
     sqs, url = queue
+    monkeypatch.setenv("TARGET_ACCOUNTS", f"{OWN},{MEMBER_B},{MEMBER_C}")
     fanout.enqueue(sqs, url, [Target("us-east-1", MEMBER_C)], EVENING)
     messages = drain(sqs, url)
     refuse_role_of(clients, MEMBER_C)
     capsys.readouterr()
     with pytest.raises(Exception, match="All records failed"):
-        handler.lambda_handler(as_sqs_event(messages), Context())
+        worker.lambda_handler(as_sqs_event(messages), Context())
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     (summary,) = [x for x in lines if x.get("kind") == "summary"]
     assert summary["failed"] == 1
     (emf,) = [x for x in lines if "_aws" in x]
     assert emf["failed"] == [1.0]
+
+
+# --- the worker trusts only its own configuration (DESIGN §4) ------------------------------
+
+
+def genuine(sqs: Any, url: str, target: Target, at: datetime = EVENING) -> dict[str, Any]:
+    """A message as the scheduler puts it on the queue, taken back from the queue."""
+    sent, failed = fanout.enqueue(sqs, url, [target], at)
+    assert sent == [target] and not failed
+    (message,) = drain(sqs, url)
+    return message
+
+
+def altered(message: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    body = {**json.loads(message["Body"]), **changes}
+    return {**message, "Body": json.dumps(body)}
+
+
+def worker_run(
+    message: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    capsys.readouterr()
+    response = worker.lambda_handler(as_sqs_event([message]), Context())
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    return response, lines
+
+
+def assume_role_calls(clients: Clients) -> list[Any]:
+    calls: list[Any] = []
+    clients.client("sts", "us-east-1").meta.events.register(
+        "before-call.sts.AssumeRole", lambda params, **_: calls.append(params)
+    )
+    return calls
+
+
+def dropped(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    (line,) = [x for x in lines if x.get("kind") == "message-dropped"]
+    assert line["level"] == "ERROR"
+    (emf,) = [x for x in lines if "_aws" in x]
+    assert emf["failed"] in (1, [1], [1.0])  # counted: the failed alarm fires
+    return line
+
+
+def test_a_message_naming_an_account_outside_target_accounts_assumes_no_role(
+    queue, fleet, clients, capsys
+):
+    sqs, url = queue
+    stranger = "999999999999"
+    victim = member_fleet(clients, stranger, "us-east-1").one(OFFICE, handled=HANDLED)
+    assumed = assume_role_calls(clients)
+    message = altered(genuine(sqs, url, Target("us-east-1", MEMBER_B)), account=stranger)
+    response, lines = worker_run(message, capsys)
+    assert response == {"batchItemFailures": []}  # dropped for good: a retry cannot mend it
+    assert assumed == []
+    assert member_fleet(clients, stranger, "us-east-1").state(victim) == "running"
+    line = dropped(lines)
+    assert stranger in line["message"] and "not one of this deployment's targets" in line["message"]
+    assert not [x for x in lines if x.get("kind") == "decision"]
+
+
+def test_a_message_naming_a_region_outside_regions_is_dropped(queue, fleet, capsys):
+    sqs, url = queue
+    message = altered(genuine(sqs, url, Target("us-east-1")), region="ap-south-1")
+    response, lines = worker_run(message, capsys)
+    assert response == {"batchItemFailures": []}
+    assert "ap-south-1" in dropped(lines)["message"]
+
+
+def test_a_message_dated_ahead_of_the_clock_stops_nothing(queue, fleet, capsys):
+    sqs, url = queue
+    # Eight hours ahead of the worker's 18:06: an office-hours box must not be stopped at
+    # midday because somebody wrote tonight's time into a message.
+    box = fleet.one(OFFICE, handled=HANDLED)
+    message = altered(genuine(sqs, url, Target("us-east-1")), time="2026-03-28T02:06:00Z")
+    response, lines = worker_run(message, capsys)
+    assert response == {"batchItemFailures": []}
+    assert fleet.state(box) == "running"
+    assert fleet.anchor(box) == HANDLED
+    assert "ahead of the clock" in dropped(lines)["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        "[]",
+        '{"region": "us-east-1", "account": null}',
+        '{"region": "us-east-1", "account": null, "time": "2026-03-27T18:05:00Z", "x": 1}',
+        '{"region": "us-east-1", "account": "12", "time": "2026-03-27T18:05:00Z"}',
+        '{"region": "../../etc", "account": null, "time": "2026-03-27T18:05:00Z"}',
+        '{"region": "us-east-1", "account": null, "time": "0001-01-01T00:00:00+01:00"}',
+        '{"region": "us-east-1", "account": null, "time": "' + "9" * 5000 + '"}',
+    ],
+    ids=["not-json", "a-list", "no-time", "extra-key", "short-account", "path", "edge", "huge"],
+)
+def test_an_unreadable_body_is_dropped_with_an_error_and_counted(queue, fleet, capsys, body):
+    sqs, url = queue
+    box = fleet.one(OFFICE, handled=HANDLED)
+    message = {**genuine(sqs, url, Target("us-east-1")), "Body": body}
+    response, lines = worker_run(message, capsys)
+    assert response == {"batchItemFailures": []}
+    assert fleet.state(box) == "running"
+    assert "not an offhours target message" in dropped(lines)["message"]
+
+
+def test_a_genuine_message_is_run_by_the_worker(queue, fleet, capsys):
+    sqs, url = queue
+    box = fleet.one(OFFICE, handled=HANDLED)
+    response, lines = worker_run(genuine(sqs, url, Target("us-east-1")), capsys)
+    assert response == {"batchItemFailures": []}
+    assert fleet.state(box) == "stopped"
+    assert not [x for x in lines if x.get("kind") == "message-dropped"]
+
+
+def test_the_scheduler_does_not_consume_queue_messages(queue, fleet, capsys):
+    sqs, url = queue
+    box = fleet.one(OFFICE, handled=HANDLED)
+    message = genuine(sqs, url, Target("us-east-1"))
+    capsys.readouterr()
+    counts = handler.lambda_handler(as_sqs_event([message]), Context())
+    assert counts["failed"] == 1
+    assert fleet.state(box) == "running"
+    assert "offhours.worker.lambda_handler" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from offhours.catalog import default_catalog_text
-from offhours.instance import state_tag_key
+from offhours.state import fingerprint_tag_key, state_tag_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,10 +43,18 @@ def test_the_stack_ships_the_same_catalogue_as_the_package():
     assert params[0]["Properties"]["Value"] == default_catalog_text()
 
 
+def environment_of(name: str) -> dict[str, Any]:
+    """A function's environment as SAM makes it: the Globals' variables and its own."""
+    document = template()
+    shared = document["Globals"]["Function"]["Environment"]["Variables"]
+    own = document["Resources"][name]["Properties"].get("Environment", {}).get("Variables", {})
+    return {**shared, **own}
+
+
 def test_the_function_gets_the_environment_the_code_reads():
     resources = template()["Resources"]
     function = resources["OffhoursFunction"]["Properties"]
-    variables = function["Environment"]["Variables"]
+    variables = environment_of("OffhoursFunction")
     for name in (
         "SCHEDULE_TAG_KEY",
         "DEFAULT_TIMEZONE",
@@ -60,7 +69,8 @@ def test_the_function_gets_the_environment_the_code_reads():
     ):
         assert name in variables, name
     assert function["Handler"] == "offhours.handler.lambda_handler"
-    assert function["CodeUri"] == "src/"
+    assert template()["Globals"]["Function"]["CodeUri"] == "src/"
+    assert "CodeUri" not in function
 
 
 def member() -> Any:
@@ -68,14 +78,25 @@ def member() -> Any:
 
 
 def _ec2_policy_with(tag_key: str, document: Any = None) -> Any:
+    """The EC2 policy as IAM gets it: the main stack's ReconcilePolicy (without its statement on
+    the catalogue, which lives in the main account only), or the member role's `ec2` policy."""
     document = template() if document is None else document
-    for resource in document["Resources"].values():
-        for policy in resource.get("Properties", {}).get("Policies", []):
-            if isinstance(policy, dict) and policy.get("PolicyName") == "ec2":
-                body = policy["PolicyDocument"]["Sub"]
-                body = body.replace("${TagKey}", tag_key).replace("${AWS::Partition}", "aws")
-                return json.loads(body.replace("${AWS::AccountId}", "123456789012"))
-    raise AssertionError("the EC2 policy document was not found")
+    bodies = [
+        resource["Properties"]["PolicyDocument"]["Sub"]
+        for name, resource in document["Resources"].items()
+        if name == "ReconcilePolicy"
+    ] + [
+        policy["PolicyDocument"]["Sub"]
+        for resource in document["Resources"].values()
+        for policy in resource.get("Properties", {}).get("Policies", [])
+        if isinstance(policy, dict) and policy.get("PolicyName") == "ec2"
+    ]
+    assert len(bodies) == 1, "one EC2 policy document"
+    body = bodies[0].replace("${TagKey}", tag_key).replace("${AWS::Partition}", "aws")
+    body = body.replace("${AWS::Region}", "us-east-1").replace("${CatalogParameter}", "/c")
+    policy = json.loads(body.replace("${AWS::AccountId}", "123456789012"))
+    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "ReadCatalog"]
+    return policy
 
 
 @pytest.mark.parametrize("document", [template, member], ids=["template", "member"])
@@ -85,7 +106,20 @@ def test_the_policy_lets_offhours_write_only_its_own_state_tag(document):
     tagging = statements["WriteStateTag"]
     assert tagging["Action"] == "ec2:CreateTags"
     allowed = tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
-    assert allowed == [state_tag_key("Schedule")]
+    assert allowed == [state_tag_key("Schedule"), fingerprint_tag_key("Schedule")]
+    # ForAllValues holds for a request that names no key at all: Null rules that out.
+    assert tagging["Condition"]["Null"] == {
+        "aws:ResourceTag/Schedule": "false",
+        "aws:TagKeys": "false",
+    }
+    removing = statements["RemoveStateTag"]
+    assert removing["Action"] == "ec2:DeleteTags"
+    assert removing["Condition"] == {
+        "Null": {"aws:TagKeys": "false"},
+        "ForAllValues:StringEquals": {
+            "aws:TagKeys": [state_tag_key("Schedule"), fingerprint_tag_key("Schedule")]
+        },
+    }
     start_stop = statements["StartStopScheduled"]
     assert start_stop["Condition"] == {"Null": {"aws:ResourceTag/Schedule": "false"}}
     assert "ec2:DescribeSpotInstanceRequests" in statements["Read"]["Action"]
@@ -115,7 +149,15 @@ def test_only_the_scheduler_role_may_assume_the_member_role():
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Principal"] == {"AWS": {"Ref": "SchedulerRoleArn"}}
+    assert statement["Principal"] == {
+        "AWS": {
+            "If": [
+                "HasWorkerRole",
+                [{"Ref": "SchedulerRoleArn"}, {"Ref": "WorkerRoleArn"}],
+                {"Ref": "SchedulerRoleArn"},
+            ]
+        }
+    }
     assert statement["Condition"] == {
         "If": [
             "HasExternalId",
@@ -134,13 +176,20 @@ def test_only_the_scheduler_role_may_assume_the_member_role():
     assert not pattern.match("*")
 
 
-def test_the_member_stack_trusts_the_role_the_main_stack_outputs():
-    resources = template()["Resources"]
+def test_the_member_stack_trusts_the_roles_the_main_stack_outputs():
+    document = template()
+    resources = document["Resources"]
     role = resources["OffhoursRole"]["Properties"]
     assert role["RoleName"] == {"Sub": "${AWS::StackName}-${AWS::Region}-offhours"}
-    assert template()["Outputs"]["SchedulerRoleArn"]["Value"] == {"GetAtt": "OffhoursRole.Arn"}
-    for name in ("OffhoursFunction", "OffhoursWorkerFunction"):
-        assert resources[name]["Properties"]["Role"] == {"GetAtt": "OffhoursRole.Arn"}, name
+    worker = resources["WorkerRole"]["Properties"]
+    assert worker["RoleName"] == {"Sub": "${AWS::StackName}-${AWS::Region}-worker"}
+    assert document["Outputs"]["SchedulerRoleArn"]["Value"] == {"GetAtt": "OffhoursRole.Arn"}
+    assert document["Outputs"]["WorkerRoleArn"]["Value"] == {"GetAtt": "WorkerRole.Arn"}
+    assert resources["OffhoursFunction"]["Properties"]["Role"] == {"GetAtt": "OffhoursRole.Arn"}
+    assert resources["OffhoursWorkerFunction"]["Properties"]["Role"] == {"GetAtt": "WorkerRole.Arn"}
+    pattern = re.compile(member()["Parameters"]["WorkerRoleArn"]["AllowedPattern"])
+    assert pattern.match("") and pattern.match("arn:aws:iam::123456789012:role/offhours-worker")
+    assert not pattern.match("*")
 
 
 def test_the_fan_out_resources_exist_only_with_fan_out():
@@ -165,16 +214,16 @@ def test_the_fan_out_resources_exist_only_with_fan_out():
     assert scheduler["FANOUT_QUEUE_URL"] == {"If": ["IsFanOut", {"Ref": "TargetQueue"}, ""]}
 
 
-def test_the_worker_runs_the_same_code_and_reports_batch_item_failures():
+def test_the_worker_runs_the_same_package_and_reports_batch_item_failures():
     resources = template()["Resources"]
-    scheduler = resources["OffhoursFunction"]["Properties"]
     worker = resources["OffhoursWorkerFunction"]["Properties"]
-    for key in ("CodeUri", "Handler", "Runtime", "Architectures", "LoggingConfig", "Tracing"):
-        assert worker[key] == scheduler[key], key
+    for key in ("CodeUri", "Runtime", "Architectures", "LoggingConfig", "Tracing", "MemorySize"):
+        assert key not in worker, key  # from Globals, as the scheduler's
+    assert worker["Handler"] == "offhours.worker.lambda_handler"
     assert "ReservedConcurrentExecutions" not in worker
-    expected = dict(scheduler["Environment"]["Variables"])
+    expected = environment_of("OffhoursFunction")
     del expected["FANOUT_QUEUE_URL"]
-    assert worker["Environment"]["Variables"] == expected
+    assert environment_of("OffhoursWorkerFunction") == expected
     (event,) = worker["Events"].values()
     assert event["Type"] == "SQS"
     properties = event["Properties"]
@@ -217,15 +266,170 @@ def test_the_visibility_timeout_is_six_times_the_workers_timeout():
 
 
 def test_the_queue_is_written_by_the_scheduler_and_read_by_the_worker():
-    policies = template()["Resources"]["OffhoursRole"]["Properties"]["Policies"]
+    resources = template()["Resources"]
+    policies = resources["OffhoursRole"]["Properties"]["Policies"]
     (fan_out,) = [p["If"] for p in policies if "If" in p and p["If"][0] == "IsFanOut"]
-    statements = {s["Sid"]: s for s in fan_out[1]["PolicyDocument"]["Statement"]}
-    assert statements["SchedulerEnqueues"]["Action"] == "sqs:SendMessage"
-    assert set(statements["WorkerConsumes"]["Action"]) == {
+    (sends,) = fan_out[1]["PolicyDocument"]["Statement"]
+    assert sends["Action"] == "sqs:SendMessage"
+    assert sends["Resource"] == {"GetAtt": "TargetQueue.Arn"}
+    worker = resources["WorkerRole"]["Properties"]["Policies"]
+    worker_policies = {p["PolicyName"]: p for p in worker if "PolicyName" in p}
+    (consumes,) = worker_policies["consume"]["PolicyDocument"]["Statement"]
+    assert set(consumes["Action"]) == {
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
         "sqs:ChangeMessageVisibility",
     }
-    for statement in statements.values():
-        assert statement["Resource"] == {"GetAtt": "TargetQueue.Arn"}
+    assert consumes["Resource"] == {"GetAtt": "TargetQueue.Arn"}
+    assert "sqs:SendMessage" not in json.dumps(resources["WorkerRole"])
+
+
+# -- issue 8: trust, least privilege, silence alarmed -----------------------------------------
+
+
+def resolve(node: Any, params: dict[str, Any]) -> Any:
+    """Enough of CloudFormation's intrinsics (Ref, Sub, Join, Split) to read a document as
+    IAM receives it for the given parameters."""
+    if isinstance(node, list):
+        return [resolve(n, params) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"}:
+        return params[node["Ref"]]
+    if set(node) == {"Sub"}:
+        body = node["Sub"]
+        variables = dict(params)
+        if isinstance(body, list):
+            body, extra = body
+            variables.update({k: resolve(v, params) for k, v in extra.items()})
+        return re.sub(r"\$\{([\w:]+)\}", lambda m: str(variables[m.group(1)]), body)
+    if set(node) == {"Join"}:
+        delimiter, parts = node["Join"]
+        assert isinstance(delimiter, str), "a Join's delimiter must be a literal"
+        return delimiter.join(resolve(parts, params))
+    if set(node) == {"Split"}:
+        delimiter, text = node["Split"]
+        return resolve(text, params).split(delimiter)
+    return {k: resolve(v, params) for k, v in node.items()}
+
+
+PARAMS = {"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "MemberRoleName": "m"}
+
+
+@pytest.mark.parametrize(
+    ("accounts", "allowed", "refused"),
+    [
+        ("111111111111", ["111111111111"], ["222222222222", "123456789012"]),
+        (
+            "111111111111,222222222222,333333333333",
+            ["111111111111", "222222222222", "333333333333"],
+            ["444444444444"],
+        ),
+    ],
+)
+def test_assume_role_reaches_the_member_role_of_target_accounts_only(accounts, allowed, refused):
+    resource = template()["Resources"]["AssumeMemberPolicy"]
+    assert resource["Condition"] == "HasTargetAccounts"
+    document = resolve(
+        resource["Properties"]["PolicyDocument"], {**PARAMS, "TargetAccounts": accounts}
+    )
+    statements = {s["Sid"]: s for s in document["Statement"]}
+    allow, deny = statements["MemberRole"], statements["OnlyTargetAccounts"]
+    assert allow["Effect"] == "Allow" and allow["Resource"] == "arn:aws:iam::*:role/m"
+    assert deny["Effect"] == "Deny" and deny["Action"] == allow["Action"] == "sts:AssumeRole"
+
+    def may_assume(account: str, role: str = "m") -> bool:
+        arn = f"arn:aws:iam::{account}:role/{role}"
+        matches_allow = fnmatch.fnmatchcase(arn, allow["Resource"])
+        denied = not any(fnmatch.fnmatchcase(arn, pattern) for pattern in deny["NotResource"])
+        return matches_allow and not denied
+
+    for account in allowed:
+        assert may_assume(account), account
+        assert not may_assume(account, role="admin")
+    for account in refused:
+        assert not may_assume(account), account
+
+
+def test_kms_grants_are_for_ec2_on_behalf_of_aws_resources_only():
+    for document in (template(), member()):
+        text = json.dumps(document)
+        assert text.count('"kms:ViaService": "ec2.*.amazonaws.com"') == 1
+        assert text.count('"kms:GrantIsForAWSResource": true') == 1
+
+
+def test_the_audit_trail_outlives_the_stack():
+    group = template()["Resources"]["OffhoursLogGroup"]
+    assert group["DeletionPolicy"] == "Retain"
+    assert group["UpdateReplacePolicy"] == "Retain"
+
+
+def test_only_the_scheduler_may_send_to_the_queue_and_only_over_tls():
+    resources = template()["Resources"]
+    policy = resources["TargetQueuePolicy"]
+    assert policy["Condition"] == "IsFanOut"
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    others = statements["OnlyTheSchedulerSends"]
+    assert others["Effect"] == "Deny" and others["Principal"] == "*"
+    assert others["Action"] == "sqs:SendMessage"
+    assert others["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": {"GetAtt": "OffhoursRole.Arn"}}
+    }
+    tls = statements["TlsOnly"]
+    assert tls["Effect"] == "Deny" and tls["Action"] == "sqs:*"
+    assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    dead = resources["TargetDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert [s["Sid"] for s in dead] == ["TlsOnly"]
+
+
+def test_the_scheduler_does_not_reconcile_with_fan_out_so_it_holds_no_ec2_rights_then():
+    resources = template()["Resources"]
+    for name in ("ReconcilePolicy", "KmsPolicy", "AssumeMemberPolicy"):
+        roles = resources[name]["Properties"]["Roles"]
+        assert roles == [{"If": ["IsFanOut", {"Ref": "WorkerRole"}, {"Ref": "OffhoursRole"}]}]
+    assert "ec2:" not in json.dumps(resources["OffhoursRole"])
+    assert "ec2:" not in json.dumps(resources["WorkerRole"])
+
+
+def test_silence_is_alarmed_by_a_heartbeat_and_deferred_targets():
+    resources = template()["Resources"]
+    heartbeat = resources["HeartbeatAlarm"]["Properties"]
+    assert heartbeat["MetricName"] == "evaluated"  # every completed run emits it, zeros included
+    assert heartbeat["Statistic"] == "SampleCount"
+    assert heartbeat["Period"] * heartbeat["EvaluationPeriods"] == 15 * 60
+    assert heartbeat["ComparisonOperator"] == "LessThanThreshold" and heartbeat["Threshold"] == 1
+    assert heartbeat["TreatMissingData"] == "breaching"
+    deferred = resources["DeferredTargetsAlarm"]["Properties"]
+    assert deferred["MetricName"] == "deferred_targets"
+    assert deferred["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    for alarm in (heartbeat, deferred):
+        assert alarm["Namespace"] == {"Ref": "MetricsNamespace"}
+        assert alarm["AlarmActions"] == {
+            "If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]
+        }
+
+
+def test_reserved_concurrency_is_a_parameter_that_can_reserve_nothing():
+    document = template()
+    parameter = document["Parameters"]["ReservedConcurrency"]
+    assert parameter["Default"] == "1"
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.match("1") and pattern.match("none") and pattern.match("25")
+    assert not pattern.match("0") and not pattern.match("")
+    function = document["Resources"]["OffhoursFunction"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == {
+        "If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+
+
+def test_catalogue_changes_are_mailed_with_the_alarms():
+    resources = template()["Resources"]
+    rule = resources["CatalogChangedRule"]
+    assert rule["Condition"] == "HasAlarmEmail"
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.ssm"]
+    assert pattern["detail"] == {"name": [{"Ref": "CatalogParameter"}]}
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Ref": "AlarmTopic"}
+    statements = resources["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Principal"] == {"Service": "events.amazonaws.com"} for s in statements)

@@ -10,6 +10,13 @@ A YAML mapping of names to entries. An entry is either the value itself or a map
 
 Names are looked up exactly, then without regard to case. Entries are parsed when an instance
 uses them, so one bad entry only invalidates the instances that name it.
+
+Whoever may write the catalogue parameter changes every named schedule, and a broken document
+must not take a run down: a catalogue is bounded (64 KiB of UTF-8, 1,000 entries, names of 128
+characters, values of 256 like a tag value, nesting no deeper than an entry needs) and YAML
+aliases are refused, so that no document can expand into gigabytes. A document that breaks
+these rules is a `CatalogError`: the run treats named schedules as invalid and handles every
+other instance.
 """
 
 from __future__ import annotations
@@ -20,6 +27,13 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from yaml.composer import ComposerError
+
+MAX_CATALOG_BYTES = 64 * 1024
+MAX_ENTRIES = 1000
+MAX_NAME = 128
+MAX_VALUE = 256  # as long as a tag value can be
+MAX_DEPTH = 4  # document > entry > its fields (and room for a list of dates later)
 
 
 class CatalogError(ValueError):
@@ -57,20 +71,63 @@ class Catalog:
         return [e.name for e in self.entries]
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases, and with a bound on nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise ComposerError(
+                None, None, "aliases (*name) are not allowed in a catalogue", event.start_mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
+            return super().compose_node(parent, index)  # type: ignore[arg-type]
+        finally:
+            self._depth -= 1
+
+
 @lru_cache(maxsize=8)
 def parse_catalog(text: str, source: str = "catalogue") -> Catalog:
     """A catalogue document; the same text (every run of a warm function) is parsed once."""
+    if len(text.encode("utf-8", errors="replace")) > MAX_CATALOG_BYTES:
+        raise CatalogError(f"{source} is larger than {MAX_CATALOG_BYTES // 1024} KiB")
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_BoundedLoader)
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{source} is not valid YAML: {exc}") from None
+        raise CatalogError(f"{source} is not a usable YAML document: {exc}") from None
+    except RecursionError:
+        raise CatalogError(f"{source} is nested too deeply") from None
     if document is None:
         return Catalog()
     if not isinstance(document, dict):
         raise CatalogError(f"{source} must be a mapping of names to schedules")
+    if len(document) > MAX_ENTRIES:
+        raise CatalogError(f"{source} has {len(document)} entries; at most {MAX_ENTRIES}")
     entries = []
     for name, body in document.items():
-        if isinstance(body, str):
+        if len(str(name)) > MAX_NAME:
+            entries.append(
+                CatalogEntry(
+                    str(name)[:MAX_NAME], "", problem=f"a name is at most {MAX_NAME} characters"
+                )
+            )
+        elif (isinstance(body, str) and len(body) > MAX_VALUE) or (
+            isinstance(body, dict) and len(str(body.get("value", ""))) > MAX_VALUE
+        ):
+            entries.append(
+                CatalogEntry(
+                    str(name), "", problem=f"a value is at most {MAX_VALUE} characters, as a tag's"
+                )
+            )
+        elif isinstance(body, str):
             entries.append(CatalogEntry(str(name), body))
         elif isinstance(body, dict) and isinstance(body.get("value"), str):
             description = body.get("description")
@@ -91,9 +148,20 @@ def parse_catalog(text: str, source: str = "catalogue") -> Catalog:
 def load_catalog(path: str | Path) -> Catalog:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CATALOG_BYTES + 1)
     except OSError as exc:
         raise CatalogError(f"cannot read catalogue {str(path)!r}: {exc.strerror}") from None
+    if len(data) > MAX_CATALOG_BYTES:
+        raise CatalogError(
+            f"catalogue {str(path)!r} is larger than {MAX_CATALOG_BYTES // 1024} KiB"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            f"catalogue {str(path)!r} is not UTF-8 text (byte {exc.start + 1} cannot be read)"
+        ) from None
     return parse_catalog(text, source=str(path))
 
 

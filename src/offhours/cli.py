@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from offhours.catalog import (
@@ -29,6 +29,14 @@ from offhours.timeline import timeline
 from offhours.zones import UnknownZone, resolve_zone
 
 EXIT_INVALID = 2
+EXIT_AWS = 1
+MAX_COUNT = 1000
+# The instants that `--at` may name: wide enough for any question about a schedule, narrow
+# enough that a year of look-back and ten years of look-ahead stay inside the calendar.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+# `run --apply` acts for real: like the Lambda (DESIGN §2), not at a time far from the clock.
+MAX_APPLY_SKEW = timedelta(minutes=15)
 
 
 class UsageError(Exception):
@@ -41,11 +49,18 @@ def parse_instant(text: str) -> datetime:
         at = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UsageError(
-            f"--at {text!r} is not a time: expected ISO 8601, like 2026-03-27T16:00:00Z"
+            f"--at {text[:60]!r} is not a time: expected ISO 8601, like 2026-03-27T16:00:00Z"
         ) from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC)
+    try:
+        at = (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(UTC)
+    except OverflowError:
+        at = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= at <= LATEST:
+        raise UsageError(
+            f"--at {text[:60]!r} is outside the years {EARLIEST.year} to {LATEST.year} that "
+            "offhours evaluates"
+        )
+    return at
 
 
 def _now() -> datetime:
@@ -124,8 +139,8 @@ def _human(value: str, result: dict[str, Any], schedule: Schedule | None, at: da
 
 def cmd_check(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     at = parse_instant(args.at) if args.at else _now()
-    if args.count < 0:
-        raise UsageError("--count must be 0 or more")
+    if not 0 <= args.count <= MAX_COUNT:
+        raise UsageError(f"--count must be 0 to {MAX_COUNT} (it was {args.count})")
     catalog = load_catalog(args.catalog) if args.catalog else default_catalog()
     default_tz = _default_timezone(args.default_timezone)
     values = [line.rstrip("\r\n") for line in stdin] if args.value == "-" else [args.value]
@@ -259,13 +274,13 @@ def _report_out(report: RunReport, out: TextIO, as_json: bool) -> None:
         ]
         for r in records
     ]
+    errors = [t.error for t in report.targets if t.error]
     if rows:
         out.write(_table(rows, header) + "\n")
-    else:
+    elif not errors:
         out.write("No instance carries the schedule tag.\n")
-    for t in report.targets:
-        if t.error:
-            out.write(f"error: {t.error}\n")
+    for error in errors:
+        out.write(f"error: {error}\n")
     c = report.counts()
     out.write(
         f"\nAt {iso(report.at)}: {c['evaluated']} evaluated, {c['started']} started, "
@@ -281,6 +296,11 @@ def _reconcile(args: argparse.Namespace, out: TextIO, *, dry: bool, converge: bo
 
     config = _run_config(args)
     at = parse_instant(args.at) if args.at else _now()
+    if not dry and abs(at - _now()) > MAX_APPLY_SKEW:
+        raise UsageError(
+            f"--at {iso(at)} is more than 15 minutes from now: --apply acts only at the "
+            "present time (without --apply, any time can be shown)"
+        )
     report = service_run(
         config,
         at,
@@ -291,7 +311,7 @@ def _reconcile(args: argparse.Namespace, out: TextIO, *, dry: bool, converge: bo
     )
     _report_out(report, out, args.json)
     failed = report.counts()["failed"] > 0
-    return 1 if failed else 0
+    return EXIT_AWS if failed else 0
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -388,10 +408,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
+    except Exception as exc:  # one line, never a traceback
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, BotoCoreError | ClientError):
             print(f"offhours: AWS said: {exc}", file=sys.stderr)
-            return 1
-        raise
+            return EXIT_AWS
+        if os.environ.get("OFFHOURS_DEBUG"):
+            raise
+        print(
+            f"offhours: unexpected error ({type(exc).__name__}: {exc}); set OFFHOURS_DEBUG=1 "
+            "to see where",
+            file=sys.stderr,
+        )
+        return EXIT_AWS

@@ -221,32 +221,55 @@ def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None 
     people = sorted(PEOPLE, key=lambda p: p.at)
     total = int(timedelta(days=days) / TICK)
     started = time.perf_counter()
-    for n in range(total):
-        at = WEEK_START + n * TICK
-        while people and people[0].at <= at:
-            person = people.pop(0)
-            call = ec2.start_instances if person.action == "start" else ec2.stop_instances
-            call(InstanceIds=[ids[person.name]])
-            result.marks[person.name].append(
-                Mark(person.at, "+" if person.action == "start" else "x", person.why)
-            )
-            result.actions.append(
-                (person.at, person.name, f"{person.action} (by a person)", "manual", person.why)
-            )
-        buffer = io.StringIO()
-        with redirect_stdout(buffer):
-            handler.lambda_handler(_event(at, n), DemoContext())
-        lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
-        if log_hour(days) <= at < log_hour(days) + timedelta(hours=1):
-            result.log_lines += lines
-        _read_lines(lines, at, names, result)
-        for name, state in _states(ec2, ids).items():
-            result.states[name].append(state)
-        result.runs += 1
-        if progress is not None:
-            progress(n + 1, total, at)
+    real_clock = handler.clock
+    try:
+        for n in range(total):
+            _tick(n, ec2, ids, names, people, result, days, progress, total)
+    finally:
+        handler.clock = real_clock
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _tick(
+    n: int,
+    ec2: Any,
+    ids: dict[str, str],
+    names: dict[str, str],
+    people: list[PersonAction],
+    result: Replay,
+    days: int,
+    progress: Callable[[int, int, datetime], None] | None,
+    total: int,
+) -> None:
+    """One simulated run: people act, then the clock reads the event's time (a week is
+    simulated: the handler acts only on events close to its clock), then the handler runs."""
+    from offhours import handler
+
+    at = WEEK_START + n * TICK
+    while people and people[0].at <= at:
+        person = people.pop(0)
+        call = ec2.start_instances if person.action == "start" else ec2.stop_instances
+        call(InstanceIds=[ids[person.name]])
+        result.marks[person.name].append(
+            Mark(person.at, "+" if person.action == "start" else "x", person.why)
+        )
+        result.actions.append(
+            (person.at, person.name, f"{person.action} (by a person)", "manual", person.why)
+        )
+    buffer = io.StringIO()
+    handler.clock = lambda: at
+    with redirect_stdout(buffer):
+        handler.lambda_handler(_event(at, n), DemoContext())
+    lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
+    if log_hour(days) <= at < log_hour(days) + timedelta(hours=1):
+        result.log_lines += lines
+    _read_lines(lines, at, names, result)
+    for name, state in _states(ec2, ids).items():
+        result.states[name].append(state)
+    result.runs += 1
+    if progress is not None:
+        progress(n + 1, total, at)
 
 
 def _read_lines(lines: list[str], at: datetime, names: dict[str, str], result: Replay) -> None:

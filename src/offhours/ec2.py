@@ -1,7 +1,9 @@
 """The EC2 gateway: the only module that calls EC2.
 
-It lists tagged instances through the paginator (filtered on the server by tag key and state),
-keeps only what the planner needs, and starts, stops and tags in batches: one call per batch.
+It lists tagged instances through the paginator (filtered on the server by tag key and state:
+the schedule tag, or offhours' own state tag alone, whose instances lose it), keeps only what the
+planner needs, and starts, stops and tags in batches: one call per batch (tags: one per batch of
+instances whose tags are the same; a fingerprint, `offhours.state`, differs per instance).
 A batch that EC2 refuses because of some of its instances is split in halves until those are
 isolated, so the rest still change; each failure keeps its error code. Throttling and server
 errors are retried by botocore's standard retry mode (see `offhours.aws`); what still fails
@@ -10,9 +12,10 @@ after that is reported, not split. A connection that cannot be made raises `Endp
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -24,7 +27,7 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from offhours.instance import ASG_TAG, Instance
+from offhours.instance import ASG_TAG, Instance, fingerprint_tag_key, state_tag_key
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -63,9 +66,20 @@ class BatchResult:
     failed: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (code, message)
     not_attempted: list[str] = field(default_factory=list)
     calls: int = 0
+    request_ids: dict[str, str] = field(default_factory=dict)  # id -> the call's request id
+
+    def merge(self, other: BatchResult) -> None:
+        self.succeeded += other.succeeded
+        self.failed.update(other.failed)
+        self.not_attempted += other.not_attempted
+        self.calls += other.calls
+        self.request_ids.update(other.request_ids)
 
 
-def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
 
@@ -73,6 +87,11 @@ def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 def _error(exc: ClientError) -> tuple[str, str]:
     error = exc.response.get("Error", {})
     return str(error.get("Code", "Unknown")), str(error.get("Message", str(exc)))
+
+
+def _request_id(response: Any) -> str:
+    meta = response.get("ResponseMetadata", {}) if isinstance(response, dict) else {}
+    return str(meta.get("RequestId", ""))
 
 
 class Ec2Gateway:
@@ -89,18 +108,21 @@ class Ec2Gateway:
     ) -> None:
         self.client = client
         self.tag_key = tag_key
+        self.state_key = state_tag_key(tag_key)
+        self.fp_key = fingerprint_tag_key(tag_key)
         self.region = region or client.meta.region_name
         self.account = account
         self.batch_size = batch_size
 
     # -- reading -----------------------------------------------------------------------------
 
-    def instances(self, state_key: str) -> Iterator[Instance]:
-        """Every non-terminated instance that carries the schedule tag, page by page."""
+    def instances(self) -> Iterator[Instance]:
+        """Every non-terminated instance that carries the schedule tag or one of offhours'
+        state tags, page by page."""
         paginator = self.client.get_paginator("describe_instances")
         pages = paginator.paginate(
             Filters=[
-                {"Name": "tag-key", "Values": [self.tag_key]},
+                {"Name": "tag-key", "Values": [self.tag_key, self.state_key, self.fp_key]},
                 {"Name": "instance-state-name", "Values": list(LISTED_STATES)},
             ],
             PaginationConfig={"PageSize": 1000},
@@ -110,7 +132,7 @@ class Ec2Gateway:
                 raw = [i for r in page.get("Reservations", []) for i in r.get("Instances", [])]
                 spot_types = self._spot_types(raw)
                 for item in raw:
-                    yield self._snapshot(item, state_key, spot_types)
+                    yield self._snapshot(item, spot_types)
         except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
             raise EndpointUnavailable(str(exc)) from exc
 
@@ -143,7 +165,7 @@ class Ec2Gateway:
             for r in response.get("SpotInstanceRequests", [])
         }
 
-    def _snapshot(self, item: Any, state_key: str, spot_types: dict[str, str]) -> Instance:
+    def _snapshot(self, item: Any, spot_types: dict[str, str]) -> Instance:
         tags = {t["Key"]: t.get("Value", "") for t in item.get("Tags", [])}
         spot: str | None = None
         if item.get("InstanceLifecycle") == "spot":
@@ -153,7 +175,7 @@ class Ec2Gateway:
             state=item.get("State", {}).get("Name", "unknown"),
             schedule=tags.get(self.tag_key, ""),
             name=tags.get("Name", ""),
-            handled=tags.get(state_key),
+            handled=tags.get(self.state_key),
             launch_time=item.get("LaunchTime"),
             region=self.region,
             account=self.account,
@@ -162,6 +184,8 @@ class Ec2Gateway:
             root_device_type=item.get("RootDeviceType", "ebs"),
             hibernation_configured=bool(item.get("HibernationOptions", {}).get("Configured")),
             state_reason=(item.get("StateReason") or {}).get("Code"),
+            untagged=self.tag_key not in tags,
+            fingerprint=tags.get(self.fp_key),
         )
 
     # -- changing ----------------------------------------------------------------------------
@@ -183,24 +207,61 @@ class Ec2Gateway:
         return self._batched(lambda b: self.client.stop_instances(InstanceIds=b), ids, may_call)
 
     def tag(
-        self, ids: Sequence[str], key: str, value: str, may_call: Callable[[], bool] | None = None
+        self,
+        ids: Sequence[str],
+        tags: dict[str, str],
+        may_call: Callable[[], bool] | None = None,
     ) -> BatchResult:
+        """Write the same `tags` (key to value) on every instance of `ids`."""
+        pairs: list[Any] = [{"Key": k, "Value": v} for k, v in tags.items()]
         return self._batched(
-            lambda b: self.client.create_tags(Resources=b, Tags=[{"Key": key, "Value": value}]),
-            ids,
-            may_call,
+            lambda b: self.client.create_tags(Resources=b, Tags=pairs), ids, may_call
+        )
+
+    def tag_each(
+        self,
+        tags: dict[str, dict[str, str]],
+        may_call: Callable[[], bool] | None = None,
+    ) -> BatchResult:
+        """Write `tags[id]` on each instance: one call per batch of instances whose tags are
+        the same (one per instance where they differ)."""
+        groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        for instance_id, wanted in tags.items():
+            groups.setdefault(tuple(sorted(wanted.items())), []).append(instance_id)
+        result = BatchResult()
+        items = list(groups.items())
+        for index, (pairs, ids) in enumerate(items):
+            if result.not_attempted:  # out of time: the rest waits for the next run
+                result.not_attempted += ids
+                continue
+            try:
+                result.merge(self.tag(ids, dict(pairs), may_call))
+            except PartialBatch as exc:
+                result.merge(exc.result)
+                for _, rest in items[index + 1 :]:
+                    result.not_attempted += rest
+                raise PartialBatch(result, str(exc)) from exc
+        return result
+
+    def untag(
+        self, ids: Sequence[str], keys: Sequence[str], may_call: Callable[[], bool] | None = None
+    ) -> BatchResult:
+        """Remove the tags `keys` (whatever their values) from every instance of `ids`."""
+        pairs: list[Any] = [{"Key": k} for k in keys]
+        return self._batched(
+            lambda b: self.client.delete_tags(Resources=b, Tags=pairs), ids, may_call
         )
 
     def _batched(
         self,
-        call: Callable[[list[str]], object],
+        call: Callable[[list[str]], Any],
         ids: Sequence[str],
         may_call: Callable[[], bool] | None,
     ) -> BatchResult:
         result = BatchResult()
-        pending = list(chunks(ids, self.batch_size))
+        pending = deque(chunks(ids, self.batch_size))
         while pending:
-            batch = pending.pop(0)
+            batch = pending.popleft()
             if may_call is not None and not may_call():
                 result.not_attempted += batch
                 for rest in pending:
@@ -208,15 +269,18 @@ class Ec2Gateway:
                 break
             result.calls += 1
             try:
-                call(batch)
+                response = call(batch)
             except ClientError as exc:
                 code, message = _error(exc)
+                request_id = _request_id(exc.response)
+                for instance_id in batch:
+                    result.request_ids[instance_id] = request_id
                 if len(batch) == 1 or code in WHOLE_BATCH_ERRORS:
                     for instance_id in batch:
                         result.failed[instance_id] = (code, message)
                 else:
                     half = len(batch) // 2
-                    pending[0:0] = [batch[:half], batch[half:]]
+                    pending.extendleft((batch[half:], batch[:half]))
                 continue
             except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
                 for instance_id in batch:
@@ -229,6 +293,9 @@ class Ec2Gateway:
                     result.failed[instance_id] = (type(exc).__name__, str(exc))
                 continue
             result.succeeded += batch
+            request_id = _request_id(response)
+            for instance_id in batch:
+                result.request_ids[instance_id] = request_id
         return result
 
 

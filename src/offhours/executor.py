@@ -1,21 +1,26 @@
 """The executor: apply a plan through the gateway, and say what became of each decision.
 
-Starts, stops and hibernations go first, in batches; then the state tags, grouped by value, for
-the instances that reached their event's state (or were adopted). The state tag is written only
-after the call that brought the instance there succeeded: a failed or unfinished action leaves A
-as it was, and the next run tries again. A dry run makes no call at all.
+Starts, stops and hibernations go in batches. Each batch is followed at once by the state tags
+of the instances it brought to their event's state, in the same slice of the run's time budget:
+`may_record`, a looser budget than `may_call`, is asked before those tag calls, so that an
+action is not left without its record when the run nears its time limit. Then the state tags of
+the instances that were only adopted or marked, and the removals of state tags. The state tag
+is written only after the call that brought the instance there succeeded: a failed or
+unfinished action leaves A as it was, and the next run tries again. An outcome is `done` only
+once its state tag is written; an action whose tag could not be written in time is `deferred`
+(the next run finds the instance in the event's state and records it). A dry run makes no call.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from typing import Any
 
-from offhours.ec2 import BatchResult, Ec2Gateway, PartialBatch
+from offhours.ec2 import BatchResult, Ec2Gateway, PartialBatch, chunks
 from offhours.planner import Decision, Plan, Step, Verdict
 from offhours.schedule import iso
+from offhours.state import fingerprint_tag_key, state_tag_key
 
 
 class Outcomes:
@@ -36,9 +41,33 @@ class Outcome:
     reason: str
     changed: bool = False
     error_code: str | None = None
+    state_after: str | None = None  # the state tags after the run, if they changed ("": gone)
+    request_id: str = ""  # EC2's request id of the call that acted on the instance
+
+    @property
+    def state_before(self) -> str:
+        i = self.decision.instance
+        return state_text(i.handled, i.fingerprint)
+
+    @property
+    def state_tag_after(self) -> str:
+        return self.state_before if self.state_after is None else self.state_after
 
 
-_ACTING = (Step.START, Step.STOP, Step.HIBERNATE)
+def state_text(handled: str | None, fingerprint: str | None) -> str:
+    """offhours' two state tags as one line shows them: "A fp=xxxxxxxx"."""
+    parts = [handled or ""] + ([f"fp={fingerprint}"] if fingerprint is not None else [])
+    return " ".join(parts).strip()
+
+
+def _written(d: Decision) -> str | None:
+    """The state tags as the decision leaves them once recorded."""
+    if d.anchor is None:
+        return None
+    return state_text(iso(d.anchor), d.fingerprint_after or d.instance.fingerprint)
+
+
+ACTING = (Step.START, Step.STOP, Step.HIBERNATE)
 
 
 def _static(decision: Decision) -> Outcome:
@@ -56,7 +85,7 @@ def _static(decision: Decision) -> Outcome:
 def dry_run(plan: Plan) -> list[Outcome]:
     outcomes = []
     for d in plan.decisions:
-        if d.step in _ACTING:
+        if d.step in ACTING:
             outcomes.append(
                 Outcome(d, Outcomes.DRY_RUN, f"dry run, would {d.step.value}: {d.reason}")
             )
@@ -74,34 +103,34 @@ class Execution:
     calls: int = 0
 
 
-def _tag(
-    gateway: Ec2Gateway,
-    key: str,
-    value: str,
-    may_call: Callable[[], bool] | None,
-    ids: list[str],
-) -> BatchResult:
-    return gateway.tag(ids, key, value, may_call)
-
-
 def execute(
     plan: Plan,
     gateway: Ec2Gateway,
     *,
-    state_key: str,
+    tag_key: str,
     may_call: Callable[[], bool] | None = None,
+    may_record: Callable[[], bool] | None = None,
 ) -> Execution:
-    """Apply the plan. `may_call` is asked before every call (the run's time budget)."""
+    """Apply the plan. `may_call` is asked before every call that starts new work (the run's
+    time budget); `may_record` before writing the state tags of instances just acted on."""
+    state_key, fp_key = state_tag_key(tag_key), fingerprint_tag_key(tag_key)
+
+    def tags_of(d: Decision) -> dict[str, str]:
+        assert d.anchor is not None
+        fp = d.fingerprint_after
+        return {state_key: iso(d.anchor), **({fp_key: fp} if fp is not None else {})}
+
     calls = 0
     endpoint_error: str | None = None
+    record_budget = may_record if may_record is not None else may_call
 
-    def attempt(ids: list[str], call: Callable[[list[str]], BatchResult]) -> BatchResult:
+    def attempt(ids: list[str], call: Callable[..., BatchResult], *args: Any) -> BatchResult:
         """One batched operation; nothing more is tried once EC2 has gone away."""
         nonlocal calls, endpoint_error
         if endpoint_error is not None:
             return BatchResult(not_attempted=list(ids))
         try:
-            result = call(ids)
+            result = call(*args)
         except PartialBatch as exc:
             result, endpoint_error = exc.result, str(exc)
         calls += result.calls
@@ -112,79 +141,122 @@ def execute(
         Step.STOP: lambda ids: gateway.stop(ids, may_call=may_call),
         Step.HIBERNATE: lambda ids: gateway.stop(ids, hibernate=True, may_call=may_call),
     }
-    acted: dict[Step, BatchResult] = {}
-    for step in _ACTING:
-        ids = [d.instance.id for d in plan.decisions if d.step is step]
-        acted[step] = attempt(ids, operations[step]) if ids else BatchResult()
-
-    to_mark: dict[str, list[str]] = defaultdict(list)
+    by_step: dict[Step, list[Decision]] = {step: [] for step in Step}
     for d in plan.decisions:
-        if d.anchor is None:
-            continue
-        if d.step is Step.MARK or (d.step in _ACTING and d.instance.id in acted[d.step].succeeded):
-            to_mark[iso(d.anchor)].append(d.instance.id)
+        by_step[d.step].append(d)
+
+    acted = BatchResult()
     tagged = BatchResult()
-    for value, ids in to_mark.items():
-        result = attempt(ids, partial(_tag, gateway, state_key, value, may_call))
-        tagged.succeeded += result.succeeded
-        tagged.failed.update(result.failed)
-        tagged.not_attempted += result.not_attempted
+    for step in ACTING:
+        for chunk in chunks(by_step[step], gateway.batch_size):
+            ids = [d.instance.id for d in chunk]
+            result = attempt(ids, operations[step], ids)
+            acted.merge(result)
+            done = set(result.succeeded)
+            values = {
+                d.instance.id: tags_of(d)
+                for d in chunk
+                if d.instance.id in done and d.anchor is not None
+            }
+            if values:
+                tagged.merge(attempt(list(values), gateway.tag_each, values, record_budget))
+    marks = {d.instance.id: tags_of(d) for d in by_step[Step.MARK] if d.anchor is not None}
+    if marks:
+        tagged.merge(attempt(list(marks), gateway.tag_each, marks, may_call))
+    forget = [d.instance.id for d in by_step[Step.FORGET]]
+    forgotten = (
+        attempt(forget, gateway.untag, forget, (state_key, fp_key), may_call) if forget else None
+    )
 
     not_reached = (
         f"not attempted: EC2 could not be reached ({endpoint_error})"
         if endpoint_error
         else "not attempted: the run was near its time limit; the next run does it"
     )
+    act_failed, act_skipped = acted.failed, set(acted.not_attempted)
+    tag_failed, tag_skipped = tagged.failed, set(tagged.not_attempted)
+    forget_failed = forgotten.failed if forgotten is not None else {}
+    forget_skipped = set(forgotten.not_attempted) if forgotten is not None else set()
     outcomes: list[Outcome] = []
     for d in plan.decisions:
         iid = d.instance.id
-        if d.step in _ACTING:
-            result = acted[d.step]
-            if iid in result.failed:
-                code, message = result.failed[iid]
-                outcomes.append(
-                    Outcome(
-                        d,
-                        Outcomes.FAILED,
-                        f"{d.step.value} failed ({code}: {message}); {d.reason}",
-                        error_code=code,
-                    )
+        if d.step in ACTING:
+            request_id = acted.request_ids.get(iid, "")
+            if iid in act_failed:
+                code, message = act_failed[iid]
+                outcome = Outcome(
+                    d,
+                    Outcomes.FAILED,
+                    f"{d.step.value} failed ({code}: {message}); {d.reason}",
+                    error_code=code,
+                    request_id=request_id,
                 )
-            elif iid in result.not_attempted:
-                outcomes.append(Outcome(d, Outcomes.DEFERRED, f"{not_reached}; {d.reason}"))
-            elif iid in tagged.failed:
-                code, message = tagged.failed[iid]
-                outcomes.append(
-                    Outcome(
-                        d,
-                        Outcomes.FAILED,
-                        (
-                            f"{d.step.value} done, but recording the state tag failed "
-                            f"({code}: {message}); the next run records it; {d.reason}"
-                        ),
-                        changed=True,
-                        error_code=code,
-                    )
+            elif iid in act_skipped:
+                outcome = Outcome(d, Outcomes.DEFERRED, f"{not_reached}; {d.reason}")
+            elif iid in tag_failed:
+                code, message = tag_failed[iid]
+                outcome = Outcome(
+                    d,
+                    Outcomes.FAILED,
+                    (
+                        f"{d.step.value} done, but recording the state tag failed "
+                        f"({code}: {message}); the next run records it; {d.reason}"
+                    ),
+                    changed=True,
+                    error_code=code,
+                    request_id=request_id,
+                )
+            elif iid in tag_skipped:
+                outcome = Outcome(
+                    d,
+                    Outcomes.DEFERRED,
+                    (
+                        f"{d.step.value} done, but its state tag was not written ("
+                        f"{not_reached.removeprefix('not attempted: ')}); the next run records "
+                        f"it; {d.reason}"
+                    ),
+                    changed=True,
+                    request_id=request_id,
                 )
             else:
-                outcomes.append(Outcome(d, Outcomes.DONE, d.reason, changed=True))
+                outcome = Outcome(
+                    d,
+                    Outcomes.DONE,
+                    d.reason,
+                    changed=True,
+                    state_after=_written(d),
+                    request_id=request_id,
+                )
         elif d.step is Step.MARK:
-            if iid in tagged.failed:
-                code, message = tagged.failed[iid]
-                outcomes.append(
-                    Outcome(
-                        d,
-                        Outcomes.FAILED,
-                        f"recording the state tag failed ({code}: {message}); {d.reason}",
-                        error_code=code,
-                    )
+            if iid in tag_failed:
+                code, message = tag_failed[iid]
+                outcome = Outcome(
+                    d,
+                    Outcomes.FAILED,
+                    f"recording the state tag failed ({code}: {message}); {d.reason}",
+                    error_code=code,
                 )
-            elif iid in tagged.not_attempted:
-                outcomes.append(Outcome(d, Outcomes.DEFERRED, f"{not_reached}; {d.reason}"))
+            elif iid in tag_skipped:
+                outcome = Outcome(d, Outcomes.DEFERRED, f"{not_reached}; {d.reason}")
             elif d.verdict is Verdict.ADOPT:
-                outcomes.append(Outcome(d, Outcomes.ADOPTED, d.reason))
+                outcome = Outcome(d, Outcomes.ADOPTED, d.reason, state_after=_written(d))
             else:
-                outcomes.append(Outcome(d, Outcomes.UNCHANGED, d.reason))
+                outcome = Outcome(d, Outcomes.UNCHANGED, d.reason, state_after=_written(d))
+        elif d.step is Step.FORGET:
+            if iid in forget_failed:
+                code, message = forget_failed[iid]
+                outcome = Outcome(
+                    d,
+                    Outcomes.FAILED,
+                    f"removing the state tag failed ({code}: {message}); {d.reason}",
+                    error_code=code,
+                )
+            elif iid in forget_skipped:
+                outcome = _static(d)
+            else:
+                static = _static(d)
+                outcome = Outcome(d, static.outcome, static.reason, state_after="")
         else:
-            outcomes.append(_static(d))
+            outcome = _static(d)
+        outcomes.append(outcome)
     return Execution(outcomes, endpoint_error, calls)

@@ -6,6 +6,11 @@ and A the instant up to which offhours has handled the instance (its state tag):
 
 - No A: the instance is adopted. A becomes the run's time and nothing else happens; its schedule
   takes over from its next event. (`enforce`, and the `converge` setting, act at once.)
+- A state tag is believed only when it can be read, is not later than the run, and goes with
+  the fingerprint of this instance and this value (or none, from an earlier version; see
+  `offhours.state`). Otherwise the instance is adopted: a tag write never acts on the spot, be
+  it a new value, a value restored after an opt-out, or tags copied from another instance. A
+  state tag that lies (unreadable, or later than the run) is adopted with a warning.
 - E later than A, or `enforce`: bring the instance to E's state (the desired state, for enforce).
   A becomes E once the instance is in that state, and only then.
 - Otherwise nothing: a person who started or stopped it since A is respected until the next event.
@@ -13,6 +18,9 @@ and A the instant up to which offhours has handled the instance (its state tag):
 - `pending`, `stopping` and `shutting-down` instances wait for the next run.
 - Never touched: Auto Scaling members, one-time Spot instances, instance-store roots, opted-out
   values. An invalid value leaves the instance alone and says why.
+- Opted out, invalid, or the schedule tag gone: the state tag is removed, so that a value that
+  comes back later is adopted. (Not when the catalogue could not be loaded: that is the run's
+  trouble, not the value's.)
 
 The planner is pure: no clock, no AWS. The service gathers the instances, the executor applies
 the decisions.
@@ -25,9 +33,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from offhours.instance import TRANSITIONAL_STATES, Instance, parse_anchor
+from offhours.instance import TRANSITIONAL_STATES, Instance
 from offhours.language import CatalogLike, is_opt_out, parse_schedule
 from offhours.schedule import Action, DesiredState, Event, Schedule, ScheduleError, iso
+from offhours.state import fingerprint, read_anchor, shown
 from offhours.timeline import timeline
 
 KMS_HINT = (
@@ -44,6 +53,7 @@ class Step(StrEnum):
     STOP = "stop"
     HIBERNATE = "hibernate"
     MARK = "mark"  # only record the state tag
+    FORGET = "forget"  # remove the state tag (opted out, invalid, or no schedule tag)
     NONE = "none"
 
 
@@ -64,6 +74,9 @@ class Settings:
     default_timezone: str = "UTC"
     catalog: CatalogLike | None = None
     converge: bool = False
+    # Why the deployment's catalogue could not be loaded this run, if it could not: named
+    # schedules are then invalid, but their state tags are kept (the outage is not theirs).
+    catalog_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +95,17 @@ class Decision:
     def action(self) -> str:
         if self.verdict is Verdict.ADOPT:
             return "adopt"
+        if self.step is Step.FORGET:
+            return "forget"
         return self.step.value if self.step not in (Step.MARK, Step.NONE) else "none"
+
+    @property
+    def fingerprint_after(self) -> str | None:
+        """The fingerprint to write with A, if it is not the instance's already (None)."""
+        if self.anchor is None:
+            return None
+        wanted = fingerprint(self.instance.id, self.instance.schedule)
+        return None if self.instance.fingerprint == wanted else wanted
 
 
 @dataclass
@@ -102,28 +125,59 @@ class Reading:
     desired: DesiredState | None = None
     event_text: str = ""
     next_text: str = ""
+    # The error is not the value's own (the catalogue could not be loaded, or the run's time
+    # cannot be evaluated): the state tag is kept.
+    transient: bool = False
+
+
+class _UnavailableCatalog:
+    """Stands in for a catalogue that could not be loaded, and notes that it was asked."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+        self.asked = False
+
+    def lookup(self, name: str) -> tuple[str, str, str | None] | None:
+        self.asked = True
+        raise ValueError(f"the catalogue of named schedules cannot be read: {self.error}")
+
+    def names(self) -> list[str]:
+        return []
 
 
 def read_value(value: str, at: datetime, settings: Settings) -> Reading:
+    """One tag value at the run's time. Never raises: whatever goes wrong is the value's error."""
     if is_opt_out(value):
         return Reading(opt_out=True)
+    catalog: CatalogLike | None = settings.catalog
+    unavailable = None
+    if settings.catalog_error is not None:
+        catalog = unavailable = _UnavailableCatalog(settings.catalog_error)
     try:
         schedule = parse_schedule(
-            value, default_timezone=settings.default_timezone, catalog=settings.catalog
+            value, default_timezone=settings.default_timezone, catalog=catalog
         )
     except ScheduleError as exc:
-        return Reading(error=exc)
-    tl = timeline(schedule)
-    event = tl.last_event(at)
-    upcoming = tl.next_events(at, 1)
+        return Reading(error=exc, transient=unavailable is not None and unavailable.asked)
+    except Exception as exc:  # a parser bug must not stop the run for the others
+        return Reading(error=ScheduleError(f"cannot be read ({type(exc).__name__})", value))
+    try:
+        tl = timeline(schedule)
+        event = tl.last_event(at)
+        upcoming = tl.next_events(at, 1)
+        # The desired state is the last event's; only without one does the timeline say more.
+        desired = event.action.state if event is not None else tl.desired_state(at)
+    except Exception as exc:  # e.g. an instant at the edge of the calendar
+        error = ScheduleError(
+            f"cannot be evaluated at {at.isoformat()} ({type(exc).__name__}: {exc})", value
+        )
+        return Reading(error=error, transient=True)
     next_text = (
         f"the next event is a {upcoming[0].action.value} at {iso(upcoming[0].at)}"
         if upcoming
         else "no further event is scheduled"
     )
     event_text = f"{event.action.value} at {iso(event.at)}" if event else ""
-    # The desired state is the last event's; only without one does the timeline say more.
-    desired = event.action.state if event is not None else tl.desired_state(at)
     return Reading(schedule, None, False, event, desired, event_text, next_text)
 
 
@@ -142,22 +196,67 @@ def _step_for(
     return Step.STOP, None
 
 
+def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str | None]:
+    """A, if the state tags may be believed; else why not (in words), and a warning for the
+    state tags that lie (unreadable, or later than the run)."""
+    raw = instance.handled
+    if raw is None:
+        return None, "newly seen", None
+    anchor, problem = read_anchor(raw)
+    if anchor is None:
+        text = f"its state tag {shown(raw)} cannot be read ({problem}), so it is not trusted"
+        return None, text, text
+    if anchor > at:
+        text = (
+            f"its state tag says it was handled up to {iso(anchor)}, later than this run "
+            f"({iso(at)}), so it is not trusted"
+        )
+        return None, text, text
+    found = instance.fingerprint
+    if found is not None and found != fingerprint(instance.id, instance.schedule):
+        return (
+            None,
+            f"its state tags were written for another schedule value or another instance "
+            f"(fingerprint {shown(found, 20)}: the value changed, or tags were copied at launch)",
+            None,
+        )
+    return anchor, "", None
+
+
+def _left_alone(instance: Instance, verdict: Verdict, reason: str, forget: bool) -> Decision:
+    if forget and (instance.handled is not None or instance.fingerprint is not None):
+        return Decision(
+            instance,
+            Step.FORGET,
+            verdict,
+            f"{reason}; its state tags are removed, so a schedule given later is adopted",
+        )
+    return Decision(instance, Step.NONE, verdict, reason)
+
+
 def decide(
     instance: Instance, at: datetime, settings: Settings, reading: Reading | None = None
 ) -> Decision:
     """The decision for one instance at the run's time `at` (aware UTC)."""
+    if instance.untagged:
+        return _left_alone(
+            instance, Verdict.SKIPPED, "its schedule tag is gone: offhours leaves it alone", True
+        )
     r = reading if reading is not None else read_value(instance.schedule, at, settings)
     if r.opt_out:
-        return Decision(
+        return _left_alone(
             instance,
-            Step.NONE,
             Verdict.SKIPPED,
             "opted out: the tag value says "
             f"{instance.schedule.strip() or '(empty)'!r}, so offhours leaves it alone",
+            True,
         )
     if r.schedule is None:
-        return Decision(
-            instance, Step.NONE, Verdict.INVALID, f"invalid schedule, left untouched: {r.error}"
+        return _left_alone(
+            instance,
+            Verdict.INVALID,
+            f"invalid schedule, left untouched: {r.error}",
+            not r.transient,
         )
     schedule = r.schedule
     if instance.auto_scaling_group:
@@ -210,7 +309,7 @@ def decide(
         )
 
     event, desired = r.event, r.desired
-    handled = parse_anchor(instance.handled)
+    handled, why_not, distrust = _trust(instance, at)
     enforce = schedule.enforce or settings.converge
     current = DesiredState.RUNNING if instance.state == "running" else DesiredState.STOPPED
 
@@ -228,6 +327,7 @@ def decide(
                 desired,
                 event,
                 anchor,
+                distrust,
             )
         step, warning = _step_for(desired, instance, schedule)
         return Decision(
@@ -238,22 +338,22 @@ def decide(
             desired,
             event,
             anchor,
-            warning,
+            _join(distrust, warning),
         )
 
     if handled is None:
-        note = " (its state tag was unreadable)" if instance.handled else ""
         return Decision(
             instance,
             Step.MARK,
             Verdict.ADOPT,
             (
-                f"newly seen{note}: adopted without starting or stopping it; the schedule takes "
+                f"{why_not}: adopted without starting or stopping it; the schedule takes "
                 f"over from its next event ({r.next_text})"
             ),
             desired,
             event,
             at,
+            distrust,
         )
 
     if event is None:
@@ -328,6 +428,11 @@ def decide(
     )
 
 
+def _join(*warnings: str | None) -> str | None:
+    found = [w for w in warnings if w]
+    return "; ".join(found) if found else None
+
+
 def plan(instances: Iterable[Instance], at: datetime, settings: Settings) -> Plan:
     """Decisions for every instance. One bad tag never stops the others."""
     return Plan(at, list(decide_all(instances, at, settings)))
@@ -336,10 +441,21 @@ def plan(instances: Iterable[Instance], at: datetime, settings: Settings) -> Pla
 def decide_all(
     instances: Iterable[Instance], at: datetime, settings: Settings
 ) -> Iterator[Decision]:
-    """Decisions as instances arrive; each distinct tag value is read once."""
+    """Decisions as instances arrive; each distinct tag value is read once. Whatever one
+    instance's tags hold, the others are decided: an unforeseen error is that instance's
+    failure, never the run's."""
     readings: dict[str, Reading] = {}
     for instance in instances:
-        reading = readings.get(instance.schedule)
-        if reading is None:
-            reading = readings[instance.schedule] = read_value(instance.schedule, at, settings)
-        yield decide(instance, at, settings, reading)
+        try:
+            reading = readings.get(instance.schedule)
+            if reading is None:
+                reading = readings[instance.schedule] = read_value(instance.schedule, at, settings)
+            yield decide(instance, at, settings, reading)
+        except Exception as exc:
+            yield Decision(
+                instance,
+                Step.NONE,
+                Verdict.FAILED,
+                f"could not be decided, left untouched ({type(exc).__name__}: {exc})",
+                error_code="InternalError",
+            )

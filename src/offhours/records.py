@@ -27,7 +27,11 @@ def decision_record(outcome: Outcome) -> dict[str, Any]:
         "outcome": outcome.outcome,
         "reason": outcome.reason,
         "event_time": iso(d.event.at) if d.event is not None else "",
+        "state_tag_before": outcome.state_before,
+        "state_tag_after": outcome.state_tag_after,
     }
+    if outcome.request_id:
+        record["request_id"] = outcome.request_id
     if outcome.error_code:
         record["error_code"] = outcome.error_code
     if d.warning:

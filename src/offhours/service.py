@@ -6,6 +6,7 @@ the pure planner, and applies (the executor); a dry run simply does not apply.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,6 @@ from offhours.aws import Clients
 from offhours.config import Config, region_problem
 from offhours.ec2 import Ec2Gateway, EndpointUnavailable
 from offhours.executor import Execution, Outcome, Outcomes, dry_run, execute
-from offhours.instance import state_tag_key
 from offhours.language import CatalogLike
 from offhours.planner import Settings, Step, plan
 
@@ -62,7 +62,9 @@ class RunReport:
                     c["started"] += 1
                 if o.changed and o.decision.step in (Step.STOP, Step.HIBERNATE):
                     c["stopped"] += 1
-                if o.outcome in (Outcomes.SKIPPED, Outcomes.DEFERRED):
+                if o.outcome == Outcomes.SKIPPED or (
+                    o.outcome == Outcomes.DEFERRED and not o.changed
+                ):
                     c["skipped"] += 1
                 elif o.outcome == Outcomes.INVALID:
                     c["invalid"] += 1
@@ -107,8 +109,24 @@ def targets_of(config: Config, own_account: str = "") -> list[Target]:
     return list(unique)
 
 
+def rotated(targets: list[Target], at: datetime) -> list[Target]:
+    """The targets in an order that turns with the run's time: a run near its time limit
+    leaves the last ones for the next run, and the same ones must not always be last."""
+    if len(targets) < 2:
+        return list(targets)
+    digest = hashlib.sha256(at.isoformat().encode()).digest()
+    shift = int.from_bytes(digest[:8], "big") % len(targets)
+    return targets[shift:] + targets[:shift]
+
+
 # Targets reconciled side by side in one invocation (inline mode).
 MAX_PARALLEL_TARGETS = 8
+
+
+@dataclass(frozen=True)
+class _Budget:
+    may_call: Callable[[], bool] | None
+    may_record: Callable[[], bool] | None
 
 
 OutcomeSink = Callable[[Outcome], None]
@@ -123,16 +141,18 @@ def reconcile_target(
     *,
     dry: bool,
     may_call: Callable[[], bool] | None = None,
+    may_record: Callable[[], bool] | None = None,
     on_outcome: OutcomeSink | None = None,
 ) -> TargetReport:
     """List, plan and apply for one account-region target. Raises on an unreachable endpoint
     or a refused listing; a failing instance is an outcome, never an exception."""
-    state_key = state_tag_key(settings.tag_key)
-    the_plan = plan(gateway.instances(state_key), at, settings)
+    the_plan = plan(gateway.instances(), at, settings)
     if dry:
         execution = Execution(dry_run(the_plan))
     else:
-        execution = execute(the_plan, gateway, state_key=state_key, may_call=may_call)
+        execution = execute(
+            the_plan, gateway, tag_key=settings.tag_key, may_call=may_call, may_record=may_record
+        )
     report = TargetReport(target, execution.outcomes, calls=execution.calls)
     if execution.endpoint_error is not None:
         report.error = f"EC2 went away in the middle of the run: {execution.endpoint_error}"
@@ -148,32 +168,38 @@ def run(
     *,
     clients: Clients,
     catalog: CatalogLike | None,
+    catalog_error: str | None = None,
     dry: bool | None = None,
     converge: bool = False,
     own_account: str = "",
     may_call: Callable[[], bool] | None = None,
+    may_record: Callable[[], bool] | None = None,
     on_outcome: OutcomeSink | None = None,
     on_target_error: TargetErrorSink | None = None,
     targets: list[Target] | None = None,
 ) -> RunReport:
     """Reconcile every target of `config` (or the `targets` given) at the run's time `at`,
-    up to MAX_PARALLEL_TARGETS side by side. One failing target never stops the others."""
+    up to MAX_PARALLEL_TARGETS side by side, in an order that turns from run to run. One
+    failing target never stops the others. `catalog_error` says why the deployment's catalogue
+    could not be loaded, if it could not."""
     settings = Settings(
         tag_key=config.tag_key,
         default_timezone=config.default_timezone,
         catalog=catalog,
         converge=converge,
+        catalog_error=catalog_error,
     )
     is_dry = config.dry_run if dry is None else dry
     report = RunReport(at, is_dry)
-    chosen = targets_of(config, own_account) if targets is None else targets
+    chosen = rotated(targets_of(config, own_account) if targets is None else targets, at)
     clients.configure(config.member_role_name, config.member_external_id)
+    budget = _Budget(may_call, may_record)
 
     def one(target: Target) -> TargetReport:
         if may_call is not None and not may_call():
             return TargetReport(target, deferred=True)  # the next run reaches it
         return _run_target(
-            target, config, at, settings, clients, is_dry, own_account, may_call, on_outcome
+            target, config, at, settings, clients, is_dry, own_account, budget, on_outcome
         )
 
     if len(chosen) <= 1:
@@ -196,7 +222,7 @@ def _run_target(
     clients: Clients,
     is_dry: bool,
     own_account: str,
-    may_call: Callable[[], bool] | None,
+    budget: _Budget,
     on_outcome: OutcomeSink | None,
 ) -> TargetReport:
     problem = region_problem(target.region)
@@ -211,7 +237,14 @@ def _run_target(
             account=target.account or own_account,
         )
         return reconcile_target(
-            target, gateway, at, settings, dry=is_dry, may_call=may_call, on_outcome=on_outcome
+            target,
+            gateway,
+            at,
+            settings,
+            dry=is_dry,
+            may_call=budget.may_call,
+            may_record=budget.may_record,
+            on_outcome=on_outcome,
         )
     except EndpointUnavailable as exc:
         return TargetReport(target, error=f"target {target}: EC2 cannot be reached: {exc}")

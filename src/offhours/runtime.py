@@ -1,0 +1,192 @@
+"""What the two Lambda entry points share: Powertools' Logger and Metrics, the catalogue, one
+reconcile with its log lines, and the run's summary.
+
+The scheduled run lives in `offhours.handler`, the queue worker in `offhours.worker`; both read
+"now" only through `offhours.handler.clock` (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from offhours import service
+from offhours.aws import DEFAULT_CLIENTS, Clients
+from offhours.catalog import Catalog, default_catalog, load_catalog, parse_catalog
+from offhours.config import Config
+from offhours.executor import Outcome
+from offhours.records import decision_message, decision_record, level_of
+from offhours.schedule import iso
+from offhours.service import COUNT_KEYS, Target
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "offhours")
+
+
+class _Stdout(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is at the time (Lambda's never changes; the demo and the
+    tests redirect it to read the log lines)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        del value
+
+
+logger = Logger(service=SERVICE, logger_handler=_Stdout())
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "offhours"), service=SERVICE
+)
+
+# Stop starting new calls when less than this is left of the invocation; the state tags of
+# instances just started or stopped are still written down to RECORD_RESERVE_MS.
+RESERVE_MS = 20_000
+RECORD_RESERVE_MS = 5_000
+# Metrics of every run besides the six counts: the alarm on deferred targets reads this one.
+EXTRA_METRICS = ("deferred_targets",)
+
+clients: Clients = DEFAULT_CLIENTS
+
+
+def tracing_enabled() -> bool:
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "true").strip().lower() not in ("true", "1")
+
+
+def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """X-Ray tracing through Powertools' Tracer, only when the deployment turns it on: the
+    X-Ray SDK adds about 130 ms to a cold start (bench/cold_start.py), so it is not imported
+    otherwise."""
+    if not tracing_enabled():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE).capture_lambda_handler(handler, capture_response=False)
+
+
+def load_catalog_for(config: Config) -> tuple[Catalog | None, str | None]:
+    """The deployment's catalogue (the SSM parameter, a file, or the built-in one), or why it
+    cannot be used."""
+    try:
+        if config.catalog_parameter:
+            from aws_lambda_powertools.utilities import parameters
+
+            text = parameters.get_parameter(config.catalog_parameter, max_age=60)
+            return parse_catalog(
+                str(text), source=f"SSM parameter {config.catalog_parameter}"
+            ), None
+        if config.catalog_file:
+            return load_catalog(config.catalog_file), None
+        return default_catalog(), None
+    except Exception as exc:
+        logger.error(
+            f"the catalogue of named schedules cannot be used, so named schedules are invalid "
+            f"in this run (their state tags are kept): {exc}",
+            extra={"kind": "catalog-error"},
+        )
+        return None, str(exc)
+
+
+def log_outcome(outcome: Outcome) -> None:
+    level = level_of(outcome)
+    record = decision_record(outcome)
+    message = decision_message(outcome)
+    if level == "ERROR":
+        logger.error(message, extra=record)
+    elif level == "WARNING":
+        logger.warning(message, extra=record)
+    else:
+        logger.info(message, extra=record)
+
+
+def target_fields(target: Target) -> dict[str, str]:
+    return {"region": target.region, "account": target.account or ""}
+
+
+def log_target_error(target: Target, error: str) -> None:
+    logger.error(
+        error, extra={"kind": "target-error", **target_fields(target), "outcome": "failed"}
+    )
+
+
+def own_account(context: Any) -> str:
+    arn = getattr(context, "invoked_function_arn", "") or ""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def zero_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNT_KEYS, 0)
+
+
+def emit(counts: dict[str, int], deferred_targets: int = 0) -> None:
+    for key in COUNT_KEYS:
+        metrics.add_metric(name=key, unit=MetricUnit.Count, value=counts[key])
+    metrics.add_metric(name="deferred_targets", unit=MetricUnit.Count, value=deferred_targets)
+
+
+def summarise(
+    report: service.RunReport, extra: dict[str, Any] | None = None, *, emit_metrics: bool = True
+) -> dict[str, int]:
+    counts = report.counts()
+    details = report.details()
+    if emit_metrics:
+        emit(counts, details.get("deferred_targets", 0))
+    stamp = iso(report.at)
+    summary = {
+        "kind": "summary",
+        "run_time": stamp,
+        "dry_run": report.dry_run,
+        **counts,
+        **details,
+        **(extra or {}),
+    }
+    logger.info(
+        f"run at {stamp}: {counts['evaluated']} evaluated, {counts['started']} "
+        f"started, {counts['stopped']} stopped, {counts['skipped']} skipped, "
+        f"{counts['invalid']} invalid, {counts['failed']} failed"
+        + (" (dry run: nothing was changed)" if report.dry_run else ""),
+        extra=summary,
+    )
+    return counts
+
+
+def reconcile(
+    config: Config,
+    at: Any,
+    context: LambdaContext,
+    targets: list[Target] | None = None,
+) -> service.RunReport:
+    """One run of the given targets (default: all of the configuration's), logged."""
+    if not config.regions and targets is None:
+        logger.error("no region to look after: set REGIONS, or run where AWS_REGION is set")
+    catalog, catalog_error = load_catalog_for(config)
+    report = service.run(
+        config,
+        at,
+        clients=clients,
+        catalog=catalog,
+        catalog_error=catalog_error,
+        own_account=own_account(context),
+        may_call=lambda: context.get_remaining_time_in_millis() > RESERVE_MS,
+        may_record=lambda: context.get_remaining_time_in_millis() > RECORD_RESERVE_MS,
+        on_outcome=log_outcome,
+        on_target_error=log_target_error,
+        targets=targets,
+    )
+    for t in report.targets:
+        if t.deferred:
+            logger.warning(
+                f"target {t.target}: not reached, the run was near its time limit; "
+                "the next run does it",
+                extra={"kind": "target-deferred", **target_fields(t.target)},
+            )
+    return report

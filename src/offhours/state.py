@@ -1,0 +1,76 @@
+"""The state tags: up to when offhours has handled an instance, and for which value.
+
+offhours keeps its state in two tags of the instance, which it alone writes (DESIGN §3):
+
+- `<TagKey>:offhours-handled`: A, the instant up to which it has handled the instance (UTC,
+  ISO 8601), e.g. ``2026-03-27T17:00:00Z``. It moves at every event the instance is brought to.
+- `<TagKey>:offhours-fingerprint`: a fingerprint of the instance id and the schedule value that
+  A is for: the first eight hex digits of SHA-256 over ``"<instance id>\\n<value>"``. A
+  fingerprint that is not the instance's own was written for another value (the tag was
+  changed) or another instance (tags copied by a launch template, an AMI or by hand): the
+  instance is adopted, never acted on because of somebody else's history.
+
+Why two tags: EC2 writes one tag value to a whole batch of instances in one call. A moves for
+many instances at the same event, so it is written in batches; the fingerprint differs from one
+instance to the next, so it is written one call per instance, and only when it changes (an
+adoption, a new value, or a state written by an earlier version, which had no fingerprint and
+is read as matching).
+
+Everything here is input from outside (anyone who may tag the instance may write it): a value
+that cannot be read is reported as a problem, never raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+
+STATE_TAG_SUFFIX = ":offhours-handled"
+FINGERPRINT_TAG_SUFFIX = ":offhours-fingerprint"
+MAX_TAG_VALUE = 256  # EC2's limit for a tag value
+FINGERPRINT_LENGTH = 8
+
+_INSTANT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def state_tag_key(schedule_tag_key: str) -> str:
+    """The tag in which offhours records up to when it has handled an instance."""
+    return f"{schedule_tag_key}{STATE_TAG_SUFFIX}"
+
+
+def fingerprint_tag_key(schedule_tag_key: str) -> str:
+    """The tag in which offhours records which instance and value its state is for."""
+    return f"{schedule_tag_key}{FINGERPRINT_TAG_SUFFIX}"
+
+
+def fingerprint(instance_id: str, value: str) -> str:
+    """The short fingerprint of an instance and the schedule value its state is for."""
+    digest = hashlib.sha256(f"{instance_id}\n{value}".encode(errors="replace")).hexdigest()
+    return digest[:FINGERPRINT_LENGTH]
+
+
+@lru_cache(maxsize=65536)
+def read_anchor(text: str) -> tuple[datetime | None, str | None]:
+    """A from the state tag's value, read without trusting it: (A, None), or (None, why it
+    cannot be read)."""
+    if len(text) > MAX_TAG_VALUE:
+        return None, f"it is longer than {MAX_TAG_VALUE} characters"
+    word = text.strip()
+    if not _INSTANT.match(word):
+        return None, "it is not an instant (ISO 8601, like 2026-03-27T17:00:00Z)"
+    try:
+        at = datetime.fromisoformat(word)
+        return (at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)), None
+    except ValueError as exc:
+        return None, f"it is not an instant ({exc})"
+    except OverflowError:
+        return None, "it lies at the edge of the calendar"
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """A tag value as a log line quotes it."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")

@@ -1,0 +1,125 @@
+"""The Lambda handler as Lambda calls it: an event, a context, the log lines it prints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offhours import handler, runtime
+from tests.faults import Hooks
+from tests.fleet import Fleet
+
+EVENT_FILE = Path(__file__).resolve().parent.parent / "events" / "scheduled.json"
+EVENT_ID = "89d1a02d-5ec7-412e-82f5-13505f849b41"
+EARLY = "Mon-Fri 08:00-15:00 UTC"  # its stop at 15:00 precedes the event's 16:00
+FRIDAY_START = "2026-03-27T08:00:00Z"
+RECORD_FIELDS = {
+    "kind", "instance_id", "instance_name", "region", "account", "schedule", "previous_state",
+    "desired_state", "action", "outcome", "reason", "event_time",
+}  # fmt: skip
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "offhours"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:offhours"
+    aws_request_id: str = "c0ffee00-0000-4000-8000-000000000001"
+    remaining_ms: int = 600_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def scheduled_event(**changes: Any) -> dict[str, Any]:
+    if EVENT_FILE.exists():
+        event: dict[str, Any] = json.loads(EVENT_FILE.read_text())
+    else:
+        event = {
+            "version": "0",
+            "id": EVENT_ID,
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-03-27T16:00:00Z",
+            "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/offhours"],
+            "detail": {},
+        }
+    event.update(changes)
+    return event
+
+
+@dataclass
+class Invocation:
+    result: dict[str, int] | None
+    lines: list[dict[str, Any]]
+    error: Exception | None = None
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line.get("kind") == kind]
+
+    @property
+    def decisions(self) -> dict[str, dict[str, Any]]:
+        return {line["instance_id"]: line for line in self.of_kind("decision")}
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        (line,) = self.of_kind("summary")
+        return line
+
+    @property
+    def emf(self) -> dict[str, Any]:
+        (blob,) = [line for line in self.lines if "_aws" in line]
+        return blob
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("REGIONS", "us-east-1")
+    monkeypatch.setenv("DRY_RUN", "false")
+    monkeypatch.delenv("SCHEDULE_TAG_KEY", raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def invoke(
+    fleet: Fleet, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Invocation]:
+    """Invoke the handler as Lambda would. The clock reads the event's own time unless `now`
+    says otherwise: EventBridge delivers a scheduled event within moments of its time."""
+
+    def go(
+        event: dict[str, Any] | None = None,
+        context: LambdaContext | None = None,
+        now: datetime | None = None,
+    ) -> Invocation:
+        event = scheduled_event() if event is None else event
+        if now is None and isinstance(event.get("time"), str):
+            now = datetime.fromisoformat(event["time"])
+        env.setattr(handler, "clock", (lambda: now) if now is not None else handler.clock)
+        capsys.readouterr()
+        result: dict[str, int] | None = None
+        error: Exception | None = None
+        try:
+            result = handler.lambda_handler(event, context or LambdaContext())
+        except Exception as exc:
+            error = exc
+        out = capsys.readouterr().out
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        return Invocation(result, lines, error)
+
+    return go
+
+
+@pytest.fixture
+def hooks(moto_endpoint: Any) -> Iterator[Hooks]:
+    h = Hooks(runtime.clients.ec2("us-east-1"))
+    yield h
+    h.clear()

@@ -1,0 +1,79 @@
+"""The catalogue of named schedules is input like any other (DESIGN §4): bounded, and a bad
+document is a clear `CatalogError`, never a hang, a crash or a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from offhours.catalog import (
+    MAX_CATALOG_BYTES,
+    CatalogEntryError,
+    CatalogError,
+    load_catalog,
+    parse_catalog,
+)
+
+
+def test_a_plain_catalogue_reads_as_before():
+    catalog = parse_catalog(
+        "office-hours:\n  value: Mon-Fri 08:00-18:00\n  description: eight to six\n"
+        "stop-nightly: stop=0 20 * * *\n"
+    )
+    assert catalog.lookup("office-hours") == ("office-hours", "Mon-Fri 08:00-18:00", "eight to six")
+    assert catalog.lookup("STOP-NIGHTLY") == ("stop-nightly", "stop=0 20 * * *", None)
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once():
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+    )
+    assert len(bomb) < 700  # 9**9 strings once expanded
+    with pytest.raises(CatalogError, match="aliases"):  # refused before anything expands
+        parse_catalog(bomb)
+
+
+def test_deep_nesting_is_refused_without_a_recursion_error():
+    with pytest.raises(CatalogError, match="nested deeper"):
+        parse_catalog("office-hours: " + "[" * 20000 + "]" * 20000)
+
+
+def test_a_document_larger_than_the_bound_is_refused():
+    big = "".join(f"n{i}: Mon-Fri 08:00-18:00\n" for i in range(MAX_CATALOG_BYTES // 20))
+    with pytest.raises(CatalogError, match="larger than 64 KiB"):
+        parse_catalog(big)
+
+
+def test_too_many_entries_are_refused():
+    many = "".join(f"n{i}: 08:00-18:00\n" for i in range(1001))
+    with pytest.raises(CatalogError, match="at most 1000"):
+        parse_catalog(many)
+
+
+def test_an_overlong_entry_invalidates_only_itself():
+    catalog = parse_catalog(f"good: 08:00-18:00\nlong: '{'x' * 300}'\n{'n' * 200}: 08:00-09:00\n")
+    assert catalog.lookup("good") == ("good", "08:00-18:00", None)
+    with pytest.raises(CatalogEntryError, match="256 characters"):
+        catalog.lookup("long")
+    with pytest.raises(CatalogEntryError, match="128 characters"):
+        catalog.lookup("n" * 128)
+
+
+@pytest.mark.parametrize(
+    ("document", "words"),
+    [
+        ("- a\n- b\n", "mapping"),
+        ("office-hours: [unclosed\n", "not a usable YAML"),
+        ("? [a, b]\n: x\n", "not a usable YAML"),
+        ("x: !!python/object:os.system ls\n", "not a usable YAML"),
+    ],
+)
+def test_a_broken_document_is_one_clear_error(document, words):
+    with pytest.raises(CatalogError, match=words):
+        parse_catalog(document)
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_bytes(b"office-hours: \xff\xfe 08:00-18:00\n")
+    with pytest.raises(CatalogError, match="not UTF-8 text"):
+        load_catalog(path)
