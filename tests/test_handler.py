@@ -4,11 +4,19 @@ six counts out (DESIGN §5, §6), against the local EC2 endpoint."""
 from __future__ import annotations
 
 import json
+import logging
+import re
+import sys
 from datetime import UTC, datetime
+from typing import Any
 
-from offhours import handler
+from aws_lambda_powertools import Logger
+
+from offhours import handler, runtime
 from offhours.service import COUNT_KEYS
 from tests.fleet import Fleet
+
+POWERTOOLS_KEYS = {"level", "location", "message", "timestamp", "service", "cold_start"}
 from tests.harness import (
     EARLY,
     EVENT_FILE,
@@ -201,3 +209,94 @@ def test_the_dst_boundary_event_starts_a_schedule_whose_time_falls_in_the_gap(fl
     assert fleet.state(box) == "running"
     assert run.decisions[box]["event_time"] == "2026-03-29T01:00:00Z"
     assert fleet.anchor(box) == "2026-03-29T01:00:00Z"
+
+
+# -- the log bill follows what happens (DESIGN §5) ----------------------------------------------
+
+
+def test_a_run_with_nothing_due_logs_only_its_summary(fleet, invoke):
+    fleet.launch(EARLY, handled="2026-03-27T15:00:00Z", count=3, state="stopped")
+    fleet.launch("off", count=2)
+    run = invoke()
+    assert run.of_kind("decision") == []
+    assert run.summary["evaluated"] == 5
+    assert run.summary["unchanged"] == 3
+
+
+def test_log_level_debug_shows_every_decision(fleet, invoke, env):
+    quiet = fleet.launch(EARLY, handled="2026-03-27T15:00:00Z", count=2, state="stopped")
+    runtime.logger.setLevel("DEBUG")  # what LogLevel=DEBUG sets (POWERTOOLS_LOG_LEVEL)
+    try:
+        run = invoke()
+    finally:
+        runtime.logger.setLevel("INFO")
+    assert set(run.decisions) == set(quiet)
+    assert {line["level"] for line in run.decisions.values()} == {"DEBUG"}
+
+
+def test_a_decision_line_is_the_line_powertools_would_write(fleet, invoke, capsys):
+    iid = fleet.one(EARLY, name="web", handled=FRIDAY_START)
+    run = invoke()
+    ours = run.decisions[iid]
+    # The same record through Powertools' own Logger, in the same Lambda context.
+    outcome_record = {k: v for k, v in ours.items() if k not in POWERTOOLS_KEYS}
+    # (A Logger of another name: Powertools configures one standard logger per service.)
+    reference = Logger(service="reference", logger_handler=logging.StreamHandler(sys.stdout))
+
+    @reference.inject_lambda_context(correlation_id_path="id", clear_state=True)
+    def handler_like(event: dict[str, Any], context: LambdaContext) -> None:
+        reference.info(ours["message"], extra=outcome_record)
+
+    capsys.readouterr()
+    handler_like(scheduled_event(), LambdaContext())
+    (theirs,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert theirs.pop("service") == "reference" and ours.pop("service") == "offhours"
+    for line in (ours, theirs):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\+0000", line.pop("timestamp"))
+        line.pop("location")
+        line.pop("cold_start")
+    assert list(ours) == list(theirs)
+    assert ours == theirs
+
+
+def test_a_run_with_nothing_due_reads_tags_only(fleet, invoke, hooks):
+    fleet.launch(EARLY, handled="2026-03-27T15:00:00Z", count=4, state="stopped")
+    tags = hooks.calls("DescribeTags")
+    described = hooks.calls("DescribeInstances")
+    run = invoke()
+    assert len(tags) == 1
+    assert described == []
+    assert run.summary["unchanged"] == 4
+
+
+def test_a_run_at_an_event_reads_in_full_only_the_instances_that_may_act(fleet, invoke, hooks):
+    quiet = fleet.launch(EARLY, handled="2026-03-27T15:00:00Z", count=3, state="stopped")
+    due = fleet.launch(EARLY, handled=FRIDAY_START, count=2)
+    described = hooks.calls("DescribeInstances")
+    run = invoke()
+    assert len(described) == 1
+    asked = {v for k, v in described[0].items() if k.startswith("Filter.1.Value.")}
+    assert asked == set(due)
+    assert all(fleet.state(i) == "stopped" for i in due + quiet)
+    assert run.summary["stopped"] == 2 and run.summary["unchanged"] == 3
+
+
+def test_both_ways_of_reading_decide_alike(fleet, invoke, env):
+    fleet.launch(EARLY, handled=FRIDAY_START, count=2)  # due to stop
+    fleet.launch(EARLY, handled="2026-03-27T15:00:00Z", count=2, state="stopped")  # quiet
+    fleet.launch(EARLY, count=1)  # new: adopted
+    fleet.launch("off", handled=FRIDAY_START, count=1)  # opted out: forgets its state
+    fleet.launch("Mon-Fri 25:00-26:00", count=1)  # invalid
+    fleet.launch(f"{EARLY} enforce", handled="2026-03-27T15:00:00Z", count=1)  # enforced
+    fleet.launch(None, handled=FRIDAY_START, count=1)  # only a state tag
+    dry = scheduled_event()
+    env.setenv("DRY_RUN", "true")
+    tags_way = invoke(dry).summary
+    runtime.logger.setLevel("DEBUG")
+    try:
+        full_way = invoke(dry).summary
+    finally:
+        runtime.logger.setLevel("INFO")
+    keys = [*COUNT_KEYS, "would_stop", "would_start", "would_adopt", "unchanged"]
+    assert {k: tags_way.get(k) for k in keys} == {k: full_way.get(k) for k in keys}
+    assert tags_way["would_stop"] == 3 and tags_way["would_adopt"] == 1

@@ -16,7 +16,16 @@ from hypothesis import strategies as st
 
 from offhours.catalog import default_catalog
 from offhours.instance import Instance
-from offhours.planner import KMS_HINT, Settings, Step, Verdict, decide, plan
+from offhours.planner import (
+    KMS_HINT,
+    Settings,
+    Step,
+    Verdict,
+    decide,
+    needs_details,
+    plan,
+    read_value,
+)
 from offhours.schedule import DesiredState, iso
 from offhours.state import fingerprint, read_anchor
 
@@ -24,6 +33,7 @@ OFFICE = "Mon-Fri 08:00-18:00 UTC"
 THU_START, THU_STOP = "2026-03-26T08:00:00Z", "2026-03-26T18:00:00Z"
 FRI_START, FRI_STOP = "2026-03-27T08:00:00Z", "2026-03-27T18:00:00Z"
 FRI_10, FRI_20 = "2026-03-27T10:00:00Z", "2026-03-27T20:00:00Z"
+FRI_0830 = "2026-03-27T08:30:00Z"  # within the hour after Friday's start
 SETTINGS = Settings(catalog=default_catalog())
 
 
@@ -119,7 +129,10 @@ TABLE = [
          FRI_10, Step.NONE, Verdict.SKIPPED),
     # -- a start that did not hold --------------------------------------------------------------
     case("stopped again by EC2 after offhours' start: failed", OFFICE, "stopped", FRI_START,
-         FRI_10, Step.NONE, Verdict.FAILED, state_reason="Client.InternalError"),
+         FRI_0830, Step.NONE, Verdict.FAILED, state_reason="Client.InternalError"),
+    case("an hour after the start, a stopped instance reads as stopped by hand", OFFICE,
+         "stopped", FRI_START, FRI_10, Step.NONE, Verdict.UNCHANGED,
+         state_reason="Client.InternalError"),
     case("stopped by a person after offhours' start: respected", OFFICE, "stopped", FRI_START,
          FRI_10, Step.NONE, Verdict.UNCHANGED, state_reason="Client.UserInitiatedShutdown"),
     # -- instances that are never touched -------------------------------------------------------
@@ -169,7 +182,7 @@ def test_decision_table(instance, at, converge, step, verdict, anchor):
 def test_a_start_that_did_not_hold_names_the_kms_fix():
     instance = Instance("i-1", "stopped", OFFICE, handled=FRI_START,
                         state_reason="Client.InternalError")  # fmt: skip
-    decision = decide(instance, instant(FRI_10), SETTINGS)
+    decision = decide(instance, instant(FRI_0830), SETTINGS)
     assert decision.verdict is Verdict.FAILED
     assert decision.error_code == "Client.InternalError"
     assert KMS_HINT in decision.reason
@@ -370,3 +383,34 @@ def test_no_state_tag_and_no_run_time_stops_the_others_from_being_decided(tags, 
 
 def converge_or_enforce(decision: Any) -> bool:
     return "enforce" in decision.instance.schedule
+
+
+# -- what the tags alone settle (the Lambda's reading path) -------------------------------------
+
+
+@st.composite
+def tagged_situations(draw: Any) -> tuple[Instance, datetime, bool]:
+    instance, at, converge = draw(situations())
+    instance = replace(
+        instance,
+        fingerprint=draw(st.sampled_from([None, fingerprint("i-1", instance.schedule), "0"])),
+        untagged=draw(st.booleans()) and instance.schedule == "off",
+        auto_scaling_group=draw(st.sampled_from([None, "web"])),
+        spot=draw(st.sampled_from([None, "one-time", "persistent", "unknown"])),
+        root_device_type=draw(st.sampled_from(["ebs", "instance-store"])),
+    )
+    return instance, at, converge
+
+
+@settings(max_examples=400, deadline=None)
+@given(tagged_situations())
+def test_what_needs_no_details_is_decided_quietly_whatever_the_details(situation):
+    instance, at, converge = situation
+    s = replace(SETTINGS, converge=converge)
+    reading = read_value(instance.schedule, at, s)
+    if needs_details(instance, at, s, reading):
+        return
+    decision = decide(instance, at, s, reading)
+    assert decision.step is Step.NONE, decision.reason
+    assert decision.verdict in (Verdict.UNCHANGED, Verdict.SKIPPED), decision.reason
+    assert decision.warning is None

@@ -54,6 +54,17 @@ WHOLE_BATCH_ERRORS = frozenset(
     }
 )
 DEFAULT_BATCH_SIZE = 100
+# Instances read by id in one DescribeInstances call (values of one `instance-id` filter).
+DETAILS_BATCH = 200
+
+
+class OutOfTime(Exception):
+    """The run's time budget ran out while listing: what was listed is not complete."""
+
+
+# A tag as DescribeTags gives it: the schedule value, the state tag, the fingerprint tag
+# (None where the instance does not carry it).
+TagSet = list[str | None]
 
 
 class EndpointUnavailable(Exception):
@@ -115,6 +126,71 @@ class Ec2Gateway:
         self.batch_size = batch_size
 
     # -- reading -----------------------------------------------------------------------------
+
+    def tagged(self, may_call: Callable[[], bool] | None = None) -> dict[str, TagSet]:
+        """Every instance that carries the schedule tag or a state tag, with those tags only:
+        DescribeTags filtered on the three keys. The whole listing is read before anything is
+        decided (an instance's tags may straddle two pages); it raises `OutOfTime` when the
+        budget runs out first. Terminated instances may still appear for a while: reading
+        their details drops them."""
+        keys = {self.tag_key: 0, self.state_key: 1, self.fp_key: 2}
+        found: dict[str, TagSet] = {}
+        paginator = self.client.get_paginator("describe_tags")
+        pages = paginator.paginate(
+            Filters=[
+                {"Name": "resource-type", "Values": ["instance"]},
+                {"Name": "key", "Values": list(keys)},
+            ],
+            PaginationConfig={"PageSize": 1000},
+        )
+        try:
+            for page in pages:
+                for tag in page.get("Tags", []):
+                    slot = keys.get(tag.get("Key", ""))
+                    if slot is None or tag.get("ResourceType") != "instance":
+                        continue
+                    entry = found.get(tag["ResourceId"])
+                    if entry is None:
+                        entry = found[tag["ResourceId"]] = [None, None, None]
+                    entry[slot] = tag.get("Value", "")
+                if may_call is not None and not may_call():
+                    raise OutOfTime("the run's time ran out while listing the tags")
+        except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
+            raise EndpointUnavailable(str(exc)) from exc
+        return found
+
+    def details(self, ids: Sequence[str]) -> list[Instance]:
+        """The instances of `ids` that still exist (not terminated), read in full."""
+        out: list[Instance] = []
+        for batch in chunks(ids, DETAILS_BATCH):
+            try:
+                response = self.client.describe_instances(
+                    Filters=[
+                        {"Name": "instance-id", "Values": batch},
+                        {"Name": "instance-state-name", "Values": list(LISTED_STATES)},
+                    ]
+                )
+            except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
+                raise EndpointUnavailable(str(exc)) from exc
+            raw = [i for r in response.get("Reservations", []) for i in r.get("Instances", [])]
+            spot_types = self._spot_types(raw)
+            out += [self._snapshot(item, spot_types) for item in raw]
+        return out
+
+    def pages(self, may_call: Callable[[], bool] | None = None) -> Iterator[list[Instance]]:
+        """Every non-terminated instance that carries the schedule tag or one of offhours'
+        state tags, read in full, a page at a time; `OutOfTime` before a page when the budget
+        has run out."""
+        page: list[Instance] = []
+        for instance in self.instances():
+            page.append(instance)
+            if len(page) >= 1000:
+                yield page
+                page = []
+                if may_call is not None and not may_call():
+                    raise OutOfTime("the run's time ran out while listing the instances")
+        if page:
+            yield page
 
     def instances(self) -> Iterator[Instance]:
         """Every non-terminated instance that carries the schedule tag or one of offhours'

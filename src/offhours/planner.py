@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from offhours.instance import TRANSITIONAL_STATES, Instance
@@ -44,6 +44,9 @@ KMS_HINT = (
     "whose KMS key offhours may not use: give the function kms:CreateGrant on that key "
     "(the KmsKeyArns parameter)"
 )
+# How long after a start event a stopped instance with Client.InternalError is reported as a
+# start that did not hold (then, a manual stop since the event is the likelier reading).
+KMS_WINDOW = timedelta(hours=1)
 
 
 class Step(StrEnum):
@@ -395,6 +398,7 @@ def decide(
         event.action is Action.START
         and current is DesiredState.STOPPED
         and instance.state_reason == "Client.InternalError"
+        and at - event.at <= KMS_WINDOW
     ):
         return Decision(
             instance,
@@ -428,6 +432,29 @@ def decide(
     )
 
 
+def needs_details(instance: Instance, at: datetime, settings: Settings, reading: Reading) -> bool:
+    """Whether the decision for an instance known only by its tags (value, state tags) depends
+    on anything else: its state, the reasons it is never touched, and so on. When it does not,
+    the decision is "nothing to do, nothing to say" (a DEBUG line) whatever those are: the run
+    need not read the instance (`offhours.service`); a test checks this against `decide`."""
+    if instance.untagged:
+        return instance.handled is not None or instance.fingerprint is not None
+    if reading.opt_out:
+        return instance.handled is not None or instance.fingerprint is not None
+    schedule = reading.schedule
+    if schedule is None or schedule.enforce or settings.converge:
+        return True
+    handled, _, _ = _trust(instance, at)
+    if handled is None:
+        return True
+    event = reading.event
+    if event is None:
+        return False
+    if event.at > handled:
+        return True
+    return event.action is Action.START and at - event.at <= KMS_WINDOW
+
+
 def _join(*warnings: str | None) -> str | None:
     found = [w for w in warnings if w]
     return "; ".join(found) if found else None
@@ -439,12 +466,15 @@ def plan(instances: Iterable[Instance], at: datetime, settings: Settings) -> Pla
 
 
 def decide_all(
-    instances: Iterable[Instance], at: datetime, settings: Settings
+    instances: Iterable[Instance],
+    at: datetime,
+    settings: Settings,
+    readings: dict[str, Reading] | None = None,
 ) -> Iterator[Decision]:
-    """Decisions as instances arrive; each distinct tag value is read once. Whatever one
-    instance's tags hold, the others are decided: an unforeseen error is that instance's
-    failure, never the run's."""
-    readings: dict[str, Reading] = {}
+    """Decisions as instances arrive; each distinct tag value is read once (`readings` keeps
+    them across calls of one run). Whatever one instance's tags hold, the others are decided:
+    an unforeseen error is that instance's failure, never the run's."""
+    readings = {} if readings is None else readings
     for instance in instances:
         try:
             reading = readings.get(instance.schedule)

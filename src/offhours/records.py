@@ -1,13 +1,34 @@
-"""What people read: one record per decision, one per run (DESIGN §5)."""
+"""What people read: one record per decision, one per run (DESIGN §5).
+
+Decisions that matter (an action, a failure, an adoption, a removed state, an invalid value,
+a dry run's plan) are INFO or above; decisions that change nothing (unchanged, skipped for a
+standing reason) are DEBUG, so the log bill follows what happens, not the size of the fleet.
+
+Decision lines are written by `DecisionLog`, not through Powertools' Logger: its formatter
+costs about 170 us a line (it copies and filters every LogRecord attribute), json.dumps of
+the same record about 17 us. The line is the one Powertools would write: the same keys in the
+same order (level, location, message, timestamp, service, the Lambda context and correlation
+id that Powertools keeps), then the record's fields; a test compares the two.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from offhours.executor import Outcome, Outcomes
+from offhours.planner import Step
 from offhours.schedule import iso
 
 LEVELS = {Outcomes.FAILED: "ERROR", Outcomes.INVALID: "WARNING"}
+# Outcomes that change nothing, and so are DEBUG lines (unless a warning comes with them).
+QUIET = frozenset({Outcomes.UNCHANGED, Outcomes.SKIPPED})
+_LEVEL_NUMBERS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING}
+_LEVEL_NUMBERS["ERROR"] = logging.ERROR
 
 
 def decision_record(outcome: Outcome) -> dict[str, Any]:
@@ -48,4 +69,58 @@ def decision_message(outcome: Outcome) -> str:
 def level_of(outcome: Outcome) -> str:
     if outcome.decision.warning and outcome.outcome != Outcomes.FAILED:
         return "WARNING"
+    if outcome.outcome in QUIET and outcome.decision.step is not Step.FORGET:
+        return "DEBUG"
     return LEVELS.get(outcome.outcome, "INFO")
+
+
+class DecisionLog:
+    """Writes decision lines as Powertools' Logger would, at a fraction of the cost.
+
+    `context` gives the Logger's current keys (service, the Lambda context, the correlation
+    id); `level` its level; `stream` where the lines go. A record is built only for a line that
+    is written.
+    """
+
+    def __init__(
+        self,
+        context: Callable[[], dict[str, Any]],
+        level: Callable[[], int],
+        stream: Callable[[], TextIO],
+        location: str = "log_outcome",
+    ) -> None:
+        self._context = context
+        self._level = level
+        self._stream = stream
+        self._location = location
+        self._lock = threading.Lock()  # targets run side by side; a line is written whole
+
+    def enabled(self, level: str) -> bool:
+        return _LEVEL_NUMBERS[level] >= self._level()
+
+    def write(self, outcome: Outcome) -> None:
+        level = level_of(outcome)
+        if not self.enabled(level):
+            return
+        text = self.line(level, decision_message(outcome), decision_record(outcome))
+        with self._lock:
+            self._stream().write(text)
+
+    def line(self, level: str, message: str, record: dict[str, Any]) -> str:
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
+        head: dict[str, Any] = {
+            "level": level,
+            "location": self._location,
+            "message": message,
+            "timestamp": f"{stamp},{int(now * 1000) % 1000:03d}+0000",
+        }
+        for key, value in self._context().items():
+            if key not in head and value is not None and not _is_placeholder(value):
+                head[key] = value
+        head.update(record)
+        return json.dumps(head, default=str, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def _is_placeholder(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("%(")

@@ -22,7 +22,7 @@ from offhours.aws import DEFAULT_CLIENTS, Clients
 from offhours.catalog import Catalog, default_catalog, load_catalog, parse_catalog
 from offhours.config import Config
 from offhours.executor import Outcome
-from offhours.records import decision_message, decision_record, level_of
+from offhours.records import DecisionLog
 from offhours.schedule import iso
 from offhours.service import COUNT_KEYS, Target
 
@@ -95,16 +95,16 @@ def load_catalog_for(config: Config) -> tuple[Catalog | None, str | None]:
         return None, str(exc)
 
 
+decisions = DecisionLog(
+    context=logger.get_current_keys,
+    level=lambda: logger.log_level,
+    stream=lambda: sys.stdout,
+)
+
+
 def log_outcome(outcome: Outcome) -> None:
-    level = level_of(outcome)
-    record = decision_record(outcome)
-    message = decision_message(outcome)
-    if level == "ERROR":
-        logger.error(message, extra=record)
-    elif level == "WARNING":
-        logger.warning(message, extra=record)
-    else:
-        logger.info(message, extra=record)
+    """One decision line, at its level (DEBUG lines only with LogLevel=DEBUG)."""
+    decisions.write(outcome)
 
 
 def target_fields(target: Target) -> dict[str, str]:
@@ -181,6 +181,10 @@ def reconcile(
         on_outcome=log_outcome,
         on_target_error=log_target_error,
         targets=targets,
+        # Read every instance in full only when every decision is shown (LogLevel=DEBUG); the
+        # lines are written as the outcomes come, so the report keeps only the counts.
+        read_all=logger.log_level <= logging.DEBUG,
+        keep=lambda outcome: False,
     )
     for t in report.targets:
         if t.deferred:
