@@ -15,8 +15,6 @@ from aws_lambda_powertools import Logger
 from offhours import handler, runtime
 from offhours.service import COUNT_KEYS
 from tests.fleet import Fleet
-
-POWERTOOLS_KEYS = {"level", "location", "message", "timestamp", "service", "cold_start"}
 from tests.harness import (
     EARLY,
     EVENT_FILE,
@@ -26,6 +24,8 @@ from tests.harness import (
     LambdaContext,
     scheduled_event,
 )
+
+POWERTOOLS_KEYS = {"level", "location", "message", "timestamp", "service", "cold_start"}
 
 
 def test_each_decision_is_one_json_line_with_the_record_fields(fleet, invoke):
