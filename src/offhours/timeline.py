@@ -13,8 +13,9 @@ For windows, the events are the edges of the union of the windows, worked out in
 time and then in real time: a stopped stretch that the gap rule shrinks to nothing disappears,
 and its start and stop with it, so a start and a stop never fall on the same instant.
 
-For cron rules, croniter walks wall-clock time (naive datetimes, so every wall time is seen
-once) and each firing is mapped to an instant by the rules above. A start and a stop at the same
+For cron rules, `offhours.cron` walks wall-clock time (naive datetimes, so every wall time is
+seen once), reading each expression as crontab does, and each firing is mapped to an instant by
+the rules above. A start and a stop at the same
 instant are one stop.
 """
 
@@ -25,9 +26,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-from croniter.croniter import CroniterError
-
+from offhours.cron import parse_cron
 from offhours.schedule import Action, DesiredState, Event, Schedule, Window
 from offhours.zones import zone
 
@@ -188,17 +187,13 @@ def _edges(start: datetime, end: datetime, lo: datetime, hi: datetime) -> list[E
 
 
 def _cron_walk(expression: str, wall_lo: datetime, wall_hi: datetime) -> list[datetime]:
-    """Wall-clock firings with wall_lo < t <= wall_hi."""
+    """Wall-clock firings with wall_lo < t <= wall_hi, as crontab reads the expression."""
     out: list[datetime] = []
-    try:
-        it = croniter(expression, wall_lo)
-        while True:
-            wall = it.get_next(datetime)
-            if wall > wall_hi:
-                break
-            out.append(wall)
-    except CroniterError:
-        pass
+    cursor = parse_cron(expression).cursor()
+    wall = wall_lo
+    while (firing := cursor.next_after(wall)) is not None and firing <= wall_hi:
+        out.append(firing)
+        wall = firing
     return out
 
 
