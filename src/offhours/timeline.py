@@ -5,23 +5,26 @@ its zone, turned into instants with these rules (DESIGN §2):
 
 - Daylight saving follows the zone's real rules (zoneinfo with tzdata): ``08:00 Europe/Berlin``
   is 07:00 UTC in winter and 06:00 UTC in summer.
-- A wall-clock time that does not exist (the spring-forward gap) is read with the offset in force
-  before the gap, as RFC 5545 does: 02:30 Europe/Berlin on 2026-03-29 is 01:30 UTC.
-- A wall-clock time that happens twice (fall-back) happens once, at its first occurrence.
+- A wall-clock time happens at the first instant at which the zone's clock reads it or a later
+  time. So a time that happens twice (fall-back) happens once, at its first occurrence, and a
+  time that does not exist (the spring-forward gap) happens when the gap ends, the instant the
+  clocks jump: 02:30 Europe/Berlin on 2026-03-29 is 01:00 UTC (03:00 CEST), as Debian's cron
+  runs a job whose time was skipped. Wall-time order is kept: a later wall time never happens
+  before an earlier one, and a window means exactly "the local time is inside it".
 
 For windows, the events are the edges of the union of the windows, worked out in wall-clock
-time and then in real time: a stopped stretch that the gap rule shrinks to nothing disappears,
-and its start and stop with it, so a start and a stop never fall on the same instant.
+time and then in real time: a window or a stopped stretch that the gap shrinks to nothing
+disappears, and its start and stop with it, so a start and a stop never fall on the same instant.
 
 For cron rules, `offhours.cron` walks wall-clock time (naive datetimes, so every wall time is
 seen once), reading each expression as crontab does, and each firing is mapped to an instant by
-the rules above. A start and a stop at the same
+the rules above. Firings that land on one instant are one event; a start and a stop at the same
 instant are one stop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -37,6 +40,7 @@ _SLACK = timedelta(hours=3)
 LOOKBACK = timedelta(days=366)
 # How far `next_events` looks ahead before it gives up.
 HORIZON = timedelta(days=366 * 10)
+_TICK = timedelta(microseconds=1)
 _LAST_SPANS = (
     timedelta(hours=6),
     timedelta(days=2),
@@ -47,13 +51,56 @@ _LAST_SPANS = (
 
 
 def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:
-    """A naive wall-clock time in `tz` to its UTC instant (gap: offset before; repeat: first)."""
-    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    """A naive wall-clock time in `tz` to its UTC instant: the first instant at which the clock
+    reads `wall` or later (a repeated time: its first occurrence; a time in the spring-forward
+    gap: the instant the clocks jump)."""
+    at = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if at.astimezone(tz).replace(tzinfo=None) == wall:
+        return at
+    # In the gap: fold=0 read it with the offset before the jump (an instant after the jump),
+    # fold=1 with the offset after it (an instant before the jump).
+    before = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    return _first_instant(before, at, lambda u: u.astimezone(tz).replace(tzinfo=None) >= wall)
 
 
 def to_wall(at: datetime, tz: ZoneInfo) -> datetime:
     """An instant to the naive wall-clock time in `tz`."""
     return at.astimezone(tz).replace(tzinfo=None)
+
+
+def wall_reached(at: datetime, tz: ZoneInfo) -> datetime:
+    """The latest wall-clock time that has happened by `at`: the highest the clock has read.
+
+    The wall time at `at`, except during the second run of a repeated hour, when the clock has
+    already read up to the end of the first run (a wall time there happened at its first
+    occurrence). `to_instant(w) <= at` exactly when `w <= wall_reached(at)`.
+    """
+    local = at.astimezone(tz)
+    if not local.fold:
+        return local.replace(tzinfo=None)
+    offset_after = local.utcoffset()
+    offset_before = local.replace(fold=0).utcoffset()
+    assert offset_after is not None and offset_before is not None
+    switch = _first_instant(
+        at - (offset_before - offset_after),
+        at,
+        lambda u: u.astimezone(tz).utcoffset() == offset_after,
+    )
+    return (switch + offset_before).replace(tzinfo=None) - _TICK
+
+
+def _first_instant(lo: datetime, hi: datetime, reached: Callable[[datetime], bool]) -> datetime:
+    """The first whole second after `lo` at which `reached` holds. `reached` is false at `lo`,
+    true from some whole second (a zone's switch) up to `hi` and a second beyond."""
+    base = lo.replace(microsecond=0)
+    low, high = 0, -int(-(hi - base).total_seconds() // 1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if reached(base + timedelta(seconds=middle)):
+            high = middle
+        else:
+            low = middle
+    return base + timedelta(seconds=high)
 
 
 def week_union(windows: Iterable[Window]) -> tuple[tuple[int, int], ...] | None:
