@@ -261,7 +261,7 @@ def week_at_a_glance(schedule: Schedule, at: datetime) -> Week:
     start = to_instant(monday, tz)
     end = to_instant(monday + timedelta(days=7), tz)
     initial = tl.desired_state(start)
-    events = tl.events_between(start, end)
+    events = tl.changes_between(start, end)
     times = [e.at for e in events]
 
     def state(t: datetime) -> DesiredState | None:
