@@ -238,7 +238,7 @@ def parse_cron(text: str) -> Cron:
     values = [_values(index, field_items) for index, field_items in enumerate(items)]
     days = frozenset(values[DAY])
     last_day = any(i.last for i in items[DAY])
-    weekdays = frozenset(v % 7 for i in items[WEEKDAY] if not i.nth for v in _expand(WEEKDAY, i))
+    weekdays = frozenset(v % 7 for v in values[WEEKDAY])
     nth = frozenset((i.low % 7, i.nth) for i in items[WEEKDAY] if i.nth)
     day_star = spans[DAY][1].startswith("*")
     weekday_star = spans[WEEKDAY][1].startswith("*")
@@ -356,7 +356,7 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _expand(index: int, item: Item) -> list[int]:
+def item_values(index: int, item: Item) -> list[int]:
     """The values of one item, in the order written (before Sunday 7 becomes 0)."""
     if item.last:
         return []
@@ -372,7 +372,7 @@ def _values(index: int, items: tuple[Item, ...]) -> list[int]:
     out: list[int] = []
     for item in items:
         if not item.nth:
-            out += _expand(index, item)
+            out += item_values(index, item)
     return out
 
 

@@ -6,7 +6,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from offhours.cron import DAY, MINUTE, MONTH, WEEKDAY, Cron, Item, parse_cron
+from offhours.cron import DAY, MINUTE, MONTH, WEEKDAY, Cron, Item, item_values, parse_cron
 from offhours.schedule import (
     DAY_NAMES,
     FULL_DAY_NAMES,
@@ -200,35 +200,22 @@ def _weekday_items(items: tuple[Item, ...]) -> list[str]:
     for item in items:
         if item.nth:
             out.append(f"the {ORDINAL_WORDS[item.nth]} {WEEKDAY_FULL[item.low % 7]}")
-        elif item.step == 1 and not item.star and item.low != item.high and not item.open_end:
+        elif _plain_range(item):
             out.append(f"{WEEKDAY_FULL[item.low % 7]} to {WEEKDAY_FULL[item.high % 7]}")
         else:
-            low, high = item.low, item.high
-            values = range(low, high + 1, item.step) if low <= high else None
-            days = sorted({v % 7 for v in values}) if values is not None else []
-            if values is None:  # a wrapping range with a step
-                days = sorted({v % 7 for v in _wrap(low, high, item.step)})
-            out += [WEEKDAY_FULL[d] for d in days]
+            out += [WEEKDAY_FULL[d] for d in sorted({v % 7 for v in item_values(WEEKDAY, item)})]
     return out
 
 
-def _wrap(low: int, high: int, step: int) -> list[int]:
-    return (list(range(low, 7)) + list(range(0, high + 1)))[::step]
-
-
 def _month_range(item: Item) -> str:
-    if item.star:
-        return "every month" if item.step == 1 else f"{_every(item.step)} month"
-    if item.low == item.high:
-        return MONTH_FULL[item.low - 1]
-    if item.step == 1 and not item.open_end:
+    if _plain_range(item):
         return f"{MONTH_FULL[item.low - 1]} to {MONTH_FULL[item.high - 1]}"
-    months = range(item.low, item.high + 1, item.step) if item.low <= item.high else []
-    names = [MONTH_FULL[m - 1] for m in months] or [
-        MONTH_FULL[m - 1]
-        for m in (list(range(item.low, 13)) + list(range(1, item.high + 1)))[:: item.step]
-    ]
-    return _join(names, "and")
+    return _join([MONTH_FULL[m - 1] for m in item_values(MONTH, item)], "and")
+
+
+def _plain_range(item: Item) -> bool:
+    """`a-b` as written: no step, not `*`, ends not equal."""
+    return item.step == 1 and not item.star and not item.open_end and item.low != item.high
 
 
 @dataclass(frozen=True)
