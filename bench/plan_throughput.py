@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from offhours import timeline
 from offhours.catalog import default_catalog
+from offhours.cron import parse_cron
 from offhours.instance import Instance
 from offhours.planner import Settings, plan
 from offhours.state import read_anchor
@@ -68,6 +69,7 @@ def measure(n_instances: int, n_values: int) -> tuple[float, int]:
     best = float("inf")
     for _ in range(3):
         timeline.timeline.cache_clear()
+        parse_cron.cache_clear()
         read_anchor.cache_clear()
         start = time.perf_counter()
         result = plan(instances, at, settings)

@@ -196,7 +196,7 @@ def test_a_run_with_too_little_time_left_makes_no_change_and_defers(fleet, invok
 
 def test_the_dst_boundary_event_starts_a_schedule_whose_time_falls_in_the_gap(fleet, invoke):
     # events/scheduled-dst.json is 2026-03-29T01:00:00Z, the instant Berlin springs forward.
-    # 02:00 Berlin does not exist that night: it is read with the pre-gap offset, 01:00 UTC.
+    # 02:00 Berlin does not exist that night: it happens when the clocks jump, 01:00 UTC.
     dst = json.loads((EVENT_FILE.parent / "scheduled-dst.json").read_text())
     assert dst["time"] == "2026-03-29T01:00:00Z"
     box = fleet.one(

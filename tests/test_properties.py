@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import pairwise
-from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from offhours.language import is_opt_out, parse_schedule
 from offhours.schedule import Action, DesiredState, Schedule, ScheduleError
-from offhours.timeline import timeline
+from offhours.timeline import timeline, to_instant, to_wall, wall_reached
+from offhours.zones import zone as shipped_zone
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -92,21 +93,77 @@ def test_desired_state_is_being_inside_the_union_of_windows(
     assert state is (DesiredState.RUNNING if expected else DesiredState.STOPPED)
 
 
+@cache
+def switches(zone: str) -> tuple[datetime, ...]:
+    """The instants of 2026 and 2027 at which the zone's offset changes."""
+    tz = shipped_zone(zone)
+    found = []
+    day = EPOCH
+    while day < EPOCH + timedelta(seconds=TWO_YEARS):
+        following = day + timedelta(days=1)
+        if day.astimezone(tz).utcoffset() != following.astimezone(tz).utcoffset():
+            lo, hi = day, following
+            while hi - lo > timedelta(seconds=1):
+                middle = lo + (hi - lo) / 2
+                if middle.astimezone(tz).utcoffset() == lo.astimezone(tz).utcoffset():
+                    lo = middle
+                else:
+                    hi = middle
+            found.append(hi.replace(microsecond=0))
+        day = following
+    return tuple(found)
+
+
+@st.composite
+def near_switches(draw: st.DrawFn, zone: str) -> datetime:
+    """An instant within a few hours of one of the zone's switches, often on a whole minute."""
+    switch = draw(st.sampled_from(switches(zone)))
+    minutes = draw(st.integers(-4 * 60, 4 * 60))
+    seconds = draw(st.sampled_from([0, 0, 1, 59, 30]))
+    return switch + timedelta(minutes=minutes, seconds=seconds)
+
+
+@st.composite
+def zones_and_instants(draw: st.DrawFn) -> tuple[str, datetime]:
+    zone = draw(st.sampled_from(DST_ZONES))
+    return zone, draw(st.one_of(instants, near_switches(zone)))
+
+
 @SETTINGS
-@given(window_lists(), st.sampled_from(DST_ZONES), instants)
-def test_away_from_the_switches_dst_zones_follow_the_wall_clock_too(
-    windows: list[Window], zone: str, t: datetime
+@given(window_lists(), zones_and_instants())
+def test_a_window_means_the_local_time_is_inside_it_across_switches_too(
+    windows: list[Window], zone_and_instant: tuple[str, datetime]
 ) -> None:
-    tz = ZoneInfo(zone)
-    assume(
-        (t - timedelta(hours=3)).astimezone(tz).utcoffset()
-        == (t + timedelta(hours=3)).astimezone(tz).utcoffset()
-    )
+    """DESIGN §2: the local time is the highest the clock has read (in the second run of a
+    repeated hour, the end of the first run); the instance runs while it is inside a window."""
+    zone, t = zone_and_instant
     schedule = parse_schedule(window_text(windows, zone))
-    local = t.astimezone(tz)
+    local = wall_reached(t, shipped_zone(zone))
     expected = inside_the_slow_way(windows, local.weekday(), local.hour * 60 + local.minute)
     state = timeline(schedule).desired_state(t)
     assert state is (DesiredState.RUNNING if expected else DesiredState.STOPPED)
+
+
+@SETTINGS
+@given(
+    st.sampled_from(DST_ZONES).flatmap(
+        lambda z: st.tuples(st.just(z), near_switches(z), st.integers(-180, 180))
+    ),
+    st.integers(0, 240),
+)
+def test_wall_time_order_is_kept_and_a_wall_time_has_happened_once_the_clock_read_it(
+    zone_instant_minutes: tuple[str, datetime, int], later: int
+) -> None:
+    zone, t, minutes = zone_instant_minutes
+    tz = shipped_zone(zone)
+    first = (t.astimezone(tz) + timedelta(minutes=minutes)).replace(tzinfo=None, second=0)
+    second = first + timedelta(minutes=later)
+    assert to_instant(first, tz) <= to_instant(second, tz)
+    assert (to_instant(first, tz) <= t) is (first <= wall_reached(t, tz))
+    # The first instant at which the clock reads the wall time or later.
+    at = to_instant(first, tz)
+    assert to_wall(at, tz) >= first
+    assert to_wall(at - timedelta(seconds=1), tz) < first
 
 
 @st.composite
@@ -115,11 +172,8 @@ def cron_values(draw: st.DrawFn) -> str:
     for action in draw(st.lists(st.sampled_from(["start", "stop"]), min_size=1, max_size=3)):
         minute = draw(st.sampled_from(["0", "30", "*/20", "15,45", "59"]))
         hour = draw(st.sampled_from(["*/6", "2", "1-3", "8", "18", "23", "0"]))
-        # Day of month or day of week, not both: croniter mixes them in its own way.
-        dom, dow = draw(
-            st.sampled_from(["1", "L", "15"]).map(lambda d: (d, "*"))
-            | st.sampled_from(["*", "mon-fri", "sat,sun", "fri", "sun#1"]).map(lambda w: ("*", w))
-        )
+        dom = draw(st.sampled_from(["*", "1", "L", "15", "*/2", "1,L"]))
+        dow = draw(st.sampled_from(["*", "mon-fri", "sat,sun", "fri", "sun#1", "*/2", "7"]))
         clauses.append(f"{action}={minute} {hour} {dom} * {dow}")
     clauses.append(f"tz={draw(st.sampled_from([*FIXED_ZONES, *DST_ZONES]))}")
     return "; ".join(clauses)

@@ -127,24 +127,80 @@ def test_kolkata_is_five_and_a_half_hours_ahead_all_year() -> None:
 # --- the spring-forward gap and the fall-back repeat ----------------------------------------
 
 
-def test_a_cron_time_in_the_spring_gap_fires_once_with_the_offset_before_the_gap() -> None:
+def test_a_cron_time_in_the_spring_gap_happens_when_the_clocks_jump() -> None:
+    # 02:30 does not exist on the switch days: it happens at the jump, 03:00 CEST = 01:00Z,
+    # 03:00 EDT = 07:00Z, 03:00 AEDT = 16:00Z the day before.
     value = "start=30 2 * * *; tz=Europe/Berlin"
     assert events(value, "2026-03-28 00:00", "2026-03-31 00:00") == [
         start("2026-03-28 01:30"),
-        start("2026-03-29 01:30"),
+        start("2026-03-29 01:00"),
         start("2026-03-30 00:30"),
     ]
     new_york = "start=30 2 * * *; tz=America/New_York"
     assert events(new_york, "2026-03-07 00:00", "2026-03-10 00:00") == [
         start("2026-03-07 07:30"),
-        start("2026-03-08 07:30"),
+        start("2026-03-08 07:00"),
         start("2026-03-09 06:30"),
     ]
     sydney = "start=30 2 * * *; tz=Australia/Sydney"
     assert events(sydney, "2026-10-02 00:00", "2026-10-05 00:00") == [
         start("2026-10-02 16:30"),
-        start("2026-10-03 16:30"),
+        start("2026-10-03 16:00"),
         start("2026-10-04 15:30"),
+    ]
+
+
+def test_gaps_of_half_an_hour_and_at_midnight_also_happen_at_the_jump() -> None:
+    # Lord Howe Island goes from +10:30 to +11:00 at 02:00 on 2026-10-04 (15:30Z the day
+    # before); Santiago from -04:00 to -03:00 at midnight on 2026-09-06 (04:00Z).
+    lord_howe = "start=15 2 * * *; tz=Australia/Lord_Howe"
+    assert events(lord_howe, "2026-10-02 12:00", "2026-10-04 18:00") == [
+        start("2026-10-02 15:45"),
+        start("2026-10-03 15:30"),
+        start("2026-10-04 15:15"),
+    ]
+    santiago = "stop=0 0 * * *; tz=America/Santiago"
+    assert events(santiago, "2026-09-04 12:00", "2026-09-07 12:00") == [
+        stop("2026-09-05 04:00"),
+        stop("2026-09-06 04:00"),
+        stop("2026-09-07 03:00"),
+    ]
+
+
+def test_a_start_and_a_stop_in_the_spring_gap_keep_their_order() -> None:
+    # 02:30 and 03:00 Berlin both happen at the jump (01:00Z) on 2026-03-29: the stop wins, and
+    # the machine does not run for a day as it would if 02:30 came after 03:00.
+    value = "start=30 2 * * *; stop=0 3 * * *; tz=Europe/Berlin"
+    assert events(value, "2026-03-28 00:00", "2026-03-31 00:00") == [
+        start("2026-03-28 01:30"),
+        stop("2026-03-28 02:00"),
+        stop("2026-03-29 01:00"),
+        start("2026-03-30 00:30"),
+        stop("2026-03-30 01:00"),
+    ]
+    line = tl(value)
+    assert line.desired_state(at("2026-03-29 01:00")) is STOPPED
+    assert line.desired_state(at("2026-03-29 12:00")) is STOPPED
+    assert line.last_event(at("2026-03-29 12:00")) == Event(Action.STOP, at("2026-03-29 01:00"))
+
+
+def test_a_window_ending_in_the_spring_gap_ends_when_the_clocks_jump() -> None:
+    # 01:00 CET = 00:00Z; 02:30 does not exist that night, so the window ends at the jump,
+    # 01:00Z, when the local time leaves it (03:00 CEST), not at 01:30Z.
+    value = "01:00-02:30 Europe/Berlin"
+    assert events(value, "2026-03-28 12:00", "2026-03-29 12:00") == [
+        start("2026-03-29 00:00"),
+        stop("2026-03-29 01:00"),
+    ]
+    line = tl(value)
+    assert line.desired_state(at("2026-03-29 00:59")) is RUNNING
+    assert line.desired_state(at("2026-03-29 01:15")) is STOPPED
+
+
+def test_a_window_starting_in_the_spring_gap_starts_when_the_clocks_jump() -> None:
+    assert events("02:30-05:00 Europe/Berlin", "2026-03-28 12:00", "2026-03-29 12:00") == [
+        start("2026-03-29 01:00"),
+        stop("2026-03-29 03:00"),
     ]
 
 
@@ -183,8 +239,8 @@ def test_an_every_half_hour_cron_fires_once_per_repeated_wall_time() -> None:
 
 
 def test_an_every_half_hour_cron_gives_no_duplicate_instants_across_the_gap() -> None:
-    # 01:30 CET, 02:00 and 02:30 (gap, read as CET), 03:00 and 03:30 CEST (the same instants),
-    # 04:00 CEST, 04:30 CEST.
+    # 01:30 CET = 00:30Z; 02:00 and 02:30 (the gap) and 03:00 CEST are all the jump, 01:00Z;
+    # then 03:30, 04:00 and 04:30 CEST.
     assert events(
         "start=*/30 * * * *; tz=Europe/Berlin", "2026-03-29 00:00", "2026-03-29 02:30"
     ) == [
@@ -197,8 +253,8 @@ def test_an_every_half_hour_cron_gives_no_duplicate_instants_across_the_gap() ->
 
 
 def test_a_stopped_stretch_swallowed_by_the_gap_leaves_one_start_and_one_stop() -> None:
-    # 01:00 CET = 00:00Z; the stop at 02:30 (01:30Z) falls after the next start at
-    # 03:00 CEST (01:00Z), so the two windows are one run until 04:00 CEST (02:00Z).
+    # 01:00 CET = 00:00Z; the stop at 02:30 (the gap) and the start at 03:00 CEST both happen at
+    # the jump, 01:00Z, so the two windows touch and are one run until 04:00 CEST (02:00Z).
     value = "01:00-02:30 03:00-04:00 Europe/Berlin"
     assert events(value, "2026-03-28 12:00", "2026-03-29 12:00") == [
         start("2026-03-29 00:00"),
@@ -208,7 +264,7 @@ def test_a_stopped_stretch_swallowed_by_the_gap_leaves_one_start_and_one_stop() 
 
 
 def test_windows_that_the_gap_makes_touch_merge() -> None:
-    # The stop at 02:00 (gap, CET) and the start at 03:00 CEST are both 01:00Z.
+    # The stop at 02:00 (the gap: at the jump) and the start at 03:00 CEST are both 01:00Z.
     assert events(
         "01:00-02:00 03:00-04:00 Europe/Berlin", "2026-03-28 12:00", "2026-03-29 12:00"
     ) == [

@@ -22,7 +22,7 @@ from offhours.config import Config, ConfigError
 from offhours.explain import EMPTY, FULL, PART, UNKNOWN, describe, local_text, week_at_a_glance
 from offhours.language import is_opt_out, parse_schedule
 from offhours.records import decision_record
-from offhours.schedule import Schedule, ScheduleError, iso
+from offhours.schedule import DesiredState, Schedule, ScheduleError, iso
 from offhours.service import RunReport
 from offhours.service import run as service_run
 from offhours.timeline import timeline
@@ -81,14 +81,17 @@ def check_result(
     except ScheduleError as exc:
         return {"valid": False, "error": exc.describe()}, None
     tl = timeline(schedule)
-    last = tl.last_event(at)
-    desired = tl.desired_state(at)
+    last, upcoming = tl.around(at, count)
+    if last is not None:
+        desired: DesiredState | None = last.action.state
+    else:
+        desired = DesiredState.RUNNING if tl.always_running else None
     result = {
         "valid": True,
         "timezone": schedule.timezone,
         "desired": desired.value if desired is not None else None,
         "last": {"action": last.action.value, "at": iso(last.at)} if last else None,
-        "next": [{"action": e.action.value, "at": iso(e.at)} for e in tl.next_events(at, count)],
+        "next": [{"action": e.action.value, "at": iso(e.at)} for e in upcoming],
     }
     return result, schedule
 
@@ -107,12 +110,11 @@ def _human(value: str, result: dict[str, Any], schedule: Schedule | None, at: da
     lines.append(f"At         {iso(at)}  ({local_text(at, tz)})")
     desired = result["desired"] or "no opinion yet (no event in the year before)"
     lines.append(f"Desired    {desired}")
-    last = timeline(schedule).last_event(at)
+    last, events = timeline(schedule).around(at, len(result["next"]))
     if last is not None:
         lines.append(
             f"Last       {last.action.value:<5}  {iso(last.at)}  ({local_text(last.at, tz)})"
         )
-    events = timeline(schedule).next_events(at, len(result["next"]))
     for i, event in enumerate(events):
         label = "Next" if i == 0 else ""
         lines.append(

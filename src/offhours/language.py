@@ -26,9 +26,10 @@ Cron events, for what windows cannot say::
 
 - Clauses separated by ``;``: ``start=CRON``, ``stop=CRON`` (each may repeat, one at least),
   ``tz=ZONE``, and the words ``enforce`` and ``hibernate`` as clauses of their own.
-- ``CRON`` has exactly five fields (minute hour day-of-month month day-of-week), read by croniter:
-  names, ranges, steps, lists, ``L`` and ``#``. Six- or seven-field forms (seconds, years) are
-  refused, as is an expression that never fires (``0 9 30 2 *``).
+- ``CRON`` has exactly five fields (minute hour day-of-month month day-of-week) and means what it
+  means in a crontab, with ``L`` and ``N#k`` besides: see `offhours.cron`, which also says how
+  croniter is made to read it so. Six- or seven-field forms (seconds, years) are refused, as is
+  an expression that never fires (``0 9 30 2 *``).
 
 Named schedules: a single word such as ``office-hours`` (optionally followed by ``enforce`` or
 ``hibernate``) names an entry of the deployment's catalogue, see `offhours.catalog`.
@@ -44,13 +45,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime
-from functools import lru_cache
 from typing import Protocol
 
-from croniter import croniter
-from croniter.croniter import CroniterBadDateError, CroniterError
-
+from offhours.cron import CronError, parse_cron
 from offhours.schedule import (
     Action,
     CronRule,
@@ -331,26 +328,6 @@ def _default_zone(default_timezone: str, value: str) -> str:
 
 # --- cron ---------------------------------------------------------------------------------
 
-_PROBE_START = datetime(2000, 1, 1)
-
-
-@lru_cache(maxsize=1024)
-def _cron_problem(expression: str) -> str | None:
-    """Why a five-field expression is unusable, or None if croniter reads it and it fires."""
-    try:
-        it = croniter(expression, _PROBE_START)
-    except CroniterError as exc:
-        return f"croniter cannot read it ({exc})"
-    except (ValueError, KeyError, IndexError) as exc:
-        return f"croniter cannot read it ({exc})"
-    try:
-        it.get_next(datetime)
-    except CroniterBadDateError:
-        return "never fires: no date matches it"
-    except (CroniterError, ValueError) as exc:
-        return f"croniter cannot read it ({exc})"
-    return None
-
 
 def _cron_rule(action: Action, expr: str, value: str, position: int) -> CronRule:
     fields = expr.split()
@@ -369,11 +346,14 @@ def _cron_rule(action: Action, expr: str, value: str, position: int) -> CronRule
         raise ScheduleError(
             "hashed 'H' and random 'R' fields are not supported", value, position, expr
         )
-    normal = " ".join(fields)
-    problem = _cron_problem(normal)
-    if problem is not None:
-        raise ScheduleError(problem, value, position, expr)
-    return CronRule(action, normal)
+    try:
+        cron = parse_cron(expr)
+    except CronError as exc:
+        where = position if exc.offset is None else position + exc.offset
+        raise ScheduleError(exc.reason, value, where, exc.token or expr) from None
+    if not cron.ever_fires:
+        raise ScheduleError("never fires: no date matches it", value, position, expr)
+    return CronRule(action, " ".join(fields))
 
 
 def _parse_cron(value: str, default_timezone: str) -> Schedule:

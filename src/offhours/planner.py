@@ -166,10 +166,13 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
         return Reading(error=ScheduleError(f"cannot be read ({type(exc).__name__})", value))
     try:
         tl = timeline(schedule)
-        event = tl.last_event(at)
-        upcoming = tl.next_events(at, 1)
-        # The desired state is the last event's; only without one does the timeline say more.
-        desired = event.action.state if event is not None else tl.desired_state(at)
+        event, upcoming = tl.around(at, 1)
+        # The desired state is the last event's; without one, running for a schedule that runs
+        # all the time, else no opinion.
+        if event is not None:
+            desired: DesiredState | None = event.action.state
+        else:
+            desired = DesiredState.RUNNING if tl.always_running else None
     except Exception as exc:  # e.g. an instant at the edge of the calendar
         error = ScheduleError(
             f"cannot be evaluated at {at.isoformat()} ({type(exc).__name__}: {exc})", value

@@ -5,29 +5,34 @@ its zone, turned into instants with these rules (DESIGN §2):
 
 - Daylight saving follows the zone's real rules (zoneinfo with tzdata): ``08:00 Europe/Berlin``
   is 07:00 UTC in winter and 06:00 UTC in summer.
-- A wall-clock time that does not exist (the spring-forward gap) is read with the offset in force
-  before the gap, as RFC 5545 does: 02:30 Europe/Berlin on 2026-03-29 is 01:30 UTC.
-- A wall-clock time that happens twice (fall-back) happens once, at its first occurrence.
+- A wall-clock time happens at the first instant at which the zone's clock reads it or a later
+  time. So a time that happens twice (fall-back) happens once, at its first occurrence, and a
+  time that does not exist (the spring-forward gap) happens when the gap ends, the instant the
+  clocks jump: 02:30 Europe/Berlin on 2026-03-29 is 01:00 UTC (03:00 CEST), as Debian's cron
+  runs a job whose time was skipped. Wall-time order is kept: a later wall time never happens
+  before an earlier one, and a window means exactly "the local time is inside it".
 
 For windows, the events are the edges of the union of the windows, worked out in wall-clock
-time and then in real time: a stopped stretch that the gap rule shrinks to nothing disappears,
-and its start and stop with it, so a start and a stop never fall on the same instant.
+time and then in real time: a window or a stopped stretch that the gap shrinks to nothing
+disappears, and its start and stop with it, so a start and a stop never fall on the same instant.
 
-For cron rules, croniter walks wall-clock time (naive datetimes, so every wall time is seen
-once) and each firing is mapped to an instant by the rules above. A start and a stop at the same
-instant are one stop.
+For cron rules (`offhours.cron`), the firings are found in wall-clock time and each is mapped to
+an instant by the rule above. The instant an event search starts from is turned into the latest
+wall time that has happened by then (the highest the clock has read), so the search is direct:
+the last firing at or before it, the next after it, never a walk over the firings in between.
+Firings that land on one instant are one event; a start and a stop at the same instant are one
+stop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
-from croniter.croniter import CroniterError
-
+from offhours.cron import Cron, parse_cron
 from offhours.schedule import Action, DesiredState, Event, Schedule, Window
 from offhours.zones import zone
 
@@ -38,23 +43,61 @@ _SLACK = timedelta(hours=3)
 LOOKBACK = timedelta(days=366)
 # How far `next_events` looks ahead before it gives up.
 HORIZON = timedelta(days=366 * 10)
-_LAST_SPANS = (
-    timedelta(hours=6),
-    timedelta(days=2),
-    timedelta(days=8),
-    timedelta(days=32),
-    LOOKBACK,
-)
+_WEEK = timedelta(days=7)
+_TICK = timedelta(microseconds=1)
 
 
 def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:
-    """A naive wall-clock time in `tz` to its UTC instant (gap: offset before; repeat: first)."""
-    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    """A naive wall-clock time in `tz` to its UTC instant: the first instant at which the clock
+    reads `wall` or later (a repeated time: its first occurrence; a time in the spring-forward
+    gap: the instant the clocks jump)."""
+    at = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if at.astimezone(tz).replace(tzinfo=None) == wall:
+        return at
+    # In the gap: fold=0 read it with the offset before the jump (an instant after the jump),
+    # fold=1 with the offset after it (an instant before the jump).
+    before = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    return _first_instant(before, at, lambda u: u.astimezone(tz).replace(tzinfo=None) >= wall)
 
 
 def to_wall(at: datetime, tz: ZoneInfo) -> datetime:
     """An instant to the naive wall-clock time in `tz`."""
     return at.astimezone(tz).replace(tzinfo=None)
+
+
+def wall_reached(at: datetime, tz: ZoneInfo) -> datetime:
+    """The latest wall-clock time that has happened by `at`: the highest the clock has read.
+
+    The wall time at `at`, except during the second run of a repeated hour, when the clock has
+    already read up to the end of the first run (a wall time there happened at its first
+    occurrence). `to_instant(w) <= at` exactly when `w <= wall_reached(at)`.
+    """
+    local = at.astimezone(tz)
+    if not local.fold:
+        return local.replace(tzinfo=None)
+    offset_after = local.utcoffset()
+    offset_before = local.replace(fold=0).utcoffset()
+    assert offset_after is not None and offset_before is not None
+    switch = _first_instant(
+        at - (offset_before - offset_after),
+        at,
+        lambda u: u.astimezone(tz).utcoffset() == offset_after,
+    )
+    return (switch + offset_before).replace(tzinfo=None) - _TICK
+
+
+def _first_instant(lo: datetime, hi: datetime, reached: Callable[[datetime], bool]) -> datetime:
+    """The first whole second after `lo` at which `reached` holds. `reached` is false at `lo`,
+    true from some whole second (a zone's switch) up to `hi` and a second beyond."""
+    base = lo.replace(microsecond=0)
+    low, high = 0, -int(-(hi - base).total_seconds() // 1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if reached(base + timedelta(seconds=middle)):
+            high = middle
+        else:
+            low = middle
+    return base + timedelta(seconds=high)
 
 
 def week_union(windows: Iterable[Window]) -> tuple[tuple[int, int], ...] | None:
@@ -88,7 +131,10 @@ class Timeline:
         self.tz = zone(schedule.timezone)
         self.week: tuple[tuple[int, int], ...] | None = None
         self.always_running = False
-        if not schedule.is_cron:
+        self._rules: tuple[tuple[Action, Cron], ...] = ()
+        if schedule.is_cron:
+            self._rules = tuple((r.action, parse_cron(r.expression)) for r in schedule.rules)
+        else:
             self.week = week_union(schedule.windows)
             self.always_running = self.week is None
 
@@ -97,8 +143,53 @@ class Timeline:
     def events_between(self, lo: datetime, hi: datetime) -> list[Event]:
         """Events with lo < at <= hi, in time order."""
         if self.schedule.is_cron:
-            return self._cron_events(lo, hi)
+            return list(self._cron_events(lo, hi))
         return self._window_events(lo, hi)
+
+    def changes_between(self, lo: datetime, hi: datetime) -> list[Event]:
+        """The events with lo < at <= hi that change the desired state, in time order: what
+        a picture of the span needs, without the repeats of a dense cron rule."""
+        if not self.schedule.is_cron:
+            return self._window_events(lo, hi)
+        out: list[Event] = []
+        last = self.last_event(lo)
+        state = last.action.state if last is not None else None
+        t = lo
+        while t < hi:
+            event = self._next_change(t, state, hi)
+            if event is None:
+                break
+            out.append(event)
+            state, t = event.action.state, event.at
+        return out
+
+    def _next_change(
+        self, after: datetime, state: DesiredState | None, hi: datetime
+    ) -> Event | None:
+        if state is None:
+            return next(self._cron_events(after, hi), None)
+        if state is DesiredState.RUNNING:
+            at = self._first_firing(Action.STOP, after)
+            return Event(Action.STOP, at) if at is not None and at <= hi else None
+        while True:
+            at = self._first_firing(Action.START, after)
+            if at is None or at > hi:
+                return None
+            if self._first_firing(Action.STOP, at - _TICK) != at:
+                return Event(Action.START, at)
+            after = at
+
+    def _first_firing(self, action: Action, after: datetime) -> datetime | None:
+        """The first instant after `after` at which a rule of `action` fires."""
+        wall = wall_reached(after, self.tz)
+        found: datetime | None = None
+        for rule_action, cron in self._rules:
+            if rule_action is action:
+                firing = cron.next_after(wall)
+                if firing is not None:
+                    at = to_instant(firing, self.tz)
+                    found = at if found is None or at < found else found
+        return found
 
     def _window_events(self, lo: datetime, hi: datetime) -> list[Event]:
         if self.week is None:
@@ -120,7 +211,7 @@ class Timeline:
                         to_instant(monday + timedelta(minutes=end), self.tz),
                     )
                 )
-            monday += timedelta(days=7)
+            monday += _WEEK
         events: list[Event] = []
         current: list[datetime] | None = None
         for start_at, end_at in sorted(intervals):
@@ -136,16 +227,39 @@ class Timeline:
             events += _edges(current[0], current[1], lo, hi)
         return events
 
-    def _cron_events(self, lo: datetime, hi: datetime) -> list[Event]:
-        wall_lo = to_wall(lo, self.tz) - _SLACK
+    def _cron_events(self, lo: datetime, hi: datetime) -> Iterator[Event]:
+        """Events with lo < at <= hi, in order, found lazily: a caller that stops early pays
+        only for the firings it saw."""
+        wall_lo = wall_reached(lo, self.tz)
         wall_hi = to_wall(hi, self.tz) + _SLACK
-        found: dict[datetime, Action] = {}
-        for rule in self.schedule.rules:
-            for wall in _cron_walk(rule.expression, wall_lo, wall_hi):
-                at = to_instant(wall, self.tz)
-                if lo < at <= hi and found.get(at) is not Action.STOP:
-                    found[at] = rule.action
-        return [Event(action, at) for at, action in sorted(found.items())]
+        streams = [self._instants(cron, action, wall_lo, wall_hi) for action, cron in self._rules]
+        pending: Event | None = None
+        for at, _, action in heapq.merge(*streams):
+            if at > hi:
+                break
+            if pending is not None and pending.at != at:
+                yield pending
+                pending = None
+            if pending is None or action is Action.STOP:
+                pending = Event(action, at)
+        if pending is not None:
+            yield pending
+
+    def _instants(
+        self, cron: Cron, action: Action, after: datetime, until: datetime
+    ) -> Iterator[tuple[datetime, int, Action]]:
+        """The distinct instants at which one rule fires, after the wall time `after`. Firings
+        that happen at one instant (all of a spring-forward gap's) are skipped in one jump."""
+        rank = 0 if action is Action.START else 1
+        cursor = cron.cursor()
+        wall = after
+        while True:
+            firing = cursor.next_after(wall)
+            if firing is None or firing > until:
+                return
+            at = to_instant(firing, self.tz)
+            yield at, rank, action
+            wall = max(firing, wall_reached(at, self.tz))
 
     # -- the questions people ask ------------------------------------------------------------
 
@@ -153,22 +267,68 @@ class Timeline:
         """The latest event at or before `at` (None: no event in the year before)."""
         if self.always_running:
             return None
-        for span in _LAST_SPANS:
-            events = self.events_between(at - span, at)
+        if self.schedule.is_cron:
+            return self._cron_last(at)
+        for span in (timedelta(days=2), timedelta(days=8), LOOKBACK):
+            events = self._window_events(at - span, at)
             if events:
                 return events[-1]
         return None
+
+    def _cron_last(self, at: datetime) -> Event | None:
+        wall = wall_reached(at, self.tz)
+        since = at - LOOKBACK
+        best: Event | None = None
+        for action, cron in self._rules:
+            firing = cron.last_at_or_before(wall)
+            if firing is None:
+                continue
+            instant = to_instant(firing, self.tz)
+            if instant <= since:
+                continue
+            if best is None or instant > best.at or (instant == best.at and action is Action.STOP):
+                best = Event(action, instant)
+        return best
 
     def next_events(self, at: datetime, count: int = 5) -> list[Event]:
         """The next `count` events strictly after `at` (fewer if the horizon comes first)."""
         if count <= 0 or self.always_running:
             return []
-        span = timedelta(hours=2)  # widened fourfold until `count` events are found
+        if self.schedule.is_cron:
+            events = self._cron_events(at, at + HORIZON)
+            return [e for _, e in zip(range(count), events, strict=False)]
+        return self._window_next(at, count)
+
+    def _window_next(self, at: datetime, count: int) -> list[Event]:
+        assert self.week is not None
+        span = self._window_span(count)
         while True:
-            events = self.events_between(at, at + span)
+            events = self._window_events(at, at + span)
             if len(events) >= count or span >= HORIZON:
                 return events[:count]
             span = min(span * 4, HORIZON)
+
+    def _window_span(self, count: int) -> timedelta:
+        """A span after an instant that usually holds `count` window events: each week holds
+        two per interval of the week's union (fewer only where a spring-forward gap swallows
+        a window)."""
+        assert self.week is not None
+        return timedelta(days=1) + _WEEK * (count // (2 * len(self.week)))
+
+    def around(self, at: datetime, count: int = 1) -> tuple[Event | None, list[Event]]:
+        """The last event at or before `at` and the next `count` after it, in one search:
+        what a reader of a value needs (`desired_state` is the last event's state, or running
+        for a schedule that is `always_running`)."""
+        if self.always_running:
+            return None, []
+        if self.schedule.is_cron:
+            return self._cron_last(at), self.next_events(at, count)
+        events = self._window_events(at - timedelta(days=2), at + self._window_span(count))
+        before = [e for e in events if e.at <= at]
+        after = [e for e in events if e.at > at]
+        last = before[-1] if before else self.last_event(at)
+        upcoming = after[:count] if len(after) >= count else self.next_events(at, count)
+        return last, upcoming
 
     def desired_state(self, at: datetime) -> DesiredState | None:
         """Running or stopped at `at`; None where a cron schedule has no opinion yet."""
@@ -184,21 +344,6 @@ def _edges(start: datetime, end: datetime, lo: datetime, hi: datetime) -> list[E
         out.append(Event(Action.START, start))
     if lo < end <= hi:
         out.append(Event(Action.STOP, end))
-    return out
-
-
-def _cron_walk(expression: str, wall_lo: datetime, wall_hi: datetime) -> list[datetime]:
-    """Wall-clock firings with wall_lo < t <= wall_hi."""
-    out: list[datetime] = []
-    try:
-        it = croniter(expression, wall_lo)
-        while True:
-            wall = it.get_next(datetime)
-            if wall > wall_hi:
-                break
-            out.append(wall)
-    except CroniterError:
-        pass
     return out
 
 
