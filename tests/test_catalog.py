@@ -64,7 +64,6 @@ def test_an_overlong_entry_invalidates_only_itself():
         ("- a\n- b\n", "mapping"),
         ("office-hours: [unclosed\n", "not a usable YAML"),
         ("? [a, b]\n: x\n", "not a usable YAML"),
-        ("x: !!python/object:os.system ls\n", "not a usable YAML"),
     ],
 )
 def test_a_broken_document_is_one_clear_error(document, words):
@@ -77,3 +76,27 @@ def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path):
     path.write_bytes(b"office-hours: \xff\xfe 08:00-18:00\n")
     with pytest.raises(CatalogError, match="not UTF-8 text"):
         load_catalog(path)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "a: 2026-13-45\n",
+        "a: {value: 2026-02-30}\n",
+        "a: " + "9" * 5000 + "\n",
+        "a: !!python/object:os.system ls\n",
+        "a: .inf\n",
+    ],
+    ids=["bad-date", "bad-date-in-entry", "huge-int", "python-tag", "float"],
+)
+def test_every_value_is_read_as_text_so_no_value_fails_to_construct(document):
+    catalog = parse_catalog(document)  # no error for the document as a whole
+    (entry,) = catalog.entries
+    assert entry.name == "a"
+    assert isinstance(entry.value, str)
+
+
+def test_a_value_that_is_not_a_schedule_invalidates_only_its_users():
+    catalog = parse_catalog("good: 08:00-18:00\nodd: 2026-13-45\n")
+    assert catalog.lookup("good") == ("good", "08:00-18:00", None)
+    assert catalog.lookup("odd") == ("odd", "2026-13-45", None)  # invalid where it is used

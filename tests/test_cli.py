@@ -134,8 +134,19 @@ def test_one_malformed_catalogue_entry_invalidates_only_its_own_users(capsys, tm
         (["check", "start=* * * * *", "--count", "100000000"], "--count must be 0 to 1000"),
         (["check", OFFICE, "--count", "-1"], "--count must be 0 to 1000"),
         (["plan", "--at", "9999-12-31T23:59:59Z", "--region", "us-east-1"], "outside the years"),
+        (["plan", "--region", "xx-nowhere-9"], "not a known AWS region"),
+        (["run", "--region", "us-east-1,../x"], "is not a region name"),
     ],
-    ids=["year-1", "year-9999", "1969", "count-huge", "count-negative", "plan-at"],
+    ids=[
+        "year-1",
+        "year-9999",
+        "1969",
+        "count-huge",
+        "count-negative",
+        "plan-at",
+        "region",
+        "region-path",
+    ],  # fmt: skip
 )
 def test_bad_input_is_one_clear_line_and_exit_2(capsys, argv, words):
     assert main(argv) == 2

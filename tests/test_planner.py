@@ -22,8 +22,11 @@ from offhours.planner import (
     Step,
     Verdict,
     decide,
+    decide_all,
+    is_quiet,
     needs_details,
     plan,
+    plan_groups,
     read_value,
 )
 from offhours.schedule import DesiredState, iso
@@ -368,6 +371,7 @@ def test_no_state_tag_and_no_run_time_stops_the_others_from_being_decided(tags, 
     assert [d.instance.id for d in decisions] == [i.id for i in instances]
     for d in decisions:
         assert d.reason
+        assert d.error_code != "InternalError", d.reason  # decided, not caught by the net
         if d.step in (Step.START, Step.STOP, Step.HIBERNATE, Step.MARK):
             assert d.anchor is not None and d.anchor <= at  # nothing is recorded from the future
         if d.verdict is Verdict.ACT and not converge_or_enforce(d):
@@ -414,3 +418,35 @@ def test_what_needs_no_details_is_decided_quietly_whatever_the_details(situation
     assert decision.step is Step.NONE, decision.reason
     assert decision.verdict in (Verdict.UNCHANGED, Verdict.SKIPPED), decision.reason
     assert decision.warning is None
+
+
+def test_a_state_a_little_later_than_the_run_was_written_by_a_newer_run_and_is_left_alone():
+    instance = Instance("i-1", "running", OFFICE, handled=FRI_STOP)  # a newer run stopped...
+    decision = decide(instance, instant("2026-03-27T17:55:00Z"), SETTINGS)  # ...this older one
+    assert decision.step is Step.NONE and decision.verdict is Verdict.UNCHANGED
+    assert decision.warning is None
+    assert "a newer run has handled it already" in decision.reason
+    far = Instance("i-1", "running", OFFICE, handled="2026-03-27T19:00:00Z")
+    lie = decide(far, instant("2026-03-27T17:55:00Z"), SETTINGS)
+    assert lie.verdict is Verdict.ADOPT and lie.warning and "not trusted" in lie.warning
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(tagged_situations(), min_size=1, max_size=12), st.integers(0, 60 * 24 * 7))
+def test_deciding_once_per_group_decides_as_each_instance_alone(situations, minutes):
+    at = BASE + timedelta(minutes=minutes)
+    fleet = [
+        replace(instance, id=f"i-{k}", fingerprint=fingerprint(f"i-{k}", instance.schedule))
+        if instance.fingerprint is not None and k % 2
+        else replace(instance, id=f"i-{k}")
+        for k, (instance, _, _) in enumerate(situations)
+    ]
+    alone = [decide(instance, at, SETTINGS) for instance in fleet]
+    grouped = list(decide_all(fleet, at, SETTINGS))
+    assert grouped == alone
+    groups = plan_groups(fleet, at, SETTINGS)
+    assert sum(g.count for g in groups) == len(fleet)
+    kept = [d for g in groups for d in g.decisions()]
+    assert sorted(kept, key=lambda d: d.instance.id) == sorted(
+        (d for d in alone if not is_quiet(d)), key=lambda d: d.instance.id
+    )

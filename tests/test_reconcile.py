@@ -279,7 +279,7 @@ def test_a_changed_tag_value_whose_events_are_older_than_a_changes_nothing(fleet
 def test_the_state_tag_is_written_only_after_the_instance_reached_its_state(
     fleet, reconcile, hooks
 ):
-    iid = fleet.one(OFFICE, handled=FRIDAY_START)
+    iid = fleet.one(OFFICE, handled=FRIDAY_START, fingerprinted=True)
     order: list[str] = []
     hooks.on("before-call.ec2.StopInstances", lambda **_: order.append("stop"))
     hooks.on("after-call.ec2.StopInstances", lambda **_: order.append("stopped"))
@@ -381,16 +381,32 @@ def test_instances_are_stopped_and_tagged_with_one_call_per_batch(fleet, reconci
     assert all(fleet.anchor(i) == FRIDAY_STOP for i in ids)
 
 
-def test_a_state_without_fingerprint_gets_its_own_once_in_a_call_of_its_own(
-    fleet, reconcile, hooks
-):
+def test_a_state_without_fingerprint_gets_its_own_once_after_the_actions(fleet, reconcile, hooks):
     ids = fleet.launch(OFFICE, handled=FRIDAY_START, count=3)  # as an earlier version left it
+    order: list[str] = []
+    hooks.on("before-call.ec2.StopInstances", lambda **_: order.append("stop"))
     tags = hooks.calls("CreateTags")
+    hooks.on("before-call.ec2.CreateTags", lambda **_: order.append("tag"))
     reconcile("2026-03-27T20:00:00")
-    assert sorted(instance_ids(c).pop() for c in tags) == sorted(ids)  # one call each, once
+    # The stops and their A in one batch each; then a fingerprint per instance, once.
+    assert order == ["stop", "tag", "tag", "tag", "tag"]
+    assert instance_ids(tags[0]) == set(ids)
+    assert sorted(instance_ids(c).pop() for c in tags[1:]) == sorted(ids)
     assert all(fleet.fingerprint(i) == fingerprint(i, OFFICE) for i in ids)
     reconcile("2026-03-30T08:05:00")  # Monday's start: the fingerprints are there, one batch
-    assert len(tags) == 4 and instance_ids(tags[-1]) == set(ids)
+    assert len(tags) == 5 and instance_ids(tags[-1]) == set(ids)
+
+
+def test_with_no_time_left_for_fingerprints_the_actions_are_still_done(fleet, reconcile):
+    ids = fleet.launch(OFFICE, handled=FRIDAY_START, count=2)
+    budget = iter([True, True])  # the target, the stop batch; then no new work (A is a record)
+    report = reconcile(
+        "2026-03-27T20:00:00", may_call=lambda: next(budget, False), may_record=lambda: True
+    )
+    for iid in ids:
+        assert fleet.state(iid) == "stopped" and fleet.anchor(iid) == FRIDAY_STOP
+        assert fleet.fingerprint(iid) is None  # read as matching; written at a later record
+        assert outcome_of(report, iid).outcome == "done"
 
 
 @pytest.mark.parametrize(("count", "batch_size"), [(5, 2), (6, 3), (1, 100)])

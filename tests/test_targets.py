@@ -362,13 +362,15 @@ def test_a_message_naming_an_account_outside_target_accounts_assumes_no_role(
 ):
     sqs, url = queue
     stranger = "999999999999"
-    victim = member_fleet(clients, stranger, "us-east-1").one(OFFICE, handled=HANDLED)
+    # The victim is made through clients of its own, so that the worker's clients have no
+    # session for that account cached: the worker would have to assume the role itself.
+    victim = member_fleet(Clients(), stranger, "us-east-1").one(OFFICE, handled=HANDLED)
     assumed = assume_role_calls(clients)
     message = altered(genuine(sqs, url, Target("us-east-1", MEMBER_B)), account=stranger)
     response, lines = worker_run(message, capsys)
     assert response == {"batchItemFailures": []}  # dropped for good: a retry cannot mend it
     assert assumed == []
-    assert member_fleet(clients, stranger, "us-east-1").state(victim) == "running"
+    assert member_fleet(Clients(), stranger, "us-east-1").state(victim) == "running"
     line = dropped(lines)
     assert stranger in line["message"] and "not one of this deployment's targets" in line["message"]
     assert not [x for x in lines if x.get("kind") == "decision"]

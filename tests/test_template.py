@@ -395,7 +395,7 @@ def test_the_scheduler_does_not_reconcile_with_fan_out_so_it_holds_no_ec2_rights
 def test_silence_is_alarmed_by_a_heartbeat_and_deferred_targets():
     resources = template()["Resources"]
     heartbeat = resources["HeartbeatAlarm"]["Properties"]
-    assert heartbeat["MetricName"] == "evaluated"  # every completed run emits it, zeros included
+    assert heartbeat["MetricName"] == "failed"  # every run that reconciled puts it, zeros too
     assert heartbeat["Statistic"] == "SampleCount"
     assert heartbeat["Period"] * heartbeat["EvaluationPeriods"] == 15 * 60
     assert heartbeat["ComparisonOperator"] == "LessThanThreshold" and heartbeat["Threshold"] == 1
@@ -433,3 +433,36 @@ def test_catalogue_changes_are_mailed_with_the_alarms():
     assert rule["Properties"]["Targets"][0]["Arn"] == {"Ref": "AlarmTopic"}
     statements = resources["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert any(s["Principal"] == {"Service": "events.amazonaws.com"} for s in statements)
+
+
+def test_the_package_carries_no_tracing_sdk_and_tracing_brings_the_powertools_layer():
+    document = template()
+    function = document["Globals"]["Function"]
+    assert function["Layers"]["If"][0] == "IsTracingActive"
+    (arn,) = function["Layers"]["If"][1]
+    assert "AWSLambdaPowertoolsPythonV3-python313-arm64:${PowertoolsLayerVersion}" in arn["Sub"]
+    assert function["Layers"]["If"][2] == {"Ref": "AWS::NoValue"}
+    requirements = (ROOT / "src" / "requirements.txt").read_text()
+    lines = [x.split("#")[0].strip() for x in requirements.splitlines()]
+    wanted = [x for x in lines if x]
+    assert not any(x.startswith(("boto3", "botocore", "aws-xray-sdk")) for x in wanted)
+    assert not any("[" in x for x in wanted), "no extras (tracer would bring the X-Ray SDK)"
+    for name in ("OffhoursFunction", "OffhoursWorkerFunction"):
+        assert document["Resources"][name]["Metadata"] == {"BuildMethod": "makefile"}
+    makefile = (ROOT / "src" / "Makefile").read_text()
+    assert "build-OffhoursFunction build-OffhoursWorkerFunction:" in makefile
+
+
+def test_detailed_metrics_and_memory_are_parameters_the_functions_read():
+    document = template()
+    assert document["Globals"]["Function"]["MemorySize"] == {"Ref": "MemorySize"}
+    variables = document["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["DETAILED_METRICS"] == {"Ref": "DetailedMetrics"}
+    assert document["Parameters"]["DetailedMetrics"]["Default"] == "false"
+
+
+def test_waiting_queue_messages_are_alarmed_with_fan_out():
+    alarm = template()["Resources"]["QueueAgeAlarm"]
+    assert alarm["Condition"] == "IsFanOut"
+    assert alarm["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["Properties"]["Threshold"] == 900

@@ -71,8 +71,9 @@ class Catalog:
         return [e.name for e in self.entries]
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without aliases, and with a bound on nesting."""
+class _BoundedLoader(yaml.BaseLoader):
+    """PyYAML's base loader (every value a string: no dates, numbers or tags to construct, so
+    no value can fail to construct), without aliases, and with a bound on nesting."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)

@@ -18,7 +18,7 @@ from offhours.catalog import (
     load_catalog,
     parse_catalog,
 )
-from offhours.config import Config, ConfigError
+from offhours.config import Config, ConfigError, region_problem
 from offhours.explain import EMPTY, FULL, PART, UNKNOWN, describe, local_text, week_at_a_glance
 from offhours.language import is_opt_out, parse_schedule
 from offhours.records import decision_record
@@ -186,6 +186,10 @@ def _run_config(args: argparse.Namespace) -> Config:
         if not region:
             raise UsageError("no region: give --region, or set AWS_REGION or REGIONS")
         changes["regions"] = (region,)
+    for region in changes.get("regions", config.regions):
+        problem = region_problem(region)
+        if problem is not None:
+            raise UsageError(f"region {problem}")
     if args.tag_key:
         changes["tag_key"] = args.tag_key
     if args.default_timezone:

@@ -60,13 +60,6 @@ def state_text(handled: str | None, fingerprint: str | None) -> str:
     return " ".join(parts).strip()
 
 
-def _written(d: Decision) -> str | None:
-    """The state tags as the decision leaves them once recorded."""
-    if d.anchor is None:
-        return None
-    return state_text(iso(d.anchor), d.fingerprint_after or d.instance.fingerprint)
-
-
 ACTING = (Step.START, Step.STOP, Step.HIBERNATE)
 
 
@@ -91,6 +84,9 @@ def dry_run(plan: Plan) -> list[Outcome]:
             )
         elif d.verdict is Verdict.ADOPT:
             outcomes.append(Outcome(d, Outcomes.DRY_RUN, f"dry run, would adopt: {d.reason}"))
+        elif d.step is Step.FORGET:
+            static = _static(d)
+            outcomes.append(Outcome(d, static.outcome, f"dry run, nothing removed: {d.reason}"))
         else:
             outcomes.append(_static(d))
     return outcomes
@@ -115,10 +111,21 @@ def execute(
     time budget); `may_record` before writing the state tags of instances just acted on."""
     state_key, fp_key = state_tag_key(tag_key), fingerprint_tag_key(tag_key)
 
+    later: dict[str, dict[str, str]] = {}  # fingerprints written after the actions
+
     def tags_of(d: Decision) -> dict[str, str]:
+        """The state tags to write with A. A fingerprint that replaces another one goes with A
+        (else the next run would find the other one again); one that an instance never had
+        (new, or recorded by an earlier version) is written after every action of the run, a
+        call per instance, time permitting: without it the state reads as matching."""
         assert d.anchor is not None
         fp = d.fingerprint_after
-        return {state_key: iso(d.anchor), **({fp_key: fp} if fp is not None else {})}
+        if fp is None:
+            return {state_key: iso(d.anchor)}
+        if d.instance.fingerprint is None:
+            later[d.instance.id] = {fp_key: fp}
+            return {state_key: iso(d.anchor)}
+        return {state_key: iso(d.anchor), fp_key: fp}
 
     calls = 0
     endpoint_error: str | None = None
@@ -167,6 +174,22 @@ def execute(
     forgotten = (
         attempt(forget, gateway.untag, forget, (state_key, fp_key), may_call) if forget else None
     )
+    recorded = set(tagged.succeeded)
+    pending = {i: tags for i, tags in later.items() if i in recorded}
+    fingerprinted = (
+        set(attempt(list(pending), gateway.tag_each, pending, may_call).succeeded)
+        if pending
+        else set()
+    )
+
+    def written(d: Decision) -> str | None:
+        """The state tags as the run leaves them."""
+        if d.anchor is None:
+            return None
+        fp = d.fingerprint_after
+        if fp is None or (d.instance.fingerprint is None and d.instance.id not in fingerprinted):
+            fp = d.instance.fingerprint
+        return state_text(iso(d.anchor), fp)
 
     not_reached = (
         f"not attempted: EC2 could not be reached ({endpoint_error})"
@@ -224,7 +247,7 @@ def execute(
                     Outcomes.DONE,
                     d.reason,
                     changed=True,
-                    state_after=_written(d),
+                    state_after=written(d),
                     request_id=request_id,
                 )
         elif d.step is Step.MARK:
@@ -239,9 +262,9 @@ def execute(
             elif iid in tag_skipped:
                 outcome = Outcome(d, Outcomes.DEFERRED, f"{not_reached}; {d.reason}")
             elif d.verdict is Verdict.ADOPT:
-                outcome = Outcome(d, Outcomes.ADOPTED, d.reason, state_after=_written(d))
+                outcome = Outcome(d, Outcomes.ADOPTED, d.reason, state_after=written(d))
             else:
-                outcome = Outcome(d, Outcomes.UNCHANGED, d.reason, state_after=_written(d))
+                outcome = Outcome(d, Outcomes.UNCHANGED, d.reason, state_after=written(d))
         elif d.step is Step.FORGET:
             if iid in forget_failed:
                 code, message = forget_failed[iid]
@@ -252,7 +275,8 @@ def execute(
                     error_code=code,
                 )
             elif iid in forget_skipped:
-                outcome = _static(d)
+                static = _static(d)
+                outcome = Outcome(d, static.outcome, f"{not_reached}; {d.reason}")
             else:
                 static = _static(d)
                 outcome = Outcome(d, static.outcome, static.reason, state_after="")

@@ -64,7 +64,7 @@ def _refuse(problem: str, kind: str) -> dict[str, int]:
     """Change nothing, say why, and count a failed target so that the alarm fires."""
     counts = runtime.zero_counts()
     counts["failed"] = 1
-    runtime.emit(counts)
+    runtime.emit(counts, reconciled=False)
     logger.error(f"{problem}; nothing was done", extra={"kind": kind, **counts})
     return counts
 
@@ -80,7 +80,7 @@ def _fan_out(config: Config, at: datetime, context: LambdaContext) -> dict[str, 
         runtime.log_target_error(target, f"target {target}: {error}")
     counts = runtime.zero_counts()
     counts["failed"] = len(failed)
-    runtime.emit(counts)
+    runtime.emit(counts, reconciled=False)
     stamp = iso(at)
     logger.info(
         f"run at {stamp}: {len(sent)} targets put on the queue for the workers"

@@ -29,7 +29,7 @@ the decisions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -47,6 +47,10 @@ KMS_HINT = (
 # How long after a start event a stopped instance with Client.InternalError is reported as a
 # start that did not hold (then, a manual stop since the event is the likelier reading).
 KMS_WINDOW = timedelta(hours=1)
+# A state up to this much later than the run was written by a newer run (runs act on events
+# within 15 minutes of the clock, either way): this older run leaves the instance alone. Later
+# than that, the state tag lies.
+NEWER_RUN = timedelta(minutes=30)
 
 
 class Step(StrEnum):
@@ -202,22 +206,25 @@ def _step_for(
     return Step.STOP, None
 
 
-def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str | None]:
+def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str | None, bool]:
     """A, if the state tags may be believed; else why not (in words), and a warning for the
-    state tags that lie (unreadable, or later than the run)."""
+    state tags that lie (unreadable, or far later than the run). The last item says that a
+    newer run has handled the instance already: A is a little later than this run."""
     raw = instance.handled
     if raw is None:
-        return None, "newly seen", None
+        return None, "newly seen", None, False
     anchor, problem = read_anchor(raw)
     if anchor is None:
         text = f"its state tag {shown(raw)} cannot be read ({problem}), so it is not trusted"
-        return None, text, text
+        return None, text, text, False
     if anchor > at:
+        if anchor - at <= NEWER_RUN:
+            return anchor, "", None, True
         text = (
             f"its state tag says it was handled up to {iso(anchor)}, later than this run "
             f"({iso(at)}), so it is not trusted"
         )
-        return None, text, text
+        return None, text, text, False
     found = instance.fingerprint
     if found is not None and found != fingerprint(instance.id, instance.schedule):
         return (
@@ -225,8 +232,9 @@ def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str 
             f"its state tags were written for another schedule value or another instance "
             f"(fingerprint {shown(found, 20)}: the value changed, or tags were copied at launch)",
             None,
+            False,
         )
-    return anchor, "", None
+    return anchor, "", None, False
 
 
 def _left_alone(instance: Instance, verdict: Verdict, reason: str, forget: bool) -> Decision:
@@ -315,7 +323,19 @@ def decide(
         )
 
     event, desired = r.event, r.desired
-    handled, why_not, distrust = _trust(instance, at)
+    handled, why_not, distrust, newer = _trust(instance, at)
+    if newer and handled is not None:
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.UNCHANGED,
+            (
+                f"a newer run has handled it already (up to {iso(handled)}); this run, of "
+                f"{iso(at)}, leaves it alone"
+            ),
+            desired,
+            event,
+        )
     enforce = schedule.enforce or settings.converge
     current = DesiredState.RUNNING if instance.state == "running" else DesiredState.STOPPED
 
@@ -447,7 +467,9 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
     schedule = reading.schedule
     if schedule is None or schedule.enforce or settings.converge:
         return True
-    handled, _, _ = _trust(instance, at)
+    handled, _, _, newer = _trust(instance, at)
+    if newer:
+        return False
     if handled is None:
         return True
     event = reading.event
@@ -474,21 +496,128 @@ def decide_all(
     settings: Settings,
     readings: dict[str, Reading] | None = None,
 ) -> Iterator[Decision]:
-    """Decisions as instances arrive; each distinct tag value is read once (`readings` keeps
-    them across calls of one run). Whatever one instance's tags hold, the others are decided:
-    an unforeseen error is that instance's failure, never the run's."""
-    readings = {} if readings is None else readings
+    """A decision for each instance, in order, as they arrive (decided once per group of
+    instances alike: see `plan_groups`)."""
+    decider = _Decider(at, settings, readings)
     for instance in instances:
+        first, _ = decider.first_of_group(instance)
+        yield first if instance is first.instance else replace(first, instance=instance)
+
+
+@dataclass(slots=True)
+class Group:
+    """Instances whose decision is the same: `decision` is the first one's; `members` are all of
+    them (None for a group of quiet decisions when they are only counted)."""
+
+    decision: Decision
+    count: int = 0
+    members: list[Instance] | None = None
+
+    @property
+    def quiet(self) -> bool:
+        return is_quiet(self.decision)
+
+    def decisions(self) -> Iterator[Decision]:
+        first = self.decision
+        for instance in self.members or ():
+            yield first if instance is first.instance else replace(first, instance=instance)
+
+
+def is_quiet(decision: Decision) -> bool:
+    """Nothing to do and nothing to say: a DEBUG line."""
+    return (
+        decision.step is Step.NONE
+        and decision.verdict in (Verdict.UNCHANGED, Verdict.SKIPPED)
+        and decision.warning is None
+    )
+
+
+def _group_key(i: Instance) -> tuple[object, ...]:
+    """What an instance's decision depends on, besides the run's time and the settings. The
+    fingerprint is the one per-instance fact: it enters as whether it matches."""
+    found = i.fingerprint
+    fp: object = None
+    if found is not None:
+        fp = True if found == fingerprint(i.id, i.schedule) else found
+    return (
+        i.schedule,
+        i.handled,
+        fp,
+        i.state,
+        i.state_reason == "Client.InternalError",
+        i.auto_scaling_group,
+        i.spot,
+        i.root_device_type,
+        i.hibernation_configured,
+        i.untagged,
+    )
+
+
+class _Decider:
+    """Decides once per group of instances alike, and each distinct tag value once."""
+
+    def __init__(
+        self, at: datetime, settings: Settings, readings: dict[str, Reading] | None
+    ) -> None:
+        self.at = at
+        self.settings = settings
+        self.readings = {} if readings is None else readings
+        self.decided: dict[tuple[object, ...], Decision] = {}
+
+    def first_of_group(self, instance: Instance) -> tuple[Decision, tuple[object, ...] | None]:
+        """The decision of the first instance of the group (and the group's key); an
+        unforeseen error is this instance's failed decision, with no group."""
         try:
-            reading = readings.get(instance.schedule)
-            if reading is None:
-                reading = readings[instance.schedule] = read_value(instance.schedule, at, settings)
-            yield decide(instance, at, settings, reading)
+            key = _group_key(instance)
+            decision = self.decided.get(key)
+            if decision is None:
+                reading = self.readings.get(instance.schedule)
+                if reading is None:
+                    reading = read_value(instance.schedule, self.at, self.settings)
+                    self.readings[instance.schedule] = reading
+                decision = self.decided[key] = decide(instance, self.at, self.settings, reading)
+            return decision, key
         except Exception as exc:
-            yield Decision(
+            failed = Decision(
                 instance,
                 Step.NONE,
                 Verdict.FAILED,
                 f"could not be decided, left untouched ({type(exc).__name__}: {exc})",
                 error_code="InternalError",
             )
+            return failed, None
+
+
+def plan_groups(
+    instances: Iterable[Instance],
+    at: datetime,
+    settings: Settings,
+    readings: dict[str, Reading] | None = None,
+    *,
+    keep_quiet: bool = False,
+) -> list[Group]:
+    """Decisions by group: instances are grouped by what their decision depends on (value,
+    state tags, state, the reasons they are never touched), and each group is decided once.
+    A fleet has far fewer groups than instances (the instances of one value are handled at the
+    same events), so the cost per instance is a key and a dict lookup. Quiet groups (nothing to
+    do, nothing to say) keep only their count unless `keep_quiet`.
+
+    Each distinct tag value is read once (`readings` keeps them across calls of one run).
+    Whatever one instance's tags hold, the others are decided: an unforeseen error is that
+    instance's failure, never the run's."""
+    decider = _Decider(at, settings, readings)
+    groups: dict[tuple[object, ...], Group] = {}
+    out: list[Group] = []
+    for instance in instances:
+        first, key = decider.first_of_group(instance)
+        group = groups.get(key) if key is not None else None
+        if group is None:
+            keep = keep_quiet or not is_quiet(first)
+            group = Group(first, 0, [] if keep else None)
+            out.append(group)
+            if key is not None:
+                groups[key] = group
+        group.count += 1
+        if group.members is not None:
+            group.members.append(instance)
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -51,8 +52,8 @@ metrics = Metrics(
 # instances just started or stopped are still written down to RECORD_RESERVE_MS.
 RESERVE_MS = 20_000
 RECORD_RESERVE_MS = 5_000
-# Metrics of every run besides the six counts: the alarm on deferred targets reads this one.
-EXTRA_METRICS = ("deferred_targets",)
+# A run with nothing to count puts no metric (the fan-out scheduler): not worth a warning.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 clients: Clients = DEFAULT_CLIENTS
 
@@ -127,10 +128,29 @@ def zero_counts() -> dict[str, int]:
     return dict.fromkeys(COUNT_KEYS, 0)
 
 
-def emit(counts: dict[str, int], deferred_targets: int = 0) -> None:
-    for key in COUNT_KEYS:
-        metrics.add_metric(name=key, unit=MetricUnit.Count, value=counts[key])
-    metrics.add_metric(name="deferred_targets", unit=MetricUnit.Count, value=deferred_targets)
+# Put when not zero: they change at events, so they cost for a few hours a month.
+SPARSE_METRICS = frozenset({"started", "stopped", "failed", "deferred_targets"})
+
+
+def detailed_metrics() -> bool:
+    return os.environ.get("DETAILED_METRICS", "").strip().lower() in ("true", "1", "yes")
+
+
+def emit(counts: dict[str, int], deferred_targets: int = 0, *, reconciled: bool = True) -> None:
+    """The run's metrics. A custom metric costs $0.30 a month for every hour in which it gets
+    data, so by default (DESIGN §5, the README's cost table):
+
+    - `failed` at every run that reconciled, zeros included: the failed-actions alarm, and the
+      heartbeat (its samples are the completed runs);
+    - `started`, `stopped`, `failed` and `deferred_targets` whenever they are not zero.
+
+    `DetailedMetrics` (env DETAILED_METRICS) puts all of them at every run. The scheduler in
+    fan-out mode (`reconciled` False) does not feed the heartbeat: the workers do."""
+    detailed = detailed_metrics()
+    values = {**counts, "deferred_targets": deferred_targets}
+    for key, value in values.items():
+        if detailed or (value and key in SPARSE_METRICS) or (key == "failed" and reconciled):
+            metrics.add_metric(name=key, unit=MetricUnit.Count, value=value)
 
 
 def summarise(

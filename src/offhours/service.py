@@ -28,8 +28,9 @@ from offhours.planner import (
     Reading,
     Settings,
     Step,
-    decide_all,
+    Verdict,
     needs_details,
+    plan_groups,
     read_value,
 )
 
@@ -208,10 +209,22 @@ def reconcile_target(
                 on_outcome(outcome)
 
     readings: dict[str, Reading] = {}
+
+    def decide(instances: list[Instance]) -> list[Decision]:
+        """The decisions to apply; quiet ones are only counted unless every decision is
+        shown (`read_all`)."""
+        decisions: list[Decision] = []
+        for group in plan_groups(instances, at, settings, readings, keep_quiet=read_all):
+            if group.members is None:
+                _quiet(report.tallies, group.decision.verdict is Verdict.SKIPPED, group.count)
+            else:
+                decisions += group.decisions()
+        return decisions
+
     try:
         if read_all:
             for page in gateway.pages(may_call):
-                apply(list(decide_all(page, at, settings, readings)))
+                apply(decide(page))
                 if report.error is not None:
                     break
             return report
@@ -233,7 +246,7 @@ def reconcile_target(
             if needs_details(instance, at, settings, reading):
                 needed.append(instance_id)
             else:
-                _quiet(report.tallies, reading)
+                _quiet(report.tallies, reading.opt_out)
         for start in range(0, len(needed), SLICE):
             if may_call is not None and not may_call():
                 report.deferred = True
@@ -242,7 +255,7 @@ def reconcile_target(
                 report.tallies["deferred"] += len(needed) - start
                 break
             instances = gateway.details(needed[start : start + SLICE])
-            apply(list(decide_all(instances, at, settings, readings)))
+            apply(decide(instances))
             if report.error is not None:
                 break
     except OutOfTime:
@@ -254,13 +267,10 @@ def reconcile_target(
 SLICE = DETAILS_BATCH
 
 
-def _quiet(c: Counter[str], reading: Reading) -> None:
-    """Count a decision that the tags alone settle: nothing to do, nothing to say."""
-    c["evaluated"] += 1
-    if reading.opt_out:
-        c["skipped"] += 1
-    else:
-        c["unchanged"] += 1
+def _quiet(c: Counter[str], skipped: bool, count: int = 1) -> None:
+    """Count decisions that change nothing and say nothing (not kept, not logged)."""
+    c["evaluated"] += count
+    c["skipped" if skipped else "unchanged"] += count
 
 
 def run(

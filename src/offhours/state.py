@@ -5,7 +5,8 @@ offhours keeps its state in two tags of the instance, which it alone writes (DES
 - `<TagKey>:offhours-handled`: A, the instant up to which it has handled the instance (UTC,
   ISO 8601), e.g. ``2026-03-27T17:00:00Z``. It moves at every event the instance is brought to.
 - `<TagKey>:offhours-fingerprint`: a fingerprint of the instance id and the schedule value that
-  A is for: the first eight hex digits of SHA-256 over ``"<instance id>\\n<value>"``. A
+  A is for: the CRC-32 of ``"<instance id>\\n<value>"`` in eight hex digits (a check against
+  accidents, copies and edits, not a secret: whoever may write tags may write it too). A
   fingerprint that is not the instance's own was written for another value (the tag was
   changed) or another instance (tags copied by a launch template, an AMI or by hand): the
   instance is adopted, never acted on because of somebody else's history.
@@ -22,8 +23,8 @@ that cannot be read is reported as a problem, never raised.
 
 from __future__ import annotations
 
-import hashlib
 import re
+import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -49,8 +50,7 @@ def fingerprint_tag_key(schedule_tag_key: str) -> str:
 
 def fingerprint(instance_id: str, value: str) -> str:
     """The short fingerprint of an instance and the schedule value its state is for."""
-    digest = hashlib.sha256(f"{instance_id}\n{value}".encode(errors="replace")).hexdigest()
-    return digest[:FINGERPRINT_LENGTH]
+    return format(zlib.crc32(f"{instance_id}\n{value}".encode(errors="replace")), "08x")
 
 
 @lru_cache(maxsize=65536)

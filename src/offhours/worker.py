@@ -74,7 +74,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if not _is_queue_event(event):
         counts = runtime.zero_counts()
         counts["failed"] = 1
-        runtime.emit(counts)
+        runtime.emit(counts, reconciled=False)
         logger.error(
             "this is the fan-out worker: it takes SQS messages only; nothing was done",
             extra={"kind": "event-rejected"},
@@ -128,5 +128,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             for key in COUNT_KEYS:
                 total[key] += counts[key]
         total["failed"] += dropped
-        runtime.emit(total, deferred)
+        runtime.emit(total, deferred, reconciled=bool(reports))
     return dict(response)
