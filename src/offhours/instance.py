@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from offhours.state import fingerprint_tag_key, state_tag_key
+from offhours.state import fingerprint, fingerprint_tag_key, state_tag_key
 
 TRANSITIONAL_STATES = frozenset({"pending", "stopping", "shutting-down"})
 ASG_TAG = "aws:autoscaling:groupName"
@@ -38,3 +38,11 @@ class Instance:
     state_reason: str | None = None
     untagged: bool = False
     fingerprint: str | None = None
+    # Whether `fingerprint` is this instance's own for its value (None: no fingerprint tag);
+    # worked out once, when the instance is read, with its tags.
+    fingerprint_ok: bool | None = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.fingerprint is not None:
+            ok = self.fingerprint == fingerprint(self.id, self.schedule)
+            object.__setattr__(self, "fingerprint_ok", ok)

@@ -226,7 +226,7 @@ def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str 
         )
         return None, text, text, False
     found = instance.fingerprint
-    if found is not None and found != fingerprint(instance.id, instance.schedule):
+    if found is not None and not instance.fingerprint_ok:
         return (
             None,
             f"its state tags were written for another schedule value or another instance "
@@ -534,15 +534,13 @@ def is_quiet(decision: Decision) -> bool:
 
 def _group_key(i: Instance) -> tuple[object, ...]:
     """What an instance's decision depends on, besides the run's time and the settings. The
-    fingerprint is the one per-instance fact: it enters as whether it matches."""
-    found = i.fingerprint
-    fp: object = None
-    if found is not None:
-        fp = True if found == fingerprint(i.id, i.schedule) else found
+    fingerprint is the one per-instance fact: it enters as whether it matches (worked out when
+    the instance was read), or as itself where it does not (the reason quotes it)."""
+    ok = i.fingerprint_ok
     return (
         i.schedule,
         i.handled,
-        fp,
+        ok if ok is not False else i.fingerprint,
         i.state,
         i.state_reason == "Client.InternalError",
         i.auto_scaling_group,
@@ -609,14 +607,19 @@ def plan_groups(
     groups: dict[tuple[object, ...], Group] = {}
     out: list[Group] = []
     for instance in instances:
-        first, key = decider.first_of_group(instance)
-        group = groups.get(key) if key is not None else None
+        try:
+            group = groups.get(_group_key(instance))
+        except Exception:
+            group = None
         if group is None:
-            keep = keep_quiet or not is_quiet(first)
-            group = Group(first, 0, [] if keep else None)
-            out.append(group)
-            if key is not None:
-                groups[key] = group
+            first, key = decider.first_of_group(instance)
+            group = groups.get(key) if key is not None else None
+            if group is None:
+                keep = keep_quiet or not is_quiet(first)
+                group = Group(first, 0, [] if keep else None)
+                out.append(group)
+                if key is not None:
+                    groups[key] = group
         group.count += 1
         if group.members is not None:
             group.members.append(instance)

@@ -51,9 +51,12 @@ def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:
     """A naive wall-clock time in `tz` to its UTC instant: the first instant at which the clock
     reads `wall` or later (a repeated time: its first occurrence; a time in the spring-forward
     gap: the instant the clocks jump)."""
-    at = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
-    if at.astimezone(tz).replace(tzinfo=None) == wall:
-        return at
+    first = wall.replace(tzinfo=tz, fold=0)
+    offset, other = first.utcoffset(), wall.replace(tzinfo=tz, fold=1).utcoffset()
+    assert offset is not None and other is not None
+    if offset >= other:  # an ordinary time, or a repeated one (fold=0 is the first occurrence)
+        return (wall - offset).replace(tzinfo=UTC)
+    at = first.astimezone(UTC)
     # In the gap: fold=0 read it with the offset before the jump (an instant after the jump),
     # fold=1 with the offset after it (an instant before the jump).
     before = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
@@ -205,12 +208,10 @@ class Timeline:
                 begin = monday + timedelta(minutes=start)
                 if begin > wall_hi:
                     break
-                intervals.append(
-                    (
-                        to_instant(begin, self.tz),
-                        to_instant(monday + timedelta(minutes=end), self.tz),
-                    )
-                )
+                finish = monday + timedelta(minutes=end)
+                if finish < wall_lo:  # wholly before the span, slack included: cannot matter
+                    continue
+                intervals.append((to_instant(begin, self.tz), to_instant(finish, self.tz)))
             monday += _WEEK
         events: list[Event] = []
         current: list[datetime] | None = None
