@@ -146,7 +146,7 @@ def test_one_malformed_catalogue_entry_invalidates_only_its_own_users(capsys, tm
         "plan-at",
         "region",
         "region-path",
-    ],  # fmt: skip
+    ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(capsys, argv, words):
     assert main(argv) == 2

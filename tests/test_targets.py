@@ -14,7 +14,7 @@ from offhours import fanout, handler, runtime, worker
 from offhours.aws import Clients
 from offhours.catalog import default_catalog
 from offhours.config import Config
-from offhours.service import RunReport, Target, run, targets_of
+from offhours.service import RunReport, Target, rotated, run, targets_of
 from tests.fleet import Fleet
 
 OWN = "123456789012"  # moto's default account: the scheduler's own
@@ -439,3 +439,12 @@ def test_the_scheduler_does_not_consume_queue_messages(queue, fleet, capsys):
     assert counts["failed"] == 1
     assert fleet.state(box) == "running"
     assert "offhours.worker.lambda_handler" in capsys.readouterr().out
+
+
+def test_the_order_of_targets_turns_from_run_to_run_so_none_is_always_last():
+    targets = [Target(region) for region in ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1")]
+    runs = [datetime(2026, 3, 27, 8, minute, tzinfo=UTC) for minute in range(0, 60, 5)]
+    orders = [rotated(targets, at) for at in runs]
+    assert all(sorted(o) == sorted(targets) for o in orders)  # every target, once
+    assert {o[-1] for o in orders} == set(targets)  # each one is last in some run
+    assert rotated(targets, runs[0]) == rotated(targets, runs[0])  # the same run, the same order

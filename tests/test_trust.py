@@ -261,3 +261,17 @@ def test_an_instance_with_only_a_fingerprint_tag_loses_it(fleet, invoke):
     box = fleet.one(None, name="leftover", tags={FP_KEY: "0badcafe"})
     invoke(at("2026-03-27T18:05:00"))
     assert fleet.fingerprint(box) is None
+
+
+def test_a_run_whose_values_name_no_schedule_never_reads_the_catalogue(fleet, invoke, env):
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(
+        Name="/offhours/test/catalog", Value=ALIAS_BOMB, Type="String", Overwrite=True
+    )
+    env.setenv("CATALOG_PARAMETER", "/offhours/test/catalog")
+    parameters.clear_caches()
+    box = fleet.one(OFFICE, handled="2026-03-27T08:00:00Z")
+    run = invoke(at("2026-03-27T18:05:00"))
+    parameters.clear_caches()
+    assert fleet.state(box) == "stopped"
+    assert run.of_kind("catalog-error") == []  # the broken catalogue was never read

@@ -21,13 +21,13 @@ other instance.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-
-import yaml
-from yaml.composer import ComposerError
+from typing import Any, NamedTuple
 
 MAX_CATALOG_BYTES = 64 * 1024
 MAX_ENTRIES = 1000
@@ -44,8 +44,7 @@ class CatalogEntryError(ValueError):
     """An entry of the catalogue that is not a schedule value; only its users are invalid."""
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogEntry:
+class CatalogEntry(NamedTuple):
     name: str
     value: str
     description: str | None = None
@@ -71,28 +70,35 @@ class Catalog:
         return [e.name for e in self.entries]
 
 
-class _BoundedLoader(yaml.BaseLoader):
+@lru_cache(maxsize=1)
+def _loader() -> Any:
     """PyYAML's base loader (every value a string: no dates, numbers or tags to construct, so
-    no value can fail to construct), without aliases, and with a bound on nesting."""
+    no value can fail to construct), without aliases, and with a bound on nesting. PyYAML is
+    imported when a catalogue is first read, not with offhours."""
+    import yaml
+    from yaml.composer import ComposerError
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
+    class BoundedLoader(yaml.BaseLoader):
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise ComposerError(
-                None, None, "aliases (*name) are not allowed in a catalogue", event.start_mark
-            )
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
-            return super().compose_node(parent, index)  # type: ignore[arg-type]
-        finally:
-            self._depth -= 1
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise ComposerError(
+                    None, None, "aliases (*name) are not allowed in a catalogue", event.start_mark
+                )
+            self._depth += 1
+            try:
+                if self._depth > MAX_DEPTH:
+                    mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                    raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+    return yaml, BoundedLoader
 
 
 @lru_cache(maxsize=8)
@@ -100,8 +106,9 @@ def parse_catalog(text: str, source: str = "catalogue") -> Catalog:
     """A catalogue document; the same text (every run of a warm function) is parsed once."""
     if len(text.encode("utf-8", errors="replace")) > MAX_CATALOG_BYTES:
         raise CatalogError(f"{source} is larger than {MAX_CATALOG_BYTES // 1024} KiB")
+    yaml, loader = _loader()
     try:
-        document = yaml.load(text, Loader=_BoundedLoader)
+        document = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise CatalogError(f"{source} is not a usable YAML document: {exc}") from None
     except RecursionError:
@@ -144,6 +151,44 @@ def parse_catalog(text: str, source: str = "catalogue") -> Catalog:
                 )
             )
     return Catalog(tuple(entries))
+
+
+class CatalogUnavailable(ValueError):
+    """The catalogue could not be read: named schedules are invalid for this run only."""
+
+
+class LazyCatalog:
+    """A catalogue read when a value first names a schedule, not before: a run whose values
+    are all windows and cron never fetches or parses it (nor imports PyYAML). If it cannot be
+    read, `error` says why, `on_error` hears it once, and every lookup raises
+    `CatalogUnavailable`; the planner keeps the state tags of the instances that name it."""
+
+    def __init__(self, load: Callable[[], Catalog], on_error: Callable[[str], None]) -> None:
+        self._load = load
+        self._on_error = on_error
+        self._catalog: Catalog | None = None
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Catalog:
+        with self._lock:
+            if self._catalog is None and self.error is None:
+                try:
+                    self._catalog = self._load()
+                except Exception as exc:  # any failure of the parameter, the file, the text
+                    self.error = str(exc) or type(exc).__name__
+                    self._on_error(self.error)
+            if self.error is not None or self._catalog is None:
+                raise CatalogUnavailable(
+                    f"the catalogue of named schedules cannot be read: {self.error}"
+                )
+            return self._catalog
+
+    def lookup(self, name: str) -> tuple[str, str, str | None] | None:
+        return self._get().lookup(name)
+
+    def names(self) -> list[str]:
+        return self._get().names()
 
 
 def load_catalog(path: str | Path) -> Catalog:

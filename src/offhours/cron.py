@@ -33,10 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import product
-from typing import Any
-
-from croniter import croniter
-from croniter.croniter import CroniterError
+from typing import Any, NamedTuple
 
 MINUTE, HOUR, DAY, MONTH, WEEKDAY = range(5)
 FIELD_NAMES = ("minute", "hour", "day of month", "month", "day of week")
@@ -75,8 +72,7 @@ class CronError(ValueError):
         super().__init__(reason)
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     """One item of a field's list, as written: `low`-`high` every `step`.
 
     `star` for ``*`` (and ``*/n``), `last` for ``L``, `nth` for ``N#k`` (k; `low` is N), and
@@ -172,6 +168,8 @@ class Cursor:
 
 def _step(it: Any, start: datetime, *, back: bool = False) -> datetime | None:
     """croniter's next firing after `start` (or its last before), None when it finds none."""
+    from croniter.croniter import CroniterError  # imported by then: `it` is croniter's
+
     try:
         at: datetime = (it.get_prev if back else it.get_next)(datetime, start_time=start)
     except (CroniterError, OverflowError):
@@ -420,8 +418,16 @@ def _croniter_parts(
         else:
             weekday = _list(sorted(part_weekdays), WEEKDAY)
         expression = f"{minute} {hour} {day} {month} {weekday}"
-        parts.append(croniter(expression, datetime(2000, 1, 1), day_or=False))
+        parts.append(_croniter()(expression, datetime(2000, 1, 1), day_or=False))
     return tuple(parts)
+
+
+def _croniter() -> Any:
+    """croniter, imported when a cron expression is first read: a run whose values are all
+    windows never pays for it (a cold start is measured against a bare boto3 client)."""
+    from croniter import croniter
+
+    return croniter
 
 
 def _list(values: list[int], index: int) -> str:

@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import replace
+from typing import NamedTuple, Protocol
 
 from offhours.cron import CronError, parse_cron
 from offhours.schedule import (
@@ -118,8 +118,7 @@ def parse_schedule(
 # --- tokens -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Part:
+class _Part(NamedTuple):
     text: str
     position: int
     token_index: int

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from offhours.instance import TRANSITIONAL_STATES, Instance
 from offhours.language import CatalogLike, is_opt_out, parse_schedule
@@ -121,8 +122,7 @@ class Plan:
     decisions: list[Decision] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """What one tag value says at the run's time; worked out once per distinct value."""
 
     schedule: Schedule | None = None
@@ -137,35 +137,55 @@ class Reading:
     transient: bool = False
 
 
+def _unreadable(catalog: CatalogLike) -> bool:
+    return getattr(catalog, "error", None) is not None
+
+
 class _UnavailableCatalog:
-    """Stands in for a catalogue that could not be loaded, and notes that it was asked."""
+    """Stands in for a catalogue that could not be loaded."""
 
     def __init__(self, error: str) -> None:
         self.error = error
-        self.asked = False
 
     def lookup(self, name: str) -> tuple[str, str, str | None] | None:
-        self.asked = True
         raise ValueError(f"the catalogue of named schedules cannot be read: {self.error}")
 
     def names(self) -> list[str]:
         return []
 
 
+class _Asked:
+    """A catalogue that notes whether the parse asked it for a name."""
+
+    def __init__(self, inner: CatalogLike) -> None:
+        self.inner = inner
+        self.asked = False
+
+    def lookup(self, name: str) -> tuple[str, str, str | None] | None:
+        self.asked = True
+        return self.inner.lookup(name)
+
+    def names(self) -> list[str]:
+        return self.inner.names()
+
+
 def read_value(value: str, at: datetime, settings: Settings) -> Reading:
     """One tag value at the run's time. Never raises: whatever goes wrong is the value's error."""
     if is_opt_out(value):
         return Reading(opt_out=True)
-    catalog: CatalogLike | None = settings.catalog
-    unavailable = None
+    inner: CatalogLike | None = settings.catalog
     if settings.catalog_error is not None:
-        catalog = unavailable = _UnavailableCatalog(settings.catalog_error)
+        inner = _UnavailableCatalog(settings.catalog_error)
+    catalog = _Asked(inner) if inner is not None else None
     try:
         schedule = parse_schedule(
             value, default_timezone=settings.default_timezone, catalog=catalog
         )
     except ScheduleError as exc:
-        return Reading(error=exc, transient=unavailable is not None and unavailable.asked)
+        # Invalid because the catalogue could not be read, not because of the value itself:
+        # the state tags are kept.
+        transient = catalog is not None and catalog.asked and _unreadable(catalog.inner)
+        return Reading(error=exc, transient=transient)
     except Exception as exc:  # a parser bug must not stop the run for the others
         return Reading(error=ScheduleError(f"cannot be read ({type(exc).__name__})", value))
     try:

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from offhours import service
 from offhours.aws import DEFAULT_CLIENTS, Clients
-from offhours.catalog import Catalog, default_catalog, load_catalog, parse_catalog
+from offhours.catalog import Catalog, LazyCatalog, default_catalog, load_catalog, parse_catalog
 from offhours.config import Config
 from offhours.executor import Outcome
 from offhours.records import DecisionLog
@@ -73,27 +73,30 @@ def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
     return Tracer(service=SERVICE).capture_lambda_handler(handler, capture_response=False)
 
 
-def load_catalog_for(config: Config) -> tuple[Catalog | None, str | None]:
-    """The deployment's catalogue (the SSM parameter, a file, or the built-in one), or why it
-    cannot be used."""
-    try:
+def load_catalog_for(config: Config) -> LazyCatalog:
+    """The deployment's catalogue (the SSM parameter, a file, or the built-in one), read when
+    a value first names a schedule. If it cannot be read, named schedules are invalid in this
+    run (their state tags are kept) and one error line says why."""
+
+    def load() -> Catalog:
         if config.catalog_parameter:
             from aws_lambda_powertools.utilities import parameters
 
             text = parameters.get_parameter(config.catalog_parameter, max_age=60)
-            return parse_catalog(
-                str(text), source=f"SSM parameter {config.catalog_parameter}"
-            ), None
+            source = f"SSM parameter {config.catalog_parameter}"
+            return parse_catalog(str(text), source=source)
         if config.catalog_file:
-            return load_catalog(config.catalog_file), None
-        return default_catalog(), None
-    except Exception as exc:
+            return load_catalog(config.catalog_file)
+        return default_catalog()
+
+    def said(error: str) -> None:
         logger.error(
             f"the catalogue of named schedules cannot be used, so named schedules are invalid "
-            f"in this run (their state tags are kept): {exc}",
+            f"in this run (their state tags are kept): {error}",
             extra={"kind": "catalog-error"},
         )
-        return None, str(exc)
+
+    return LazyCatalog(load, said)
 
 
 decisions = DecisionLog(
@@ -188,13 +191,11 @@ def reconcile(
     """One run of the given targets (default: all of the configuration's), logged."""
     if not config.regions and targets is None:
         logger.error("no region to look after: set REGIONS, or run where AWS_REGION is set")
-    catalog, catalog_error = load_catalog_for(config)
     report = service.run(
         config,
         at,
         clients=clients,
-        catalog=catalog,
-        catalog_error=catalog_error,
+        catalog=load_catalog_for(config),
         own_account=own_account(context),
         may_call=lambda: context.get_remaining_time_in_millis() > RESERVE_MS,
         may_record=lambda: context.get_remaining_time_in_millis() > RECORD_RESERVE_MS,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 MINUTES_PER_DAY = 1440
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -58,8 +59,7 @@ class ScheduleError(ValueError):
         return f"{self.reason}{where}" if where else self.reason
 
 
-@dataclass(frozen=True, slots=True)
-class TimeRange:
+class TimeRange(NamedTuple):
     """A daily range in minutes after local midnight; `end` is 1..1440 (1440 is `24:00`).
 
     A range whose end is not after its start crosses midnight into the next day.
@@ -80,24 +80,21 @@ class TimeRange:
         return f"{_hhmm(self.start)}-{_hhmm(self.end)}"
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
     """Ranges that begin on each of `days` (0 = Monday … 6 = Sunday)."""
 
     days: frozenset[int]
     ranges: tuple[TimeRange, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class CronRule:
+class CronRule(NamedTuple):
     """A five-field cron expression whose firings are events of one action."""
 
     action: Action
     expression: str
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """An instant (UTC, aware) at which a schedule starts or stops its instances."""
 
     action: Action

@@ -6,13 +6,13 @@ the pure planner, and applies (the executor); a dry run simply does not apply.
 
 from __future__ import annotations
 
-import hashlib
+import random
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -37,8 +37,7 @@ from offhours.planner import (
 COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
     region: str
     account: str | None = None  # None: the function's own account
 
@@ -131,8 +130,7 @@ def rotated(targets: list[Target], at: datetime) -> list[Target]:
     leaves the last ones for the next run, and the same ones must not always be last."""
     if len(targets) < 2:
         return list(targets)
-    digest = hashlib.sha256(at.isoformat().encode()).digest()
-    shift = int.from_bytes(digest[:8], "big") % len(targets)
+    shift = random.Random(int(at.timestamp())).randrange(len(targets))
     return targets[shift:] + targets[:shift]
 
 
@@ -140,8 +138,7 @@ def rotated(targets: list[Target], at: datetime) -> list[Target]:
 MAX_PARALLEL_TARGETS = 8
 
 
-@dataclass(frozen=True)
-class _Budget:
+class _Budget(NamedTuple):
     may_call: Callable[[], bool] | None
     may_record: Callable[[], bool] | None
     read_all: bool
