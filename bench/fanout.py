@@ -29,6 +29,7 @@ from offhours import service  # noqa: E402
 from offhours.aws import Clients  # noqa: E402
 from offhours.catalog import default_catalog  # noqa: E402
 from offhours.config import Config  # noqa: E402
+from offhours.state import fingerprint  # noqa: E402
 
 ACCOUNTS = [f"{100000000000 + i:012d}" for i in range(1, 11)]
 REGIONS = ("us-east-1", "eu-west-1")
@@ -57,6 +58,13 @@ def build(clients: Clients) -> None:
                     TagSpecifications=spec,
                 )["Instances"]
             ]
+            for iid in ids:  # a fleet offhours has handled before: each has its fingerprint
+                ec2.create_tags(
+                    Resources=[iid],
+                    Tags=[
+                        {"Key": "Schedule:offhours-fingerprint", "Value": fingerprint(iid, OFFICE)}
+                    ],
+                )
             ec2.stop_instances(InstanceIds=ids[: PER_TARGET // 2])
 
 

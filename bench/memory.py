@@ -60,12 +60,14 @@ class Pages:
 def main() -> None:
     gateway = Ec2Gateway.__new__(Ec2Gateway)
     gateway.tag_key, gateway.region, gateway.account = "Schedule", "eu-central-1", "111122223333"
+    gateway.state_key = "Schedule:offhours-handled"
+    gateway.fp_key = "Schedule:offhours-fingerprint"
 
     def instances() -> Iterator[Any]:
         for p in Pages():
             raw = [i for r in p["Reservations"] for i in r["Instances"]]
             for item in raw:
-                yield gateway._snapshot(item, "Schedule:offhours-handled", {})
+                yield gateway._snapshot(item, {})
 
     tracemalloc.start()
     at = datetime(2026, 3, 27, 18, 5, tzinfo=UTC)
