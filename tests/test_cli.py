@@ -186,3 +186,42 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("offhours: unexpected error (RuntimeError: something unforeseen)")
     assert "Traceback" not in err
+
+
+# -- override ------------------------------------------------------------------------------------
+
+
+def test_override_writes_the_instant_and_says_when_the_schedule_resumes(fleet: Fleet, capsys):
+    berlin = fleet.one("Mon-Fri 08:00-18:00 Europe/Berlin", name="web")
+    assert main(["override", berlin, "--running", "--until", "22:00", "--region", "us-east-1"]) == 0
+    out = capsys.readouterr().out
+    # 18:05 UTC is 19:05 in Berlin: 22:00 there is tonight, 21:00 UTC.
+    assert fleet.tags(berlin)["Schedule:override"] == "running until 2026-03-27T22:00+01:00"
+    assert "until Fri 2026-03-27 22:00 CET (2026-03-27T21:00:00Z)" in out
+    assert "then the schedule wants it stopped" in out
+    assert "next event: start at 2026-03-30T06:00:00Z" in out
+    assert main(["override", berlin, "--clear", "--region", "us-east-1"]) == 0
+    assert "Schedule:override" not in fleet.tags(berlin)
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--running", "--until", "teatime"], "is not a time"),
+        (["--running", "--until", "2026-04-30T09:00"], "more than 168 hours"),
+        (["--running"], "give --running or --stopped with --until TIME, or --clear"),
+        (["--clear", "--until", "22:00"], "--clear removes the override"),
+    ],
+)
+def test_a_bad_override_is_one_clear_line_and_writes_nothing(fleet: Fleet, capsys, extra, words):
+    iid = fleet.one(OFFICE)
+    assert main(["override", iid, *extra, "--region", "us-east-1"]) == 2
+    assert words in capsys.readouterr().err
+    assert "Schedule:override" not in fleet.tags(iid)
+
+
+def test_override_refuses_an_instance_without_the_schedule_tag(fleet: Fleet, capsys):
+    iid = fleet.one(None, name="plain")
+    assert main(["override", iid, "--stopped", "--until", "22:00", "--region", "us-east-1"]) == 2
+    assert "carries no Schedule tag" in capsys.readouterr().out
+    assert "Schedule:override" not in fleet.tags(iid)

@@ -108,7 +108,7 @@ def _check_offhours(words: list[str]) -> None:
         assert words[1] in {"check", "plan", "run", "demo"}
         return
     args = build_parser().parse_args(words[1:])
-    assert args.command in {"check", "plan", "run", "demo"}
+    assert args.command in {"check", "plan", "run", "demo", "override"}
 
 
 def _segments(command: str) -> list[list[str]]:

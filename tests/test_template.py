@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from offhours.catalog import default_catalog_text
+from offhours.override import override_tag_key
 from offhours.state import fingerprint_tag_key, state_tag_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +107,11 @@ def test_the_policy_lets_offhours_write_only_its_own_state_tag(document):
     tagging = statements["WriteStateTag"]
     assert tagging["Action"] == "ec2:CreateTags"
     allowed = tagging["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
-    assert allowed == [state_tag_key("Schedule"), fingerprint_tag_key("Schedule")]
+    assert allowed == [
+        state_tag_key("Schedule"),
+        fingerprint_tag_key("Schedule"),
+        override_tag_key("Schedule"),  # to pin an override's instant
+    ]
     # ForAllValues holds for a request that names no key at all: Null rules that out.
     assert tagging["Condition"]["Null"] == {
         "aws:ResourceTag/Schedule": "false",
@@ -117,7 +122,11 @@ def test_the_policy_lets_offhours_write_only_its_own_state_tag(document):
     assert removing["Condition"] == {
         "Null": {"aws:TagKeys": "false"},
         "ForAllValues:StringEquals": {
-            "aws:TagKeys": [state_tag_key("Schedule"), fingerprint_tag_key("Schedule")]
+            "aws:TagKeys": [
+                state_tag_key("Schedule"),
+                fingerprint_tag_key("Schedule"),
+                override_tag_key("Schedule"),  # an override that is over
+            ]
         },
     }
     start_stop = statements["StartStopScheduled"]
@@ -466,3 +475,25 @@ def test_waiting_queue_messages_are_alarmed_with_fan_out():
     assert alarm["Condition"] == "IsFanOut"
     assert alarm["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"
     assert alarm["Properties"]["Threshold"] == 900
+
+
+def test_notices_go_to_the_default_bus_with_offhours_as_source_and_by_mail_if_asked():
+    document = template()
+    resources = document["Resources"]
+    policy = resources["NoticePolicy"]
+    assert policy["Condition"] == "HasNotices"
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"]["Sub"].endswith(":event-bus/default")
+    assert statement["Condition"] == {"StringEquals": {"events:source": "offhours"}}
+    rule = resources["NoticeRule"]
+    assert rule["Condition"] == "HasNoticeEmail"
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["offhours"],
+        "detail-type": ["Instance Stop Pending"],
+    }
+    variables = document["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["NOTICE_MINUTES"] == {"Ref": "NoticeMinutes"}
+    assert variables["MAX_OVERRIDE_HOURS"] == {"Ref": "MaxOverrideHours"}
+    assert document["Parameters"]["NoticeMinutes"]["Default"] == 0
+    assert document["Parameters"]["MaxOverrideHours"]["Default"] == 168

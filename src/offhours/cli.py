@@ -332,6 +332,102 @@ def cmd_run(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return _reconcile(args, out, dry=not args.apply, converge=args.converge)
 
 
+# --- override -----------------------------------------------------------------------------
+
+
+def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    """Write (or remove) the override tag of instances, after checking it, and say what will
+    happen and when the schedule resumes."""
+    del stdin
+    import boto3
+
+    from offhours.override import OverrideError, override_tag_key, parse_override, pinned_text
+
+    if not args.clear and (args.until is None or args.state is None):
+        raise UsageError("give --running or --stopped with --until TIME, or --clear")
+    if args.clear and (args.until is not None or args.state is not None):
+        raise UsageError("--clear removes the override: it takes no --until and no state")
+    config = _run_config(args)
+    region = config.regions[0]
+    tag_key = config.tag_key
+    key = override_tag_key(tag_key)
+    catalog = _catalog_for(args, config)
+    default_tz = config.default_timezone
+    ec2 = boto3.client("ec2", region_name=region)
+    found: dict[str, dict[str, str]] = {}
+    pages = ec2.get_paginator("describe_instances").paginate(InstanceIds=list(args.instance))
+    for page in pages:
+        for reservation in page.get("Reservations", []):
+            for item in reservation.get("Instances", []):
+                found[item["InstanceId"]] = {
+                    t["Key"]: t.get("Value", "") for t in item.get("Tags", [])
+                }
+    now = _now()
+    status = 0
+    for instance_id in args.instance:
+        tags = found.get(instance_id)
+        if tags is None:
+            out.write(f"{instance_id}: not found in {region}\n")
+            status = EXIT_INVALID
+            continue
+        name = f" ({tags['Name']})" if tags.get("Name") else ""
+        value = tags.get(tag_key)
+        if value is None:
+            out.write(
+                f"{instance_id}{name}: it carries no {tag_key} tag, and offhours acts only on "
+                "instances that do; nothing written\n"
+            )
+            status = EXIT_INVALID
+            continue
+        schedule = _schedule_or_none(value, default_tz, catalog)
+        zone_name = schedule.timezone if schedule is not None else default_tz
+        if args.clear:
+            ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": key}])
+            out.write(
+                f"{instance_id}{name}: override removed; its schedule {value!r} governs from "
+                "its next event\n"
+            )
+            continue
+        try:
+            override = parse_override(
+                f"{args.state} until {args.until}", zone_name, now, config.max_override_hours
+            )
+        except OverrideError as exc:
+            raise UsageError(f"--until {args.until!r}: {exc}") from None
+        if override.until <= now:
+            raise UsageError(f"--until {args.until!r} is not in the future")
+        text = pinned_text(override.state, override.until, zone_name)
+        ec2.create_tags(Resources=[instance_id], Tags=[{"Key": key, "Value": text}])
+        then = _then(schedule, override.until)
+        out.write(
+            f"{instance_id}{name}: {key} = {text!r}\n"
+            f"  the next run makes it {override.state.value} and keeps it so "
+            f"{override.describe(zone_name)}; {then}\n"
+        )
+    return status
+
+
+def _schedule_or_none(value: str, default_tz: str, catalog: Catalog) -> Schedule | None:
+    if is_opt_out(value):
+        return None
+    try:
+        return parse_schedule(value, default_timezone=default_tz, catalog=catalog)
+    except ScheduleError:
+        return None
+
+
+def _then(schedule: Schedule | None, until: datetime) -> str:
+    """What follows an override: the schedule's desired state at its end."""
+    if schedule is None:
+        return "then offhours leaves it as it is (its schedule tag opts out or is invalid)"
+    last, upcoming = timeline(schedule).around(until, 1)
+    if last is None and not timeline(schedule).always_running:
+        return "then its schedule has no opinion, and leaves it as it is"
+    state = "running" if last is None else last.action.state.value
+    resume = f"; the schedule's next event: {upcoming[0].action.value} at {iso(upcoming[0].at)}"
+    return f"then the schedule wants it {state}" + (resume if upcoming else "")
+
+
 def cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     del stdin
     from offhours import demo
@@ -394,6 +490,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="bring every instance to its desired state now, once",
     )
     run.set_defaults(func=cmd_run)
+
+    override = sub.add_parser(
+        "override", help="keep instances running or stopped until a time, whatever the schedule"
+    )
+    override.add_argument("instance", nargs="+", help="instance ids")
+    state = override.add_mutually_exclusive_group()
+    state.add_argument("--running", dest="state", action="store_const", const="running")
+    state.add_argument("--stopped", dest="state", action="store_const", const="stopped")
+    override.add_argument(
+        "--until", metavar="TIME", help="22:00, Mon 08:00 or 2026-12-02T09:00 (the schedule's zone)"
+    )
+    override.add_argument("--clear", action="store_true", help="remove the override")
+    override.add_argument("--region", action="append", metavar="R", help="the instances' region")
+    override.add_argument(
+        "--tag-key", metavar="KEY", help="the schedule tag key (default Schedule)"
+    )
+    _schedule_options(override)
+    override.set_defaults(func=cmd_override, at=None, json=False)
 
     demo = sub.add_parser("demo", help="a week of scheduling on a local EC2 endpoint (no AWS)")
     demo.add_argument("--svg", metavar="FILE", help="also write the timeline as an SVG picture")

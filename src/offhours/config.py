@@ -31,6 +31,18 @@ def _flag(name: str, value: str | None, default: bool) -> bool:
     raise ConfigError(f"{name}={value!r} is not a boolean: expected true or false")
 
 
+def _number(name: str, value: str | None, default: int, low: int, high: int) -> int:
+    if value is None or not value.strip():
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}={value!r} must be {low} to {high}")
+    return number
+
+
 def _list(value: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (value or "").split(",") if p.strip())
 
@@ -47,6 +59,8 @@ class Config:
     catalog_parameter: str | None = None
     catalog_file: str | None = None
     fanout_queue_url: str | None = None
+    notice_minutes: int = 0
+    max_override_hours: int = 168
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -75,6 +89,10 @@ class Config:
             catalog_parameter=env.get("CATALOG_PARAMETER", "").strip() or None,
             catalog_file=env.get("CATALOG_FILE", "").strip() or None,
             fanout_queue_url=env.get("FANOUT_QUEUE_URL", "").strip() or None,
+            notice_minutes=_number("NOTICE_MINUTES", env.get("NOTICE_MINUTES"), 0, 0, 1440),
+            max_override_hours=_number(
+                "MAX_OVERRIDE_HOURS", env.get("MAX_OVERRIDE_HOURS"), 168, 1, 24 * 366
+            ),
         )
 
 

@@ -28,6 +28,7 @@ from botocore.exceptions import (
 )
 
 from offhours.instance import ASG_TAG, Instance, fingerprint_tag_key, state_tag_key
+from offhours.override import override_tag_key
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -62,8 +63,8 @@ class OutOfTime(Exception):
     """The run's time budget ran out while listing: what was listed is not complete."""
 
 
-# A tag as DescribeTags gives it: the schedule value, the state tag, the fingerprint tag
-# (None where the instance does not carry it).
+# An instance's tags as DescribeTags gives them: the schedule value, the state tag, the
+# fingerprint tag and the override tag (None where the instance does not carry it).
 TagSet = list[str | None]
 
 
@@ -121,6 +122,7 @@ class Ec2Gateway:
         self.tag_key = tag_key
         self.state_key = state_tag_key(tag_key)
         self.fp_key = fingerprint_tag_key(tag_key)
+        self.override_key = override_tag_key(tag_key)
         self.region = region or client.meta.region_name
         self.account = account
         self.batch_size = batch_size
@@ -133,7 +135,7 @@ class Ec2Gateway:
         decided (an instance's tags may straddle two pages); it raises `OutOfTime` when the
         budget runs out first. Terminated instances may still appear for a while: reading
         their details drops them."""
-        keys = {self.tag_key: 0, self.state_key: 1, self.fp_key: 2}
+        keys = {self.tag_key: 0, self.state_key: 1, self.fp_key: 2, self.override_key: 3}
         found: dict[str, TagSet] = {}
         paginator = self.client.get_paginator("describe_tags")
         pages = paginator.paginate(
@@ -151,7 +153,7 @@ class Ec2Gateway:
                         continue
                     entry = found.get(tag["ResourceId"])
                     if entry is None:
-                        entry = found[tag["ResourceId"]] = [None, None, None]
+                        entry = found[tag["ResourceId"]] = [None, None, None, None]
                     entry[slot] = tag.get("Value", "")
                 if may_call is not None and not may_call():
                     raise OutOfTime("the run's time ran out while listing the tags")
@@ -262,6 +264,7 @@ class Ec2Gateway:
             state_reason=(item.get("StateReason") or {}).get("Code"),
             untagged=self.tag_key not in tags,
             fingerprint=tags.get(self.fp_key),
+            override=tags.get(self.override_key),
         )
 
     # -- changing ----------------------------------------------------------------------------

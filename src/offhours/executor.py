@@ -14,13 +14,14 @@ once its state tag is written; an action whose tag could not be written in time 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from offhours.ec2 import BatchResult, Ec2Gateway, PartialBatch, chunks
+from offhours.override import override_tag_key
 from offhours.planner import Decision, Plan, Step, Verdict
 from offhours.schedule import iso
-from offhours.state import fingerprint_tag_key, state_tag_key
+from offhours.state import fingerprint_tag_key, handled_value, read_anchor, state_tag_key
 
 
 class Outcomes:
@@ -61,6 +62,8 @@ def state_text(handled: str | None, fingerprint: str | None) -> str:
 
 
 ACTING = (Step.START, Step.STOP, Step.HIBERNATE)
+# Puts the notices of stops that are near; returns the instances notified, and why not others.
+Notifier = Callable[[list[Decision]], tuple[set[str], dict[str, str]]]
 
 
 def _static(decision: Decision) -> Outcome:
@@ -75,7 +78,22 @@ def _static(decision: Decision) -> Outcome:
     return Outcome(decision, Outcomes.UNCHANGED, decision.reason)
 
 
+def _dry_notes(d: Decision) -> str:
+    notes = []
+    if d.notice is not None:
+        notes.append(f"dry run: would put the notice of the stop at {iso(d.notice)}")
+    if d.override_pin is not None:
+        notes.append(f"dry run: would pin the override as {d.override_pin!r}")
+    if d.override_clear:
+        notes.append("dry run: would remove the override tag")
+    return "".join(f"; {n}" for n in notes)
+
+
 def dry_run(plan: Plan) -> list[Outcome]:
+    return [replace(o, reason=o.reason + _dry_notes(o.decision)) for o in _dry_run(plan)]
+
+
+def _dry_run(plan: Plan) -> list[Outcome]:
     outcomes = []
     for d in plan.decisions:
         if d.step in ACTING:
@@ -106,12 +124,18 @@ def execute(
     tag_key: str,
     may_call: Callable[[], bool] | None = None,
     may_record: Callable[[], bool] | None = None,
+    notify: Notifier | None = None,
 ) -> Execution:
     """Apply the plan. `may_call` is asked before every call that starts new work (the run's
-    time budget); `may_record` before writing the state tags of instances just acted on."""
+    time budget); `may_record` before writing the state tags of instances just acted on.
+    `notify` puts the notices of stops that are near (`offhours.notices`); after the actions,
+    the state tags remember them, overrides get their instants pinned, and overrides that are
+    over lose their tags."""
     state_key, fp_key = state_tag_key(tag_key), fingerprint_tag_key(tag_key)
+    override_key = override_tag_key(tag_key)
 
     later: dict[str, dict[str, str]] = {}  # fingerprints written after the actions
+    noticed: set[str] = set()  # instances whose notice was put in this run
 
     def tags_of(d: Decision) -> dict[str, str]:
         """The state tags to write with A. A fingerprint that replaces another one goes with A
@@ -119,13 +143,14 @@ def execute(
         (new, or recorded by an earlier version) is written after every action of the run, a
         call per instance, time permitting: without it the state reads as matching."""
         assert d.anchor is not None
+        handled = handled_value(d.anchor, d.notice if d.instance.id in noticed else None)
         fp = d.fingerprint_after
         if fp is None:
-            return {state_key: iso(d.anchor)}
+            return {state_key: handled}
         if d.instance.fingerprint is None:
             later[d.instance.id] = {fp_key: fp}
-            return {state_key: iso(d.anchor)}
-        return {state_key: iso(d.anchor), fp_key: fp}
+            return {state_key: handled}
+        return {state_key: handled, fp_key: fp}
 
     calls = 0
     endpoint_error: str | None = None
@@ -167,7 +192,18 @@ def execute(
             }
             if values:
                 tagged.merge(attempt(list(values), gateway.tag_each, values, record_budget))
+    due = [d for d in plan.decisions if d.notice is not None]
+    notice_failed: dict[str, str] = {}
+    if due and notify is not None and endpoint_error is None and (may_call is None or may_call()):
+        sent, notice_failed = notify(due)
+        noticed.update(sent)
+    elif due:
+        notice_failed = dict.fromkeys((d.instance.id for d in due), "not attempted in this run")
     marks = {d.instance.id: tags_of(d) for d in by_step[Step.MARK] if d.anchor is not None}
+    for d in due:  # the notice remembered in a state tag that does not move otherwise
+        current = read_anchor(d.instance.handled)[0] if d.instance.handled else None
+        if d.anchor is None and d.instance.id in noticed and current is not None:
+            marks[d.instance.id] = {state_key: handled_value(current, d.notice)}
     if marks:
         tagged.merge(attempt(list(marks), gateway.tag_each, marks, may_call))
     forget = [d.instance.id for d in by_step[Step.FORGET]]
@@ -182,6 +218,30 @@ def execute(
         else set()
     )
 
+    acted_ok = set(acted.succeeded)
+
+    def settled(d: Decision) -> bool:
+        """The decision's own step is done (an override tag may follow it)."""
+        iid = d.instance.id
+        if d.step in ACTING:
+            return iid in acted_ok
+        if d.step is Step.MARK:
+            return iid in recorded
+        return True
+
+    pins = {
+        d.instance.id: {override_key: d.override_pin}
+        for d in plan.decisions
+        if d.override_pin is not None and settled(d)
+    }
+    pinned = attempt(list(pins), gateway.tag_each, pins, may_call) if pins else BatchResult()
+    clears = [d.instance.id for d in plan.decisions if d.override_clear and settled(d)]
+    cleared = (
+        attempt(clears, gateway.untag, clears, (override_key,), may_call)
+        if clears
+        else BatchResult()
+    )
+
     def written(d: Decision) -> str | None:
         """The state tags as the run leaves them."""
         if d.anchor is None:
@@ -189,7 +249,8 @@ def execute(
         fp = d.fingerprint_after
         if fp is None or (d.instance.fingerprint is None and d.instance.id not in fingerprinted):
             fp = d.instance.fingerprint
-        return state_text(iso(d.anchor), fp)
+        notice = d.notice if d.instance.id in noticed else None
+        return state_text(handled_value(d.anchor, notice), fp)
 
     not_reached = (
         f"not attempted: EC2 could not be reached ({endpoint_error})"
@@ -282,5 +343,44 @@ def execute(
                 outcome = Outcome(d, static.outcome, static.reason, state_after="")
         else:
             outcome = _static(d)
-        outcomes.append(outcome)
+        outcomes.append(_people(outcome, noticed, notice_failed, pinned, cleared, marks, recorded))
     return Execution(outcomes, endpoint_error, calls)
+
+
+def _people(
+    outcome: Outcome,
+    noticed: set[str],
+    notice_failed: dict[str, str],
+    pinned: BatchResult,
+    cleared: BatchResult,
+    marks: dict[str, dict[str, str]],
+    recorded: set[str],
+) -> Outcome:
+    """What became of the notice and the override tag that come with a decision."""
+    d = outcome.decision
+    iid = d.instance.id
+    notes: list[str] = []
+    failed: tuple[str, str] | None = None
+    if d.notice is not None:
+        if iid in noticed:
+            notes.append(f"the notice of the stop at {iso(d.notice)} was put on EventBridge")
+        else:
+            why = notice_failed.get(iid, "not attempted")
+            notes.append(f"the notice of the stop at {iso(d.notice)} could not be put ({why})")
+    if iid in pinned.failed:
+        failed = pinned.failed[iid]
+        notes.append(f"writing the override's instant failed ({failed[0]}: {failed[1]})")
+    if iid in cleared.failed:
+        failed = cleared.failed[iid]
+        notes.append(f"removing the override tag failed ({failed[0]}: {failed[1]})")
+    elif d.override_clear and iid in set(cleared.succeeded):
+        notes.append("its override tag is removed")
+    if not notes:
+        return outcome
+    reason = f"{outcome.reason}; {'; '.join(notes)}"
+    state_after = outcome.state_after
+    if d.anchor is None and iid in marks and iid in recorded:
+        state_after = state_text(marks[iid][next(iter(marks[iid]))], d.instance.fingerprint)
+    if failed is not None:
+        return replace(outcome, outcome=Outcomes.FAILED, reason=reason, error_code=failed[0])
+    return replace(outcome, reason=reason, state_after=state_after)

@@ -38,6 +38,7 @@ class Instance:
     state_reason: str | None = None
     untagged: bool = False
     fingerprint: str | None = None
+    override: str | None = None  # the override tag's raw value (offhours.override)
     # Whether `fingerprint` is this instance's own for its value (None: no fingerprint tag);
     # worked out once, when the instance is read, with its tags.
     fingerprint_ok: bool | None = field(init=False, default=None, compare=False, repr=False)

@@ -36,8 +36,9 @@ from typing import NamedTuple
 
 from offhours.instance import TRANSITIONAL_STATES, Instance
 from offhours.language import CatalogLike, is_opt_out, parse_schedule
+from offhours.override import DEFAULT_MAX_HOURS, Override, OverrideError, parse_override
 from offhours.schedule import Action, DesiredState, Event, Schedule, ScheduleError, iso
-from offhours.state import fingerprint, read_anchor, shown
+from offhours.state import fingerprint, read_anchor, read_notice, shown
 from offhours.timeline import timeline
 
 KMS_HINT = (
@@ -85,6 +86,8 @@ class Settings:
     # Why the deployment's catalogue could not be loaded this run, if it could not: named
     # schedules are then invalid, but their state tags are kept (the outage is not theirs).
     catalog_error: str | None = None
+    max_override_hours: int = DEFAULT_MAX_HOURS
+    notice_minutes: int = 0  # 0: no notice before a stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,10 @@ class Decision:
     anchor: datetime | None = None  # A, to be written once the step has succeeded
     warning: str | None = None
     error_code: str | None = None
+    override_pin: str | None = None  # the override tag's value, its instant pinned
+    override_clear: bool = False  # the override is over: remove its tag
+    notice: datetime | None = None  # the stop whose notice is due now
+    notice_zone: str | None = None  # the zone that the notice speaks in
 
     @property
     def action(self) -> str:
@@ -135,6 +142,7 @@ class Reading(NamedTuple):
     # The error is not the value's own (the catalogue could not be loaded, or the run's time
     # cannot be evaluated): the state tag is kept.
     transient: bool = False
+    next_stop: datetime | None = None  # worked out only when notices are on
 
 
 def _unreadable(catalog: CatalogLike) -> bool:
@@ -208,15 +216,23 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
         else "no further event is scheduled"
     )
     event_text = f"{event.action.value} at {iso(event.at)}" if event else ""
-    return Reading(schedule, None, False, event, desired, event_text, next_text)
+    next_stop = None
+    if settings.notice_minutes > 0:
+        try:
+            horizon = at + timedelta(minutes=settings.notice_minutes)
+            stops = [e for e in tl.events_between(at, horizon) if e.action is Action.STOP]
+            next_stop = stops[0].at if stops else None
+        except Exception:  # a notice is a courtesy: never a reason to fail the value
+            next_stop = None
+    return Reading(schedule, None, False, event, desired, event_text, next_text, False, next_stop)
 
 
 def _step_for(
-    target: DesiredState, instance: Instance, schedule: Schedule
+    target: DesiredState, instance: Instance, schedule: Schedule | None
 ) -> tuple[Step, str | None]:
     if target is DesiredState.RUNNING:
         return Step.START, None
-    if schedule.hibernate:
+    if schedule is not None and schedule.hibernate:
         if instance.hibernation_configured:
             return Step.HIBERNATE, None
         return Step.STOP, (
@@ -271,28 +287,23 @@ def _left_alone(instance: Instance, verdict: Verdict, reason: str, forget: bool)
 def decide(
     instance: Instance, at: datetime, settings: Settings, reading: Reading | None = None
 ) -> Decision:
-    """The decision for one instance at the run's time `at` (aware UTC)."""
-    if instance.untagged:
-        return _left_alone(
-            instance, Verdict.SKIPPED, "its schedule tag is gone: offhours leaves it alone", True
-        )
+    """The decision for one instance at the run's time `at` (aware UTC): its override's, if it
+    has one that can be used, else its schedule's; and the notice of a stop that is near."""
     r = reading if reading is not None else read_value(instance.schedule, at, settings)
-    if r.opt_out:
-        return _left_alone(
-            instance,
-            Verdict.SKIPPED,
-            "opted out: the tag value says "
-            f"{instance.schedule.strip() or '(empty)'!r}, so offhours leaves it alone",
-            True,
-        )
-    if r.schedule is None:
-        return _left_alone(
-            instance,
-            Verdict.INVALID,
-            f"invalid schedule, left untouched: {r.error}",
-            not r.transient,
-        )
-    schedule = r.schedule
+    override, problem = _read_override(instance, at, settings, r)
+    if override is not None:
+        decision = _decide_override(instance, at, settings, r, override)
+    else:
+        decision = _decide_schedule(instance, at, settings, r)
+        if problem is not None:
+            decision = replace(decision, warning=_join(decision.warning, problem))
+    if settings.notice_minutes > 0:
+        decision = _with_notice(decision, at, settings, r, override)
+    return decision
+
+
+def _never_touched(instance: Instance) -> Decision | None:
+    """The reasons offhours never touches an instance, and instances that must settle first."""
     if instance.auto_scaling_group:
         return Decision(
             instance,
@@ -341,6 +352,166 @@ def decide(
             Verdict.SKIPPED,
             f"{instance.state}: waits for the next run to settle",
         )
+    return None
+
+
+def _override_zone(r: Reading, settings: Settings) -> str:
+    return r.schedule.timezone if r.schedule is not None else settings.default_timezone
+
+
+def _read_override(
+    instance: Instance, at: datetime, settings: Settings, r: Reading
+) -> tuple[Override | None, str | None]:
+    """The instance's override, or why it is ignored (None, None: it has none)."""
+    if instance.override is None:
+        return None, None
+    value = shown(instance.override)
+    if instance.untagged:
+        return None, (
+            f"its override {value} is ignored: the schedule tag is gone, and offhours acts "
+            "only on instances that carry it"
+        )
+    try:
+        zone_name = _override_zone(r, settings)
+        return parse_override(instance.override, zone_name, at, settings.max_override_hours), None
+    except OverrideError as exc:
+        return None, f"its override {value} is ignored: {exc}"
+    except Exception as exc:  # a bad tag never stops the run
+        return None, f"its override {value} is ignored ({type(exc).__name__}: {exc})"
+
+
+def _decide_override(
+    instance: Instance, at: datetime, settings: Settings, r: Reading, override: Override
+) -> Decision:
+    """A person's override (DESIGN §7): held until its instant, whatever the schedule says;
+    then the schedule's desired state applies, and the override tag goes."""
+    waiting = _never_touched(instance)
+    if waiting is not None:
+        return waiting
+    zone_name = _override_zone(r, settings)
+    current = DesiredState.RUNNING if instance.state == "running" else DesiredState.STOPPED
+    if override.until > at:
+        reason = f"override by tag {override.describe(zone_name)}: {override.state.value}"
+        if current is not override.state:
+            step, warning = _step_for(override.state, instance, r.schedule)
+            return Decision(
+                instance,
+                step,
+                Verdict.ACT,
+                reason,
+                override.state,
+                None,
+                at,
+                warning,
+                override_pin=override.pinned,
+            )
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.UNCHANGED,
+            f"{reason}, as it is",
+            override.state,
+            override_pin=override.pinned,
+        )
+    ended = f"override by tag ended at {iso(override.until)}"
+    desired = r.desired if r.schedule is not None else None
+    if desired is None:
+        has_state = instance.handled is not None or instance.fingerprint is not None
+        if r.opt_out:
+            verdict, why, forget = Verdict.SKIPPED, "the tag value opts it out", has_state
+        elif r.schedule is None:
+            verdict, why = Verdict.INVALID, f"its schedule is invalid ({r.error})"
+            forget = has_state and not r.transient
+        else:
+            verdict, why, forget = Verdict.UNCHANGED, "its schedule has no opinion yet", False
+        return Decision(
+            instance,
+            Step.FORGET if forget else Step.NONE,
+            verdict,
+            f"{ended}; {why}, so it is left as it is",
+            override_clear=True,
+        )
+    if current is not desired:
+        step, warning = _step_for(desired, instance, r.schedule)
+        return Decision(
+            instance,
+            step,
+            Verdict.ACT,
+            f"{ended}: the schedule wants it {desired.value}",
+            desired,
+            r.event,
+            at,
+            warning,
+            override_clear=True,
+        )
+    return Decision(
+        instance,
+        Step.MARK,
+        Verdict.UNCHANGED,
+        f"{ended}: already {instance.state}, as the schedule wants",
+        desired,
+        r.event,
+        at,
+        override_clear=True,
+    )
+
+
+def _with_notice(
+    d: Decision, at: datetime, settings: Settings, r: Reading, override: Override | None
+) -> Decision:
+    """The decision, with the notice of a stop that falls within NoticeMinutes of the run, for
+    a running instance that this run does not stop; once per stop (the state tag remembers)."""
+    if d.instance.state != "running" or d.step in (Step.START, Step.STOP, Step.HIBERNATE):
+        return d
+    window = timedelta(minutes=settings.notice_minutes)
+    stop: datetime | None = None
+    if override is not None and override.until > at:
+        if (
+            override.state is DesiredState.RUNNING
+            and r.schedule is not None
+            and override.until - at <= window
+            and _stopped_at(r.schedule, override.until)
+        ):
+            stop = override.until
+    else:
+        stop = r.next_stop
+    if stop is None or not at < stop <= at + window:
+        return d
+    if read_notice(d.instance.handled) == iso(stop):
+        return d
+    return replace(d, notice=stop, notice_zone=_override_zone(r, settings))
+
+
+def _stopped_at(schedule: Schedule, at: datetime) -> bool:
+    last, _ = timeline(schedule).around(at, 0)
+    return last is not None and last.action is Action.STOP
+
+
+def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Reading) -> Decision:
+    """The decision that the schedule (and the state tags) make."""
+    if instance.untagged:
+        return _left_alone(
+            instance, Verdict.SKIPPED, "its schedule tag is gone: offhours leaves it alone", True
+        )
+    if r.opt_out:
+        return _left_alone(
+            instance,
+            Verdict.SKIPPED,
+            "opted out: the tag value says "
+            f"{instance.schedule.strip() or '(empty)'!r}, so offhours leaves it alone",
+            True,
+        )
+    if r.schedule is None:
+        return _left_alone(
+            instance,
+            Verdict.INVALID,
+            f"invalid schedule, left untouched: {r.error}",
+            not r.transient,
+        )
+    schedule = r.schedule
+    waiting = _never_touched(instance)
+    if waiting is not None:
+        return waiting
 
     event, desired = r.event, r.desired
     handled, why_not, distrust, newer = _trust(instance, at)
@@ -480,6 +651,13 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
     on anything else: its state, the reasons it is never touched, and so on. When it does not,
     the decision is "nothing to do, nothing to say" (a DEBUG line) whatever those are: the run
     need not read the instance (`offhours.service`); a test checks this against `decide`."""
+    if instance.override is not None:
+        return True  # a person's request: it may act, and it is always said
+    if settings.notice_minutes > 0 and not instance.untagged and reading.next_stop is not None:
+        stop = reading.next_stop
+        due = at < stop <= at + timedelta(minutes=settings.notice_minutes)
+        if due and read_notice(instance.handled) != iso(stop):
+            return True
     if instance.untagged:
         return instance.handled is not None or instance.fingerprint is not None
     if reading.opt_out:
@@ -549,6 +727,10 @@ def is_quiet(decision: Decision) -> bool:
         decision.step is Step.NONE
         and decision.verdict in (Verdict.UNCHANGED, Verdict.SKIPPED)
         and decision.warning is None
+        and decision.override_pin is None
+        and not decision.override_clear
+        and decision.notice is None
+        and decision.instance.override is None
     )
 
 
@@ -568,6 +750,7 @@ def _group_key(i: Instance) -> tuple[object, ...]:
         i.root_device_type,
         i.hibernation_configured,
         i.untagged,
+        i.override,
     )
 
 

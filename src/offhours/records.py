@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from offhours.executor import Outcome, Outcomes
-from offhours.planner import Step
+from offhours.planner import is_quiet
 from offhours.schedule import iso
 
 LEVELS = {Outcomes.FAILED: "ERROR", Outcomes.INVALID: "WARNING"}
@@ -69,7 +69,7 @@ def decision_message(outcome: Outcome) -> str:
 def level_of(outcome: Outcome) -> str:
     if outcome.decision.warning and outcome.outcome != Outcomes.FAILED:
         return "WARNING"
-    if outcome.outcome in QUIET and outcome.decision.step is not Step.FORGET:
+    if outcome.outcome in QUIET and is_quiet(outcome.decision):
         return "DEBUG"
     return LEVELS.get(outcome.outcome, "INFO")
 

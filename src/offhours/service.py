@@ -6,6 +6,7 @@ the pure planner, and applies (the executor); a dry run simply does not apply.
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from offhours.aws import Clients
 from offhours.config import Config, region_problem
 from offhours.ec2 import DETAILS_BATCH, Ec2Gateway, EndpointUnavailable, OutOfTime
-from offhours.executor import Execution, Outcome, Outcomes, dry_run, execute
+from offhours.executor import Execution, Notifier, Outcome, Outcomes, dry_run, execute
 from offhours.instance import Instance
 from offhours.language import CatalogLike
 from offhours.planner import (
@@ -143,6 +144,7 @@ class _Budget(NamedTuple):
     may_record: Callable[[], bool] | None
     read_all: bool
     keep: Callable[[Outcome], bool] | None
+    notify: Notifier | None
 
 
 OutcomeSink = Callable[[Outcome], None]
@@ -161,6 +163,7 @@ def reconcile_target(
     on_outcome: OutcomeSink | None = None,
     read_all: bool = True,
     keep: Callable[[Outcome], bool] | None = None,
+    notify: Notifier | None = None,
 ) -> TargetReport:
     """List, plan and apply for one account-region target, a slice at a time: each slice of
     instances is read, planned and applied before the next is read, so that a target too large
@@ -194,6 +197,7 @@ def reconcile_target(
                 tag_key=settings.tag_key,
                 may_call=may_call,
                 may_record=may_record,
+                notify=notify,
             )
         report.calls += execution.calls
         if execution.endpoint_error is not None and report.error is None:
@@ -226,13 +230,18 @@ def reconcile_target(
                     break
             return report
         needed: list[str] = []
-        for instance_id, (value, handled, fingerprint) in gateway.tagged(may_call).items():
+        for instance_id, (value, handled, fingerprint, override) in gateway.tagged(
+            may_call
+        ).items():
+            if value is None and handled is None and fingerprint is None:
+                continue  # an override alone: offhours acts only where the schedule tag is
             instance = Instance(
                 instance_id,
                 "unknown",
                 value or "",
                 handled=handled,
                 fingerprint=fingerprint,
+                override=override,
                 untagged=value is None,
                 region=gateway.region,
                 account=gateway.account,
@@ -298,12 +307,15 @@ def run(
         catalog=catalog,
         converge=converge,
         catalog_error=catalog_error,
+        max_override_hours=config.max_override_hours,
+        notice_minutes=config.notice_minutes,
     )
     is_dry = config.dry_run if dry is None else dry
     report = RunReport(at, is_dry)
     chosen = rotated(targets_of(config, own_account) if targets is None else targets, at)
     clients.configure(config.member_role_name, config.member_external_id)
-    budget = _Budget(may_call, may_record, read_all, keep)
+    notify = _notifier(config, clients) if config.notice_minutes > 0 and not is_dry else None
+    budget = _Budget(may_call, may_record, read_all, keep, notify)
 
     def one(target: Target) -> TargetReport:
         if may_call is not None and not may_call():
@@ -322,6 +334,18 @@ def run(
         if target_report.error is not None and on_target_error is not None:
             on_target_error(target_report.target, target_report.error)
     return report
+
+
+def _notifier(config: Config, clients: Clients) -> Notifier:
+    """Notices go to the default event bus of the function's own account and region."""
+    from offhours import notices
+
+    region = os.environ.get("AWS_REGION") or (config.regions[0] if config.regions else "us-east-1")
+
+    def notify(decisions: list[Decision]) -> tuple[set[str], dict[str, str]]:
+        return notices.send(clients.client("events", region), decisions, config.tag_key)
+
+    return notify
 
 
 def _run_target(
@@ -357,6 +381,7 @@ def _run_target(
             on_outcome=on_outcome,
             read_all=budget.read_all,
             keep=budget.keep,
+            notify=budget.notify,
         )
     except EndpointUnavailable as exc:
         return TargetReport(target, error=f"target {target}: EC2 cannot be reached: {exc}")

@@ -4,6 +4,9 @@ offhours keeps its state in two tags of the instance, which it alone writes (DES
 
 - `<TagKey>:offhours-handled`: A, the instant up to which it has handled the instance (UTC,
   ISO 8601), e.g. ``2026-03-27T17:00:00Z``. It moves at every event the instance is brought to.
+  A second word ``notice=<instant>`` says that the notice of the stop at that instant was sent
+  (DESIGN §7: once per instance and stop, even across cold starts); it is the same for every
+  instance of a schedule, so it is written in batches too.
 - `<TagKey>:offhours-fingerprint`: a fingerprint of the instance id and the schedule value that
   A is for: the CRC-32 of ``"<instance id>\\n<value>"`` in eight hex digits (a check against
   accidents, copies and edits, not a secret: whoever may write tags may write it too). A
@@ -27,6 +30,8 @@ import re
 import zlib
 from datetime import UTC, datetime
 from functools import lru_cache
+
+from offhours.schedule import iso
 
 STATE_TAG_SUFFIX = ":offhours-handled"
 FINGERPRINT_TAG_SUFFIX = ":offhours-fingerprint"
@@ -59,7 +64,14 @@ def read_anchor(text: str) -> tuple[datetime | None, str | None]:
     cannot be read)."""
     if len(text) > MAX_TAG_VALUE:
         return None, f"it is longer than {MAX_TAG_VALUE} characters"
-    word = text.strip()
+    words = text.split()
+    first = words[0] if words else ""
+    if len(words) > 2 or (len(words) == 2 and not words[1].startswith("notice=")):
+        return None, "it is not an instant (ISO 8601, like 2026-03-27T17:00:00Z)"
+    return _instant(first)
+
+
+def _instant(word: str) -> tuple[datetime | None, str | None]:
     if not _INSTANT.match(word):
         return None, "it is not an instant (ISO 8601, like 2026-03-27T17:00:00Z)"
     try:
@@ -69,6 +81,21 @@ def read_anchor(text: str) -> tuple[datetime | None, str | None]:
         return None, f"it is not an instant ({exc})"
     except OverflowError:
         return None, "it lies at the edge of the calendar"
+
+
+def read_notice(text: str | None) -> str | None:
+    """The instant of the stop whose notice was sent, as the state tag writes it, or None."""
+    if not text:
+        return None
+    words = text.split()
+    if len(words) == 2 and words[1].startswith("notice="):
+        return words[1][len("notice=") :]
+    return None
+
+
+def handled_value(anchor: datetime, notice: datetime | None = None) -> str:
+    """The state tag's value: A, and the stop whose notice was sent."""
+    return iso(anchor) + (f" notice={iso(notice)}" if notice is not None else "")
 
 
 def shown(text: str, limit: int = 80) -> str:
