@@ -105,7 +105,7 @@ def _check_sam(words: list[str]) -> None:
 
 def _check_offhours(words: list[str]) -> None:
     if any("[" in w for w in words):  # a synopsis line
-        assert words[1] in {"check", "plan", "run", "demo"}
+        assert words[1] in {"check", "plan", "run", "demo", "override"}
         return
     args = build_parser().parse_args(words[1:])
     assert args.command in {"check", "plan", "run", "demo", "override"}
