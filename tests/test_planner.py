@@ -402,15 +402,18 @@ def tagged_situations(draw: Any) -> tuple[Instance, datetime, bool]:
         auto_scaling_group=draw(st.sampled_from([None, "web"])),
         spot=draw(st.sampled_from([None, "one-time", "persistent", "unknown"])),
         root_device_type=draw(st.sampled_from(["ebs", "instance-store"])),
+        override=draw(
+            st.sampled_from([None, None, "running until 22:00", "stopped until Mon 08:00", "x"])
+        ),
     )
     return instance, at, converge
 
 
 @settings(max_examples=400, deadline=None)
-@given(tagged_situations())
-def test_what_needs_no_details_is_decided_quietly_whatever_the_details(situation):
+@given(tagged_situations(), st.sampled_from([0, 15, 120]))
+def test_what_needs_no_details_is_decided_quietly_whatever_the_details(situation, notice):
     instance, at, converge = situation
-    s = replace(SETTINGS, converge=converge)
+    s = replace(SETTINGS, converge=converge, notice_minutes=notice)
     reading = read_value(instance.schedule, at, s)
     if needs_details(instance, at, s, reading):
         return
