@@ -33,8 +33,9 @@ def test_the_demo_replays_a_day_through_the_real_handler(one_day):
 
 def test_the_timeline_shows_office_hours_in_berlin_time_and_the_overnight_window(one_day):
     out, _, _ = one_day
-    # Friday 27 March 2026 is still winter time in Berlin: 08:00-18:00 is 07:00-17:00 UTC.
-    assert row(out, "web-berlin").split()[1] == "·······▲█████████▼······"
+    # Friday 27 March 2026 is still winter time in Berlin: 08:00-18:00 is 07:00-17:00 UTC, but
+    # at 16:30 UTC a person keeps it up until 21:00 (20:00 UTC) with an override.
+    assert row(out, "web-berlin").split()[1] == "·······▲████████o███▼···"
     # 22:00-04:00 UTC: running at midnight, stopped at 04:00, started at 22:00.
     assert row(out, "nightly-batch").split()[1] == "████▼·················▲█"
 
@@ -74,3 +75,20 @@ def test_the_svg_timeline_is_a_picture_of_every_instance(one_day):
     assert svg.startswith("<svg")
     for member in demo.FLEET:
         assert f">{member.name}<" in svg
+
+
+def test_an_override_keeps_a_box_up_and_it_stops_when_the_override_ends(one_day):
+    out, _, _ = one_day
+    assert "override: 'running until 21:00'" in out
+    assert "override by tag ended at 2026-03-27T20:00:00Z: the schedule wants it stopped" in out
+
+
+def test_a_notice_is_shown_as_eventbridge_receives_it(one_day):
+    out, _, _ = one_day
+    start = out.index("The first, as EventBridge receives it:")
+    text = out[start:]
+    body = text[text.index("  {") : text.index("\n  }\n") + 4]
+    notice = json.loads(body)
+    assert notice["source"] == "offhours"
+    assert notice["detail-type"] == "Instance Stop Pending"
+    assert notice["detail"]["postpone"]["offhours"].startswith("offhours override i-")

@@ -2,7 +2,9 @@
 
 It starts moto's EC2 server on loopback, creates a small fleet that shows every behaviour, and
 replays a week through the real Lambda handler, one EventBridge event every 15 simulated
-minutes. People act too: someone stops an enforced instance, someone starts a box at night.
+minutes. People act too: someone stops an enforced instance, someone starts a box at night,
+someone keeps a box up until 21:00 with an override; notices before stops are put on
+EventBridge.
 Then it shows a timeline, the actions with their reasons, the instance-hours saved, the invalid
 schedules, and the JSON log lines of one hour, as CloudWatch Logs would hold them.
 """
@@ -93,11 +95,23 @@ FLEET = (
 class PersonAction:
     at: datetime
     name: str
-    action: str  # start | stop
+    action: str  # start | stop | override
     why: str
+    value: str = ""  # the override tag's value
+
+
+OVERRIDE = f"{TAG}:override"
+NOTICE_MINUTES = 15
 
 
 PEOPLE = (
+    PersonAction(
+        datetime(2026, 3, 27, 16, 30, tzinfo=UTC),
+        "web-berlin",
+        "override",
+        "a developer keeps the Berlin box up until 21:00 tonight (17:30 in Berlin)",
+        "running until 21:00",
+    ),
     PersonAction(
         datetime(2026, 3, 30, 9, 20, tzinfo=UTC),
         "ci-runner",
@@ -147,8 +161,10 @@ class Replay:
     actions: list[tuple[datetime, str, str, str, str]] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
     log_lines: list[str] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)  # as EventBridge gets them
     runs: int = 0
     seconds: float = 0.0
+    now: str = ""  # the simulated time of the run in progress
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -215,6 +231,7 @@ def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None 
     ec2 = boto3.client("ec2", region_name="us-east-1")
     ids = _launch(ec2)
     result = Replay(ids)
+    _watch_notices(result)
     names = {v: k for k, v in ids.items()}
     result.states = {name: [] for name in ids}
     result.marks = {name: [] for name in ids}
@@ -249,16 +266,20 @@ def _tick(
     at = WEEK_START + n * TICK
     while people and people[0].at <= at:
         person = people.pop(0)
-        call = ec2.start_instances if person.action == "start" else ec2.stop_instances
-        call(InstanceIds=[ids[person.name]])
-        result.marks[person.name].append(
-            Mark(person.at, "+" if person.action == "start" else "x", person.why)
-        )
-        result.actions.append(
-            (person.at, person.name, f"{person.action} (by a person)", "manual", person.why)
-        )
+        instance = ids[person.name]
+        if person.action == "override":
+            ec2.create_tags(Resources=[instance], Tags=[{"Key": OVERRIDE, "Value": person.value}])
+            what, symbol = f"override: {person.value!r}", "o"
+        else:
+            call = ec2.start_instances if person.action == "start" else ec2.stop_instances
+            call(InstanceIds=[instance])
+            what = f"{person.action} (by a person)"
+            symbol = "+" if person.action == "start" else "x"
+        result.marks[person.name].append(Mark(person.at, symbol, person.why))
+        result.actions.append((person.at, person.name, what, "manual", person.why))
     buffer = io.StringIO()
     handler.clock = lambda: at
+    result.now = iso(at)
     with redirect_stdout(buffer):
         handler.lambda_handler(_event(at, n), DemoContext())
     lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
@@ -270,6 +291,33 @@ def _tick(
     result.runs += 1
     if progress is not None:
         progress(n + 1, total, at)
+
+
+def _watch_notices(result: Replay) -> None:
+    """Keep the notices the handler puts, shaped as EventBridge delivers them to a rule."""
+    from offhours import runtime
+
+    events = runtime.clients.client("events", "us-east-1")
+
+    def keep(params: dict[str, Any], **_: Any) -> None:
+        body = params.get("body") or b"{}"
+        for entry in json.loads(body).get("Entries", []):
+            detail = json.loads(entry["Detail"])
+            result.notices.append(
+                {
+                    "version": "0",
+                    "id": f"notice-{len(result.notices) + 1}",
+                    "detail-type": entry["DetailType"],
+                    "source": entry["Source"],
+                    "account": "123456789012",
+                    "time": result.now,
+                    "region": "us-east-1",
+                    "resources": [],
+                    "detail": detail,
+                }
+            )
+
+    events.meta.events.register("before-call.eventbridge.PutEvents", keep)
 
 
 def _read_lines(lines: list[str], at: datetime, names: dict[str, str], result: Replay) -> None:
@@ -299,7 +347,7 @@ def _read_lines(lines: list[str], at: datetime, names: dict[str, str], result: R
 # --- what people see ----------------------------------------------------------------------
 
 RUN, PART, OFF = "█", "▒", "·"
-SYMBOLS = {"^": "▲", "v": "▼", "z": "z", "+": "+", "x": "×", "!": "!"}
+SYMBOLS = {"^": "▲", "v": "▼", "z": "z", "+": "+", "x": "×", "!": "!", "o": "o"}
 
 
 def _hour_cells(result: Replay, name: str, days: int) -> list[str]:
@@ -336,7 +384,7 @@ def timeline_text(result: Replay, days: int, width: int) -> str:
     out.append(
         f"{RUN} running  {PART} part of the hour  {OFF} stopped   "
         "▲ started by offhours  ▼ stopped  z hibernated  "
-        "+ started by a person  × stopped by a person"
+        "+ started by a person  × stopped by a person  o override set by a person"
     )
     out.append("Times are UTC; each cell is one hour.")
     return "\n".join(out)
@@ -390,10 +438,18 @@ def report_text(result: Replay, days: int, width: int) -> str:
         out.append("  none")
     out += [
         "",
+        f"Notices before a stop (NoticeMinutes={NOTICE_MINUTES}): {len(result.notices)} in the "
+        "replay, once per instance and stop. The first, as EventBridge receives it:",
+        "",
+    ]
+    if result.notices:
+        out += ["  " + line for line in json.dumps(result.notices[0], indent=2).splitlines()]
+    out += [
+        "",
         f"The JSON log lines of one hour ({hour:%a %d %b %H:%M}-{hour + timedelta(hours=1):%H:%M} "
         "UTC), as CloudWatch Logs holds them. Their timestamp is the real clock; run_time and",
-        "event_time are the simulated times. A decision line per instance, a summary line, and",
-        "the metrics in embedded metric format, every run:",
+        "event_time are the simulated times. A line per decision that matters (an action, an",
+        "adoption, a failure, an invalid value), a summary line and the metrics, every run:",
         "",
     ]
     out += result.log_lines
@@ -442,7 +498,8 @@ def timeline_svg(result: Replay, days: int) -> str:
     legend_y = 42 + len(names) * row_h + 20
     parts.append(
         f'<text x="10" y="{legend_y}">dark: running; light: part of the hour; grey: '
-        "stopped; ▲ ▼ z: started, stopped, hibernated by offhours; + ×: by a person</text>"
+        "stopped; ▲ ▼ z: started, stopped, hibernated by offhours; + ×: by a person; "
+        "o: an override set by a person</text>"
     )
     parts.append("</svg>")
     return "\n".join(parts)
@@ -505,6 +562,7 @@ def _main(
             "POWERTOOLS_SERVICE_NAME": "offhours",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "offhours",
+            "NOTICE_MINUTES": str(NOTICE_MINUTES),
         }
     )
     for name in ("TARGET_ACCOUNTS", "CATALOG_PARAMETER", "FANOUT_QUEUE_URL"):
