@@ -7,6 +7,7 @@ Run: .venv/bin/python bench/package.py
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,42 @@ def main() -> None:
               f"MiB (goal <= 5 MB); {bytecode} bytecode files")  # fmt: skip
         print(f"  carries boto3, botocore, X-Ray SDK, wrapt: {', '.join(found) or 'none'}")
         print(f"  top level: {', '.join(t for t in tops if not t.endswith('.dist-info'))}")
+        print(f"  what offhours imports from it, under {_imports(package)}")
+
+
+IMPORTS = (
+    "import offhours.handler, offhours.worker, offhours.notices, offhours.override; "
+    "from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, "
+    "process_partial_response; "
+    "from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord; "
+    "from aws_lambda_powertools.utilities import parameters; "
+    "from offhours.catalog import default_catalog; default_catalog().names(); "
+    "from offhours.language import parse_schedule; parse_schedule('start=0 8 * * 1-5'); "
+    "print('imports fine')"
+)
+
+
+def _imports(package: Path) -> str:
+    """The package's imports, checked under the runtime's Python where this machine has it
+    (boto3 from this interpreter stands in for the runtime's SDK)."""
+    import shutil
+
+    import boto3
+
+    python = shutil.which("python3.13") or sys.executable
+    sdk = str(Path(boto3.__file__).parent.parent)
+    env = {
+        "PYENV_VERSION": "3.13.0",
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": f"{package}:{sdk}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    done = subprocess.run(
+        [python, "-c", IMPORTS], env=env, capture_output=True, text=True, check=False
+    )
+    version = subprocess.run([python, "--version"], env=env, capture_output=True, text=True)
+    result = done.stdout.strip() or done.stderr.strip().splitlines()[-1]
+    return f"{version.stdout.strip()}: {result}"
 
 
 if __name__ == "__main__":

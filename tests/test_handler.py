@@ -245,7 +245,8 @@ def test_log_level_debug_shows_every_decision(fleet, invoke, env):
     assert {line["level"] for line in run.decisions.values()} == {"DEBUG"}
 
 
-def test_a_decision_line_is_the_line_powertools_would_write(fleet, invoke, capsys):
+def test_a_decision_line_is_the_line_powertools_would_write(fleet, invoke, capsys, env):
+    env.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
     iid = fleet.one(EARLY, name="web", handled=FRIDAY_START)
     run = invoke()
     ours = run.decisions[iid]
@@ -262,9 +263,12 @@ def test_a_decision_line_is_the_line_powertools_would_write(fleet, invoke, capsy
     handler_like(scheduled_event(), LambdaContext())
     (theirs,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert theirs.pop("service") == "reference" and ours.pop("service") == "offhours"
+    assert ours["location"].startswith("log_outcome:")  # where the decision is logged from
+    assert theirs["location"].startswith("handler_like:")
+    assert ours["xray_trace_id"] == theirs["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     for line in (ours, theirs):
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\+0000", line.pop("timestamp"))
-        line.pop("location")
+        assert re.fullmatch(r"\w+:\d+", line.pop("location"))
         line.pop("cold_start")
     assert list(ours) == list(theirs)
     assert ours == theirs
@@ -311,3 +315,72 @@ def test_both_ways_of_reading_decide_alike(fleet, invoke, env):
     keys = [*COUNT_KEYS, "would_stop", "would_start", "would_adopt", "unchanged"]
     assert {k: tags_way.get(k) for k in keys} == {k: full_way.get(k) for k in keys}
     assert tags_way["would_stop"] == 3 and tags_way["would_adopt"] == 1
+
+
+def test_every_due_instance_is_read_even_across_many_reservations(fleet, invoke):
+    # 250 instances launched one at a time: as many reservations, more than a page of them.
+    due = [fleet.one(EARLY) for _ in range(250)]
+    run = invoke()
+    assert run.summary["adopted"] == 250
+    assert set(run.decisions) == set(due)
+
+
+def test_both_ways_of_reading_make_the_same_decisions_instance_by_instance(fleet, invoke, env):
+    fleet.launch(EARLY, handled=FRIDAY_START, count=3)  # due to stop
+    for _ in range(3):
+        fleet.one(EARLY, handled="2026-03-27T15:00:00Z", state="stopped")  # quiet
+    fleet.one(EARLY)  # adopted
+    fleet.one("off", handled=FRIDAY_START)  # forgets its state
+    fleet.one("Mon-Fri 25:00-26:00")  # invalid
+    fleet.one(f"{EARLY} enforce", handled="2026-03-27T15:00:00Z")  # enforced: stopped now
+    fleet.one(None, handled=FRIDAY_START)  # only a state tag
+    fleet.one(EARLY, tags={"aws:autoscaling:groupName": "web"})  # never touched
+    env.setenv("DRY_RUN", "true")
+
+    def decided(run: Any) -> dict[str, tuple[str, str]]:
+        return {
+            i: (line["action"], line["outcome"])
+            for i, line in run.decisions.items()
+            if line["level"] != "DEBUG"
+        }
+
+    tags_way = decided(invoke())
+    runtime.logger.setLevel("DEBUG")
+    try:
+        full_way = decided(invoke())
+    finally:
+        runtime.logger.setLevel("INFO")
+    assert tags_way == full_way
+    assert len(tags_way) == 8  # all but the three quiet ones and the group member
+
+
+def test_a_start_that_did_not_hold_is_found_without_reading_every_instance(fleet, invoke, hooks):
+    failed = fleet.one(EARLY, handled=FRIDAY_START, state="stopped")
+    fine = fleet.launch(EARLY, handled=FRIDAY_START, count=3)  # running, as the start wants
+    asked: list[bool] = []
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        body = params.get("body") or {}
+        context["start_failures"] = "Client.InternalError" in str(body)
+        asked.append(context["start_failures"])
+
+    def answer(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        for reservation in parsed.get("Reservations", []):
+            for item in reservation.get("Instances", []):
+                if item["InstanceId"] == failed:
+                    item["StateReason"] = {"Code": "Client.InternalError", "Message": "x"}
+        if context.get("start_failures"):  # moto does not make this state reason itself
+            parsed["Reservations"] = [
+                {"Instances": [{"InstanceId": failed, "State": {"Name": "stopped"}}]}
+            ]
+
+    hooks.on("before-call.ec2.DescribeInstances", remember)
+    hooks.on("after-call.ec2.DescribeInstances", answer)
+    described = hooks.calls("DescribeInstances")
+    run = invoke(scheduled_event(time="2026-03-27T08:10:00Z"))  # ten minutes after the start
+    assert run.decisions[failed]["outcome"] == "failed"
+    assert run.decisions[failed]["error_code"] == "Client.InternalError"
+    assert asked[0] is True  # the filtered listing came first
+    read = {v for call in described[1:] for k, v in call.items() if k.startswith("Filter.1.Value")}
+    assert read == {failed}  # only that instance was read in full
+    assert not set(fine) & set(run.decisions)

@@ -264,6 +264,8 @@ def situations(draw: Any) -> tuple[Instance, datetime, bool]:
             st.integers(min_value=0, max_value=60 * 24 * 14).map(
                 lambda m: iso(at - timedelta(minutes=m))
             ),
+            # a little later than the run (a newer run's) and well later (a lie)
+            st.integers(min_value=1, max_value=120).map(lambda m: iso(at + timedelta(minutes=m))),
         )
     )
     instance = Instance(
@@ -415,7 +417,21 @@ def test_what_needs_no_details_is_decided_quietly_whatever_the_details(situation
     instance, at, converge = situation
     s = replace(SETTINGS, converge=converge, notice_minutes=notice)
     reading = read_value(instance.schedule, at, s)
-    if needs_details(instance, at, s, reading):
+    # What the service knows of it from its tags alone (and from the listing of the starts
+    # that EC2 undid: stopped instances whose state reason is Client.InternalError).
+    undone = instance.state == "stopped" and instance.state_reason == "Client.InternalError"
+    tags_only = Instance(
+        instance.id,
+        "unknown",
+        instance.schedule,
+        handled=instance.handled,
+        fingerprint=instance.fingerprint,
+        override=instance.override,
+        untagged=instance.untagged,
+        auto_scaling_group=instance.auto_scaling_group,
+        state_reason="Client.InternalError" if undone else None,
+    )
+    if needs_details(tags_only, at, s, reading):
         return
     decision = decide(instance, at, s, reading)
     assert decision.step is Step.NONE, decision.reason

@@ -53,7 +53,7 @@ class Clients:
         self._ec2: dict[tuple[str | None, str, str | None], EC2Client] = {}
         self._members: dict[tuple[str, str | None], boto3.Session] = {}
         self._others: dict[tuple[str, str, str | None], Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a member session is made while a client is
 
     def configure(self, member_role_name: str, external_id: str | None) -> None:
         """Set the member role; cached member sessions are dropped when it changes."""
@@ -92,14 +92,13 @@ class Clients:
         return self._cached(self._others, (service, region, endpoint), make)
 
     def _cached(self, store: dict[Any, T], key: Any, make: Callable[[], T]) -> T:
-        """The cached value for `key`, made outside the lock (building a client is slow)."""
+        """The cached value for `key`. Made under the lock: clients are safe to share between
+        the targets' threads, but a boto3 Session that makes them is not."""
         with self._lock:
             found = store.get(key)
-        if found is not None:
+            if found is None:
+                found = store[key] = make()
             return found
-        made = make()
-        with self._lock:
-            return store.setdefault(key, made)
 
     def role_arn(self, account: str, region: str) -> str:
         partition = self.session.get_partition_for_region(region) if region else "aws"

@@ -13,9 +13,10 @@ ASG_TAG = "aws:autoscaling:groupName"
 __all__ = ["ASG_TAG", "TRANSITIONAL_STATES", "Instance", "fingerprint_tag_key", "state_tag_key"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Instance:
-    """An instance as one run saw it.
+    """An instance as one run saw it (not frozen, only because a frozen dataclass takes five
+    times as long to build, and a run builds one per instance; nothing changes it).
 
     `schedule` is the schedule tag's value; `handled` and `fingerprint` are the raw values of
     offhours' state tags (see `offhours.state`). `untagged` means the schedule tag is gone and
@@ -45,5 +46,4 @@ class Instance:
 
     def __post_init__(self) -> None:
         if self.fingerprint is not None:
-            ok = self.fingerprint == fingerprint(self.id, self.schedule)
-            object.__setattr__(self, "fingerprint_ok", ok)
+            self.fingerprint_ok = self.fingerprint == fingerprint(self.id, self.schedule)

@@ -663,7 +663,11 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
     if reading.opt_out:
         return instance.handled is not None or instance.fingerprint is not None
     schedule = reading.schedule
-    if schedule is None or schedule.enforce or settings.converge:
+    if schedule is None:
+        return True
+    if instance.auto_scaling_group:
+        return False  # never touched: a quiet skip, whatever else
+    if schedule.enforce or settings.converge:
         return True
     handled, _, _, newer = _trust(instance, at)
     if newer:
@@ -675,7 +679,13 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
         return False
     if event.at > handled:
         return True
-    return event.action is Action.START and at - event.at <= KMS_WINDOW
+    # A start that EC2 undid (its state reason says so: the service finds those instances with
+    # one filtered listing) is a failure to report within the hour after the start.
+    return (
+        event.action is Action.START
+        and at - event.at <= KMS_WINDOW
+        and instance.state_reason == "Client.InternalError"
+    )
 
 
 def _join(*warnings: str | None) -> str | None:

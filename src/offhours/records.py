@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -87,12 +89,10 @@ class DecisionLog:
         context: Callable[[], dict[str, Any]],
         level: Callable[[], int],
         stream: Callable[[], TextIO],
-        location: str = "log_outcome",
     ) -> None:
         self._context = context
         self._level = level
         self._stream = stream
-        self._location = location
         self._lock = threading.Lock()  # targets run side by side; a line is written whole
 
     def enabled(self, level: str) -> bool:
@@ -108,17 +108,22 @@ class DecisionLog:
 
     def line(self, level: str, message: str, record: dict[str, Any]) -> str:
         now = time.time()
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now))
+        local = time.localtime(now)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", local)
+        caller = sys._getframe(2)  # where the decision was logged from, as Powertools says
         head: dict[str, Any] = {
             "level": level,
-            "location": self._location,
+            "location": f"{caller.f_code.co_name}:{caller.f_lineno}",
             "message": message,
-            "timestamp": f"{stamp},{int(now * 1000) % 1000:03d}+0000",
+            "timestamp": f"{stamp},{int(now * 1000) % 1000:03d}{time.strftime('%z', local)}",
         }
         for key, value in self._context().items():
             if key not in head and value is not None and not _is_placeholder(value):
                 head[key] = value
         head.update(record)
+        trace = os.environ.get("_X_AMZN_TRACE_ID")
+        if trace:
+            head["xray_trace_id"] = trace.split(";")[0].replace("Root=", "")
         return json.dumps(head, default=str, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 

@@ -11,7 +11,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -24,6 +24,7 @@ from offhours.executor import Execution, Notifier, Outcome, Outcomes, dry_run, e
 from offhours.instance import Instance
 from offhours.language import CatalogLike
 from offhours.planner import (
+    KMS_WINDOW,
     Decision,
     Plan,
     Reading,
@@ -34,6 +35,7 @@ from offhours.planner import (
     plan_groups,
     read_value,
 )
+from offhours.schedule import Action
 
 COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
 
@@ -230,11 +232,13 @@ def reconcile_target(
                     break
             return report
         needed: list[str] = []
-        for instance_id, (value, handled, fingerprint, override) in gateway.tagged(
+        entries: list[tuple[Instance, Reading]] = []
+        recent_start = False
+        for instance_id, (value, handled, fingerprint, override, group) in gateway.tagged(
             may_call
         ).items():
             if value is None and handled is None and fingerprint is None:
-                continue  # an override alone: offhours acts only where the schedule tag is
+                continue  # an override or a group alone: offhours acts where the schedule is
             instance = Instance(
                 instance_id,
                 "unknown",
@@ -245,14 +249,26 @@ def reconcile_target(
                 untagged=value is None,
                 region=gateway.region,
                 account=gateway.account,
+                auto_scaling_group=group,
             )
             reading = readings.get(instance.schedule)
             if reading is None:
                 reading = readings[instance.schedule] = read_value(instance.schedule, at, settings)
+            entries.append((instance, reading))
+            event = reading.event
+            if event is not None and event.action is Action.START and at - event.at <= KMS_WINDOW:
+                recent_start = True
+        # A start that did not hold shows in the state reason: one filtered listing finds them.
+        failures = gateway.start_failures() if recent_start else set()
+        for instance, reading in entries:
+            if instance.id in failures:
+                instance = replace(instance, state_reason="Client.InternalError")
             if needs_details(instance, at, settings, reading):
-                needed.append(instance_id)
+                needed.append(instance.id)
             else:
-                _quiet(report.tallies, reading.opt_out)
+                skipped = reading.opt_out or instance.auto_scaling_group is not None
+                _quiet(report.tallies, skipped)
+        del entries
         for start in range(0, len(needed), SLICE):
             if may_call is not None and not may_call():
                 report.deferred = True
@@ -266,6 +282,8 @@ def reconcile_target(
                 break
     except OutOfTime:
         report.deferred = True
+    if report.tallies.get("deferred"):
+        report.deferred = True  # some work was left for the next run: the alarm says so
     return report
 
 
