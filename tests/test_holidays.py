@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -112,6 +113,13 @@ def test_names_are_english_whatever_the_locale(monkeypatch):
     }
 
 
+def test_a_year_outside_the_packages_tables_says_nothing_on_the_console():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the package warns: India's tables start in 2001
+        line = tl("start=0 9 * * *; tz=Asia/Kolkata; holidays=IN")
+        assert line.next_events(at("1970-01-01 00:00"), 3)
+
+
 # --- what a holiday does to the events ----------------------------------------------------
 
 
@@ -209,6 +217,21 @@ HOLIDAY_EVENTS = [
             start("2026-04-12 22:00"),
         ],
         id="a-window-over-several-days-starts-once-and-a-holiday-skips-that-start",
+    ),
+    pytest.param(
+        "start=0 0 * * 1-5; stop=0 0 * * 6; tz=Europe/Berlin; holidays=DE-BY",
+        ("2026-04-03 00:00", "2026-04-14 00:00"),
+        [
+            stop("2026-04-03 22:00"),
+            start("2026-04-06 22:00"),  # Easter Monday skipped, Tuesday starts (the README's way)
+            start("2026-04-07 22:00"),
+            start("2026-04-08 22:00"),
+            start("2026-04-09 22:00"),
+            stop("2026-04-10 22:00"),
+            start("2026-04-12 22:00"),
+            start("2026-04-13 22:00"),
+        ],
+        id="a-cron-start-every-day-starts-the-day-after-the-holiday",
     ),
     pytest.param(
         "plant holidays=shutdown",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 import warnings
 from collections.abc import Iterable
 from datetime import date
@@ -83,13 +84,17 @@ def unknown_reason(text: str, calendars: Iterable[str]) -> str:
     return reason + (f" (did you mean {choices[close[0]]!r}?)" if close else "")
 
 
+_WARNINGS = threading.Lock()  # catch_warnings changes process-wide state
+
+
 @lru_cache(maxsize=1024)
 def _year(code: str, year: int) -> dict[date, str]:
     """A package code's holidays in one year: date to name (several joined with '; ')."""
     import holidays
 
     country, _, subdiv = code.partition("-")
-    with warnings.catch_warnings():  # a year outside the package's tables has no holidays
+    # A year outside the package's tables has no holidays, and a warning that says so.
+    with _WARNINGS, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = holidays.country_holidays(
             country, subdiv=subdiv or None, years=year, language=_LANGUAGE

@@ -135,8 +135,6 @@ def parse_schedule(
 
     Opt-out values are not schedules: check `is_opt_out` first.
     """
-    if is_opt_out(value):
-        raise ScheduleError("this value opts the instance out; it is not a schedule", value)
     return _parse(value, default_timezone, catalog, named=True)
 
 
@@ -145,6 +143,8 @@ def _parse(
 ) -> Schedule:
     """`named=False` for a catalogue entry's own value, which may name calendars of the
     catalogue but not another schedule."""
+    if is_opt_out(value):
+        raise ScheduleError("this value opts the instance out; it is not a schedule", value)
     if _is_cron_form(value):
         return _parse_cron(value, default_timezone, catalog)
     name = _named_form(value)
@@ -210,17 +210,13 @@ def _calendar(code: str, value: str, position: int, catalog: CatalogLike | None)
         if found is not None:
             name, dates = found
             return Calendar(name, dates)
-        try:
-            if catalog.lookup(code) is not None:
-                raise ScheduleError(
-                    "names a schedule of the catalogue, not a calendar of closed dates",
-                    value,
-                    position,
-                    code,
-                )
-        except ValueError as exc:
-            if isinstance(exc, ScheduleError):
-                raise
+        if _is_catalog_schedule(catalog, code):
+            raise ScheduleError(
+                "names a schedule of the catalogue, not a calendar of closed dates",
+                value,
+                position,
+                code,
+            )
         calendars = catalog.calendars()
     raise ScheduleError(unknown_reason(code, calendars), value, position, code)
 
@@ -622,4 +618,11 @@ def _is_catalog_calendar(catalog: CatalogLike, name: str) -> bool:
     try:
         return catalog.calendar(name) is not None
     except ValueError:  # a calendar, though one that cannot be used
+        return True
+
+
+def _is_catalog_schedule(catalog: CatalogLike, name: str) -> bool:
+    try:
+        return catalog.lookup(name) is not None
+    except ValueError:  # a schedule entry, though one that cannot be used
         return True
