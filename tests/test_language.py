@@ -2,13 +2,15 @@
 
 Valid rows describe the parsed schedule compactly: for windows, each window's days as a
 seven-letter mask (`MTWTF--` is Monday to Friday) and its ranges; for cron, each rule as
-`"<action> <expression>"`; then the zone, the words and the catalogue name. Invalid rows give a
+`"<action> <expression>"`; then the zone, the words, the catalogue name and the calendars of
+`holidays=` in their canonical form. Invalid rows give a
 piece of the error's reason, its 0-based position and the token it names. Every row is parsed with
 the catalogue below and the default zone `DEFAULT`, so a row without a zone shows the default.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import NamedTuple
 
 import pytest
@@ -27,7 +29,24 @@ class Catalog:
         "office-hours": ("Mon-Fri 08:00-18:00 Europe/Berlin", "Berlin office hours"),
         "nightly-stop": ("stop=0 19 * * *", None),
         "broken": ("Mon 25:00-26:00", None),
+        "plant-hours": ("Mon-Fri 06:00-22:00 holidays=company-closures", None),
     }
+    closures: dict[str, tuple[tuple[date, str], ...] | None] = {  # noqa: RUF012
+        "company-closures": ((date(2026, 12, 24), "company-closures"),),
+        "bad-closures": None,  # a calendar whose dates cannot be read
+    }
+
+    def calendar(self, name: str) -> tuple[str, tuple[tuple[date, str], ...]] | None:
+        key = name.lower()
+        if key not in self.closures:
+            return None
+        dates = self.closures[key]
+        if dates is None:
+            raise ValueError("'2026-02-30' in 'dates' is not a date")
+        return key, dates
+
+    def calendars(self) -> list[str]:
+        return sorted(self.closures)
 
     def lookup(self, name: str) -> tuple[str, str, str | None] | None:
         key = name.lower()
@@ -46,6 +65,7 @@ class Parsed(NamedTuple):
     items: tuple[object, ...]
     words: str = ""
     name: str | None = None
+    holidays: str = ""
 
 
 class Bad(NamedTuple):
@@ -58,14 +78,18 @@ class Bad(NamedTuple):
 OPT_OUT = "opt-out"
 
 
-def win(tz: str, *windows: tuple[str, ...], words: str = "", name: str | None = None) -> Parsed:
+def win(
+    tz: str, *windows: tuple[str, ...], words: str = "", name: str | None = None, holidays: str = ""
+) -> Parsed:
     """`win("UTC", ("MTWTF--", "08:00-18:00"))`: the windows in the order written."""
-    return Parsed("windows", tz, windows, words, name)
+    return Parsed("windows", tz, windows, words, name, holidays)
 
 
-def cron(tz: str, *rules: str, words: str = "", name: str | None = None) -> Parsed:
+def cron(
+    tz: str, *rules: str, words: str = "", name: str | None = None, holidays: str = ""
+) -> Parsed:
     """`cron("UTC", "start 0 8 * * 1-5")`: the rules in the order written."""
-    return Parsed("cron", tz, rules, words, name)
+    return Parsed("cron", tz, rules, words, name, holidays)
 
 
 def _hhmm(minutes: int) -> str:
@@ -76,10 +100,11 @@ def describe(schedule: Schedule) -> Parsed:
     words = " ".join(
         w for w, on in (("enforce", schedule.enforce), ("hibernate", schedule.hibernate)) if on
     )
+    holidays = " ".join(c.code for c in schedule.holidays)
     if schedule.rules:
         assert not schedule.windows
         rules = tuple(f"{r.action.value} {r.expression}" for r in schedule.rules)
-        return Parsed("cron", schedule.timezone, rules, words, schedule.name)
+        return Parsed("cron", schedule.timezone, rules, words, schedule.name, holidays)
     windows = tuple(
         (
             "".join(letter if day in w.days else "-" for day, letter in enumerate(EVERY_DAY)),
@@ -87,7 +112,7 @@ def describe(schedule: Schedule) -> Parsed:
         )
         for w in schedule.windows
     )
-    return Parsed("windows", schedule.timezone, windows, words, schedule.name)
+    return Parsed("windows", schedule.timezone, windows, words, schedule.name, holidays)
 
 
 NOISE = (
@@ -222,6 +247,52 @@ CASES: list[tuple[str, Parsed | Bad | str]] = [
         "  start = 0  8 * *   1-5 ;  stop=0 18 * * 1-5 ; ",
         cron(DEFAULT, "start 0 8 * * 1-5", "stop 0 18 * * 1-5"),
     ),
+    # --- holidays and closures (DESIGN §7): a word in every form -------------------------------
+    (
+        "Mon-Fri 08:00-18:00 Europe/Berlin holidays=DE-BY",
+        win("Europe/Berlin", ("MTWTF--", "08:00-18:00"), holidays="DE-BY"),
+    ),
+    (
+        "start=0 8 * * 1-5; stop=0 18 * * 1-5; holidays=US-CA",
+        cron(DEFAULT, "start 0 8 * * 1-5", "stop 0 18 * * 1-5", holidays="US-CA"),
+    ),
+    (
+        "office-hours holidays=GB-SCT",
+        win("Europe/Berlin", ("MTWTF--", "08:00-18:00"), name="office-hours", holidays="GB-SCT"),
+    ),
+    ("08:00-18:00 holidays=de-by", win(DEFAULT, (EVERY_DAY, "08:00-18:00"), holidays="DE-BY")),
+    ("08:00-18:00 HOLIDAYS=gb", win(DEFAULT, (EVERY_DAY, "08:00-18:00"), holidays="GB")),
+    (
+        "08:00-18:00 holidays=de-augsburg",
+        win(DEFAULT, (EVERY_DAY, "08:00-18:00"), holidays="DE-Augsburg"),
+    ),
+    (
+        "08:00-18:00 holidays=DE enforce holidays=Company-Closures Asia/Kolkata holidays=de",
+        win(
+            "Asia/Kolkata",
+            (EVERY_DAY, "08:00-18:00"),
+            words="enforce",
+            holidays="DE company-closures",
+        ),
+    ),
+    (
+        "stop=0 19 * * *; holidays=NZ; enforce; holidays=company-closures",
+        cron(DEFAULT, "stop 0 19 * * *", words="enforce", holidays="NZ company-closures"),
+    ),
+    (
+        "holidays=US-NY; tz=America/New_York; start=0 7 * * *",
+        cron("America/New_York", "start 0 7 * * *", holidays="US-NY"),
+    ),
+    (
+        "plant-hours holidays=DE-BY hibernate",
+        win(
+            DEFAULT,
+            ("MTWTF--", "06:00-22:00"),
+            words="hibernate",
+            name="plant-hours",
+            holidays="company-closures DE-BY",
+        ),
+    ),
     # --- opt-out --------------------------------------------------------------------------------
     ("off", OPT_OUT),
     ("OFF", OPT_OUT),
@@ -301,6 +372,38 @@ CASES: list[tuple[str, Parsed | Bad | str]] = [
     ("office-hours", Bad("no catalogue of named schedules", 0, "office-hours", with_catalog=False)),
     (" broken enforce", Bad("which is invalid", 1, "broken")),
     (NOISE, Bad("unknown time zone", 0, "pO#$[nC/>*1")),
+    # --- holidays and closures ------------------------------------------------------------------
+    ("08:00-18:00 holidays=DEBY", Bad("(did you mean 'DE-BY'?)", 21, "DEBY")),
+    (
+        "08:00-18:00 holidays=company-closure",
+        Bad("did you mean 'company-closures'", 21, "company-closure"),
+    ),
+    ("08:00-18:00 holidays=DE-BZ", Bad("is not a subdivision of DE", 21, "DE-BZ")),
+    ("08:00-18:00 holidays=GB-Scotland", Bad("(it has: ENG, NIR, SCT, WLS)", 21, "GB-Scotland")),
+    ("08:00-18:00 holidays=Mars", Bad("is not a holiday calendar", 21, "Mars")),
+    ("08:00-18:00 holidays=", Bad("names no calendar", 12, "holidays=")),
+    ("08:00-18:00 holidays=DE,AT", Bad("repeat the word", 21, "DE,AT")),
+    (
+        "08:00-18:00 holidays=DE 19:00-20:00",
+        Bad("must come before the time zone", 24, "19:00-20:00"),
+    ),
+    ("start=0 8 * * * holidays=DE", Bad("is a clause of its own", 16, "holidays=DE")),
+    ("start=0 8 * * *; holidays=XX-YY", Bad("is not a holiday calendar", 26, "XX-YY")),
+    ("start=0 8 * * *;  holidays =  ", Bad("names no calendar", 18, "holidays=")),
+    ("office-hours holidays=GB-SCX", Bad("is not a subdivision of GB", 22, "GB-SCX")),
+    (
+        "office-hours holidays=nightly-stop",
+        Bad("a schedule of the catalogue, not a calendar", 22, "nightly-stop"),
+    ),
+    ("company-closures", Bad("names a calendar, not a schedule", 0, "company-closures")),
+    (
+        "08:00-18:00 holidays=bad-closures",
+        Bad("'bad-closures', which is invalid: '2026-02-30'", 21, "bad-closures"),
+    ),
+    (
+        "08:00-18:00 holidays=company-closures",
+        Bad("is not a holiday calendar", 21, "company-closures", with_catalog=False),
+    ),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from itertools import pairwise
 
@@ -234,6 +234,9 @@ GRAMMAR = [
     "jan",
     "@daily",
     "off",
+    "holidays=",
+    "DE-BY",
+    "company-closures",
 ]
 
 
@@ -245,6 +248,14 @@ class Catalog:
 
     def names(self) -> list[str]:
         return ["office-hours"]
+
+    def calendar(self, name: str) -> tuple[str, tuple[tuple[date, str], ...]] | None:
+        if name.lower() == "company-closures":
+            return "company-closures", ((date(2026, 12, 24), "company-closures"),)
+        return None
+
+    def calendars(self) -> list[str]:
+        return ["company-closures"]
 
 
 def check_parses_or_schedule_error(value: str, with_catalog: bool) -> None:

@@ -148,6 +148,15 @@ def test_the_catalogue_example_is_the_shipped_one():
         assert shipped[entry.name] == entry.value
 
 
+def test_the_calendar_example_reads_as_calendars_and_ships_the_first():
+    (example,) = [b for b in blocks("yaml") if "dates:" in b]
+    catalog = parse_catalog(example)
+    assert catalog.names() == []
+    for name in catalog.calendars():
+        assert catalog.calendar(name) is not None
+    assert default_catalog().calendar("company-closures") == catalog.calendar("company-closures")
+
+
 def test_the_terraform_example_ignores_the_real_state_tag():
     (hcl,) = blocks("hcl")
     keys = f'"{state_tag_key("Schedule")}", "{fingerprint_tag_key("Schedule")}"'

@@ -8,8 +8,23 @@ A YAML mapping of names to entries. An entry is either the value itself or a map
       description: Weekdays, eight to six
     stop-nightly: "stop=0 20 * * *"
 
+An entry with ``dates`` instead of ``value`` is a calendar of closed dates, for company
+closures, that a schedule names with ``holidays=NAME`` (DESIGN §7)::
+
+    company-closures:
+      dates: [2026-12-24, 2026-12-31]
+      description: The office is closed
+    plant-shutdown:
+      dates: {2026-08-03: Summer shutdown, 2026-08-04: Summer shutdown}
+
+Each date is written ``YYYY-MM-DD``; a list names every date after the calendar, a mapping gives
+each date its own name. A calendar is not a schedule: a tag value that names one is invalid. (A
+calendar named like a country or subdivision code of the holidays package, ``DE``, is never used:
+the code means the package's calendar.)
+
 Names are looked up exactly, then without regard to case. Entries are parsed when an instance
-uses them, so one bad entry only invalidates the instances that name it.
+uses them, so one bad entry (a schedule, or a calendar with a date that is not one) only
+invalidates the instances that name it.
 
 Whoever may write the catalogue parameter changes every named schedule, and a broken document
 must not take a run down: a catalogue is bounded (64 KiB of UTF-8, 1,000 entries, names of 128
@@ -21,9 +36,11 @@ other instance.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -33,7 +50,8 @@ MAX_CATALOG_BYTES = 64 * 1024
 MAX_ENTRIES = 1000
 MAX_NAME = 128
 MAX_VALUE = 256  # as long as a tag value can be
-MAX_DEPTH = 4  # document > entry > its fields (and room for a list of dates later)
+MAX_DEPTH = 4  # document > entry > its fields > a calendar's dates
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class CatalogError(ValueError):
@@ -45,29 +63,57 @@ class CatalogEntryError(ValueError):
 
 
 class CatalogEntry(NamedTuple):
+    """A named schedule, or (with `dates`, its value empty) a calendar of closed dates."""
+
     name: str
     value: str
     description: str | None = None
     problem: str | None = None
+    dates: tuple[tuple[date, str], ...] | None = None
 
 
 @dataclass(frozen=True)
 class Catalog:
     entries: tuple[CatalogEntry, ...] = ()
 
-    def lookup(self, name: str) -> tuple[str, str, str | None] | None:
-        """The entry's name, value and description; None when there is no such entry.
-        Raises `CatalogEntryError` for an entry that is not a schedule value."""
+    def _find(self, name: str) -> CatalogEntry | None:
         for exact in (True, False):
             for entry in self.entries:
                 if entry.name == name if exact else entry.name.lower() == name.lower():
-                    if entry.problem is not None:
-                        raise CatalogEntryError(entry.problem)
-                    return entry.name, entry.value, entry.description
+                    return entry
         return None
 
+    def lookup(self, name: str) -> tuple[str, str, str | None] | None:
+        """The entry's name, value and description; None when there is no such schedule (a
+        calendar is not one). Raises `CatalogEntryError` for an entry that is not a schedule
+        value."""
+        entry = self._find(name)
+        if entry is None or entry.dates is not None:
+            return None
+        if entry.problem is not None:
+            raise CatalogEntryError(entry.problem)
+        return entry.name, entry.value, entry.description
+
     def names(self) -> list[str]:
-        return [e.name for e in self.entries]
+        """The names of the schedules."""
+        return [e.name for e in self.entries if e.dates is None]
+
+    def calendar(self, name: str) -> tuple[str, tuple[tuple[date, str], ...]] | None:
+        """The calendar's name and its dates, each with its name; None when there is no such
+        calendar (a schedule is not one). Raises `CatalogEntryError` for a calendar whose dates
+        cannot be read, or an entry that is neither a schedule nor a calendar."""
+        entry = self._find(name)
+        if entry is None:
+            return None
+        if entry.problem is not None:
+            raise CatalogEntryError(entry.problem)
+        if entry.dates is None:
+            return None
+        return entry.name, entry.dates
+
+    def calendars(self) -> list[str]:
+        """The names of the calendars."""
+        return [e.name for e in self.entries if e.dates is not None]
 
 
 @lru_cache(maxsize=1)
@@ -137,7 +183,9 @@ def parse_catalog(text: str, source: str = "catalogue") -> Catalog:
             )
         elif isinstance(body, str):
             entries.append(CatalogEntry(str(name), body))
-        elif isinstance(body, dict) and isinstance(body.get("value"), str):
+        elif isinstance(body, dict) and "dates" in body and "value" not in body:
+            entries.append(_calendar_entry(str(name), body))
+        elif isinstance(body, dict) and isinstance(body.get("value"), str) and "dates" not in body:
             description = body.get("description")
             entries.append(
                 CatalogEntry(str(name), body["value"], str(description) if description else None)
@@ -147,10 +195,54 @@ def parse_catalog(text: str, source: str = "catalogue") -> Catalog:
                 CatalogEntry(
                     str(name),
                     "",
-                    problem="the entry must be a schedule value or a mapping with 'value'",
+                    problem="the entry must be a schedule value, a mapping with 'value', or a "
+                    "calendar: a mapping with 'dates'",
                 )
             )
     return Catalog(tuple(entries))
+
+
+def _calendar_entry(name: str, body: dict[str, Any]) -> CatalogEntry:
+    """A calendar: its dates as a list (each named after the calendar) or a mapping of date to
+    name. A date that is not one makes the whole calendar unusable, for its users only."""
+    description = body.get("description")
+    described = str(description) if isinstance(description, str) and description else None
+    raw = body["dates"]
+    if isinstance(raw, list):
+        pairs: list[tuple[Any, Any]] = [(item, name) for item in raw]
+    elif isinstance(raw, dict):
+        pairs = list(raw.items())
+    else:
+        pairs = []
+    dates: list[tuple[date, str]] = []
+    problem = None
+    if not isinstance(raw, list | dict):
+        problem = "'dates' must be a list of dates (YYYY-MM-DD) or a mapping of date to name"
+    for item, label in pairs:
+        if not isinstance(item, str) or not isinstance(label, str):
+            problem = f"{_shown(item)} in 'dates' is not a date: expected YYYY-MM-DD"
+            break
+        if len(label) > MAX_VALUE:
+            problem = f"the name of {item} is longer than {MAX_VALUE} characters"
+            break
+        try:
+            if not _DATE.match(item):
+                raise ValueError
+            day = date.fromisoformat(item)
+        except ValueError:
+            problem = (
+                f"{_shown(item)} in 'dates' is not a date: expected YYYY-MM-DD, like 2026-12-24"
+            )
+            break
+        dates.append((day, label.strip() or name))
+    return CatalogEntry(
+        name, "", described, problem, tuple(sorted(dict(dates).items())) if problem is None else ()
+    )
+
+
+def _shown(item: Any) -> str:
+    text = item if isinstance(item, str) else type(item).__name__
+    return repr(text[:40] + ("…" if len(text) > 40 else ""))
 
 
 class CatalogUnavailable(ValueError):
@@ -189,6 +281,12 @@ class LazyCatalog:
 
     def names(self) -> list[str]:
         return self._get().names()
+
+    def calendar(self, name: str) -> tuple[str, tuple[tuple[date, str], ...]] | None:
+        return self._get().calendar(name)
+
+    def calendars(self) -> list[str]:
+        return self._get().calendars()
 
 
 def load_catalog(path: str | Path) -> Catalog:

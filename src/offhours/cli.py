@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
 from offhours.catalog import (
@@ -19,7 +19,16 @@ from offhours.catalog import (
     parse_catalog,
 )
 from offhours.config import Config, ConfigError, region_problem
-from offhours.explain import EMPTY, FULL, PART, UNKNOWN, describe, local_text, week_at_a_glance
+from offhours.explain import (
+    EMPTY,
+    FULL,
+    PART,
+    UNKNOWN,
+    day_text,
+    describe,
+    local_text,
+    week_at_a_glance,
+)
 from offhours.language import is_opt_out, parse_schedule
 from offhours.records import decision_record
 from offhours.schedule import DesiredState, Schedule, ScheduleError, iso
@@ -73,7 +82,10 @@ def _now() -> datetime:
 def check_result(
     value: str, at: datetime, count: int, default_timezone: str, catalog: Catalog | None
 ) -> tuple[dict[str, Any], Schedule | None]:
-    """The `check --json` object for one value (DESIGN §5), and the schedule if valid."""
+    """The `check --json` object for one value (DESIGN §5), and the schedule if valid.
+
+    A value with `holidays=` has `skipped` too: the closed dates on which a start was skipped,
+    from `at` to the last of the `next` events, each once, in order, with what closes it."""
     if is_opt_out(value):
         return {"valid": True, "timezone": None, "desired": None, "last": None, "next": []}, None
     try:
@@ -93,6 +105,9 @@ def check_result(
         "last": {"action": last.action.value, "at": iso(last.at)} if last else None,
         "next": [{"action": e.action.value, "at": iso(e.at)} for e in upcoming],
     }
+    if schedule.holidays:
+        skipped = tl.skipped_between(at, upcoming[-1].at) if upcoming else []
+        result["skipped"] = [{"date": day.isoformat(), "name": name} for day, name in skipped]
     return result, schedule
 
 
@@ -122,6 +137,10 @@ def _human(value: str, result: dict[str, Any], schedule: Schedule | None, at: da
         )
     if not events:
         lines.append("Next       none" + (" (runs all the time)" if result["desired"] else ""))
+    for i, skipped in enumerate(result.get("skipped", [])):
+        label = "Skipped" if i == 0 else ""
+        closed = day_text(date.fromisoformat(skipped["date"]))
+        lines.append(f"{label:<10} {closed}: {skipped['name']}, no start")
     week = week_at_a_glance(schedule, at)
     lines.append("")
     lines.append(f"Week of {week.start.astimezone(timeline(schedule).tz):%Y-%m-%d} in {tz}")

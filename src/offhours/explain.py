@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from offhours.cron import DAY, MINUTE, MONTH, WEEKDAY, Cron, Item, item_values, parse_cron
 from offhours.schedule import (
     DAY_NAMES,
     FULL_DAY_NAMES,
+    Calendar,
     DesiredState,
     Event,
     Schedule,
@@ -65,6 +66,8 @@ def describe(schedule: Schedule) -> str:
     else:
         text = "runs " + "; ".join(_window_phrase(w) for w in schedule.windows)
     text += f", {schedule.timezone} time"
+    if schedule.holidays:
+        text += "; no start on " + _join([_calendar_phrase(c) for c in schedule.holidays], "or")
     if schedule.enforce:
         text += "; enforced at every run, overriding manual changes"
     if schedule.hibernate:
@@ -77,6 +80,15 @@ def describe(schedule: Schedule) -> str:
             + text
         )
     return text
+
+
+def _calendar_phrase(calendar: Calendar) -> str:
+    return f"{calendar.code} dates" if calendar.from_catalog else f"{calendar.code} holidays"
+
+
+def day_text(day: date) -> str:
+    """A date as people read it: ``Fri 25 Dec 2026``."""
+    return f"{DAY_NAMES[day.weekday()]} {day.day} {MONTH_FULL[day.month - 1][:3]} {day.year}"
 
 
 # --- cron in words ------------------------------------------------------------------------

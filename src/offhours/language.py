@@ -17,22 +17,36 @@ Windows, the everyday form::
 - A range whose end is not after its start crosses midnight, and belongs to the day it begins
   on. ``24:00`` ends a day. A range of zero length is an error. Spaces around ``-`` and ``,``
   are allowed (``08:00 - 18:00``).
-- After the ranges, in any order: an optional time zone (IANA name, or ``UTC``) and the words
-  ``enforce`` and ``hibernate``.
+- After the ranges, in any order: an optional time zone (IANA name, or ``UTC``), the words
+  ``enforce`` and ``hibernate``, and ``holidays=CODE`` words (below).
 
 Cron events, for what windows cannot say::
 
     start=0 8 * * 1-5; stop=30 18 * * 1-5; tz=America/New_York
 
 - Clauses separated by ``;``: ``start=CRON``, ``stop=CRON`` (each may repeat, one at least),
-  ``tz=ZONE``, and the words ``enforce`` and ``hibernate`` as clauses of their own.
+  ``tz=ZONE``, ``holidays=CODE``, and the words ``enforce`` and ``hibernate`` as clauses of
+  their own. A value is of this form when it has a clause other than ``holidays=`` (or a ``;``).
 - ``CRON`` has exactly five fields (minute hour day-of-month month day-of-week) and means what it
   means in a crontab, with ``L`` and ``N#k`` besides: see `offhours.cron`, which also says how
   croniter is made to read it so. Six- or seven-field forms (seconds, years) are refused, as is
   an expression that never fires (``0 9 30 2 *``).
 
-Named schedules: a single word such as ``office-hours`` (optionally followed by ``enforce`` or
-``hibernate``) names an entry of the deployment's catalogue, see `offhours.catalog`.
+Named schedules: a single word such as ``office-hours`` (optionally followed by ``enforce``,
+``hibernate`` or ``holidays=CODE`` words) names an entry of the deployment's catalogue, see
+`offhours.catalog`. The entry's own value may name calendars too: both apply.
+
+Holidays and closures, in every form::
+
+    Mon-Fri 08:00-18:00 Europe/Berlin holidays=DE-BY
+    start=0 8 * * 1-5; stop=0 18 * * 1-5; holidays=US-CA
+    office-hours holidays=GB-SCT holidays=company-closures
+
+- ``holidays=CODE`` names a calendar of closed dates: a country or subdivision code of the
+  ``holidays`` package (any case), or a calendar of the catalogue (see `offhours.closures`). On
+  such a date, in the schedule's zone, the schedule starts nothing; its stops still happen.
+- One calendar a word; several words close the dates of them all. Naming one twice is naming it
+  once. An unknown code is an error with the closest code or calendar as a hint.
 
 ``off``, ``none`` and the empty value opt an instance out (`is_opt_out`).
 
@@ -43,13 +57,16 @@ and gives its position.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from datetime import date
 from typing import NamedTuple, Protocol
 
+from offhours.closures import package_code, unknown_reason
 from offhours.cron import CronError, parse_cron
 from offhours.schedule import (
     Action,
+    Calendar,
     CronRule,
     Schedule,
     ScheduleError,
@@ -60,6 +77,7 @@ from offhours.zones import UnknownZone, resolve_zone
 
 OPT_OUT_VALUES = frozenset({"", "off", "none"})
 WORDS = frozenset({"enforce", "hibernate"})
+HOLIDAYS = "holidays="
 
 _DAYS: dict[str, int] = {}
 for _i, (_short, _long) in enumerate(
@@ -79,7 +97,8 @@ _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _DAY_SPEC = re.compile(r"^[A-Za-z]+(?:-[A-Za-z]+)?$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _HELP_WINDOW = (
-    "expected days (Mon-Fri), a range (08:00-18:00), a time zone, 'enforce' or 'hibernate'"
+    "expected days (Mon-Fri), a range (08:00-18:00), a time zone, 'enforce', 'hibernate' or "
+    "holidays=CODE"
 )
 
 
@@ -90,7 +109,18 @@ class CatalogLike(Protocol):
         """The entry's canonical name, its value and its description, or None."""
         ...
 
-    def names(self) -> list[str]: ...
+    def names(self) -> list[str]:
+        """The names of the schedules (calendars are not schedules)."""
+        ...
+
+    def calendar(self, name: str) -> tuple[str, tuple[tuple[date, str], ...]] | None:
+        """The calendar's canonical name and its closed dates, each with its name; None when
+        there is no such calendar. Raises `ValueError` for a calendar that cannot be used."""
+        ...
+
+    def calendars(self) -> list[str]:
+        """The names of the calendars."""
+        ...
 
 
 def is_opt_out(value: str) -> bool:
@@ -105,14 +135,99 @@ def parse_schedule(
 
     Opt-out values are not schedules: check `is_opt_out` first.
     """
+    return _parse(value, default_timezone, catalog, named=True)
+
+
+def _parse(
+    value: str, default_timezone: str, catalog: CatalogLike | None, *, named: bool
+) -> Schedule:
+    """`named=False` for a catalogue entry's own value, which may name calendars of the
+    catalogue but not another schedule."""
     if is_opt_out(value):
         raise ScheduleError("this value opts the instance out; it is not a schedule", value)
-    if "=" in value:
-        return _parse_cron(value, default_timezone)
-    named = _named_form(value)
-    if named is not None:
-        return _parse_named(value, named, default_timezone, catalog)
-    return _parse_windows(value, default_timezone)
+    if _is_cron_form(value):
+        return _parse_cron(value, default_timezone, catalog)
+    name = _named_form(value)
+    if name is not None:
+        if not named:
+            raise ScheduleError(
+                "names another named schedule; an entry's value is a window or cron value",
+                value,
+                value.index(name),
+                name,
+            )
+        return _parse_named(value, name, default_timezone, catalog)
+    return _parse_windows(value, default_timezone, catalog)
+
+
+def _is_cron_form(value: str) -> bool:
+    """A cron value has a clause other than holidays= (or is split into clauses by ';'): a
+    window or named value may carry holidays= words and stays what it is."""
+    if "=" not in value:
+        return False
+    if ";" in value:
+        return True
+    return any(not _is_holidays(word) for word in value.split() if "=" in word)
+
+
+def _is_holidays(word: str) -> bool:
+    return word[: len(HOLIDAYS)].lower() == HOLIDAYS
+
+
+# --- holidays and closures ----------------------------------------------------------------
+
+
+def _calendar(code: str, value: str, position: int, catalog: CatalogLike | None) -> Calendar:
+    """The calendar that `code` (at `position` in `value`) names: the holidays package's, else
+    the catalogue's."""
+    if not code:
+        raise ScheduleError(
+            "names no calendar: expected a country or subdivision code like DE-BY, or a calendar "
+            "of the catalogue, right after the '='",
+            value,
+            position - len(HOLIDAYS),
+            HOLIDAYS,
+        )
+    if "," in code:
+        raise ScheduleError(
+            "names one calendar a word: for several, repeat the word "
+            "(holidays=DE-BY holidays=company-closures)",
+            value,
+            position,
+            code,
+        )
+    canonical = package_code(code)
+    if canonical is not None:
+        return Calendar(canonical)
+    calendars: list[str] = []
+    if catalog is not None:
+        try:
+            found = catalog.calendar(code)
+        except ValueError as exc:  # a calendar that cannot be used, or no catalogue to read
+            raise ScheduleError(
+                f"names catalogue calendar {code!r}, which is invalid: {exc}", value, position, code
+            ) from None
+        if found is not None:
+            name, dates = found
+            return Calendar(name, dates)
+        if _is_catalog_schedule(catalog, code):
+            raise ScheduleError(
+                "names a schedule of the catalogue, not a calendar of closed dates",
+                value,
+                position,
+                code,
+            )
+        calendars = catalog.calendars()
+    raise ScheduleError(unknown_reason(code, calendars), value, position, code)
+
+
+def _union(*groups: Iterable[Calendar]) -> tuple[Calendar, ...]:
+    """Calendars in the order first named, each once."""
+    seen: dict[str, Calendar] = {}
+    for group in groups:
+        for calendar in group:
+            seen.setdefault(calendar.code, calendar)
+    return tuple(seen.values())
 
 
 # --- tokens -------------------------------------------------------------------------------
@@ -142,9 +257,6 @@ def _parts(value: str) -> Iterator[_Part]:
 
 
 def _named_form(value: str) -> str | None:
-    parts = list(_PART.finditer(value)) if "," not in value else []
-    if not parts:
-        return None
     words = value.split()
     if not words or not _NAME.match(words[0]):
         return None
@@ -153,7 +265,9 @@ def _named_form(value: str) -> str | None:
         return None
     if first.lower() in ("utc", "gmt") or "/" in first:
         return None
-    if any(w.lower() not in WORDS for w in words[1:]):
+    if any(w.lower() not in WORDS and not _is_holidays(w) for w in words[1:]):
+        return None
+    if any("," in w for w in words[1:] if not _is_holidays(w)):
         return None
     return first
 
@@ -214,7 +328,7 @@ def _parse_range(part: _Part, value: str) -> TimeRange:
     return TimeRange(start, end)
 
 
-def _parse_windows(value: str, default_timezone: str) -> Schedule:
+def _parse_windows(value: str, default_timezone: str, catalog: CatalogLike | None) -> Schedule:
     windows: list[Window] = []
     days: frozenset[int] | None = None
     days_part: _Part | None = None
@@ -223,6 +337,8 @@ def _parse_windows(value: str, default_timezone: str) -> Schedule:
     zone: str | None = None
     tail: _Part | None = None
     words: set[str] = set()
+    calendars: list[Calendar] = []
+    holidays_part: _Part | None = None
 
     def close_window() -> None:
         if ranges:
@@ -232,6 +348,20 @@ def _parse_windows(value: str, default_timezone: str) -> Schedule:
     for part in _parts(value):
         text = part.text
         lowered = text.lower()
+        if holidays_part is not None and holidays_part.token_index == part.token_index:
+            raise ScheduleError(
+                "names one calendar a word: for several, repeat the word "
+                "(holidays=DE-BY holidays=company-closures)",
+                value,
+                holidays_part.position + len(HOLIDAYS),
+                holidays_part.raw[len(HOLIDAYS) :].strip() + "," + part.raw,
+            )
+        if _is_holidays(text):
+            code_position = part.position + len(HOLIDAYS)
+            calendars.append(_calendar(text[len(HOLIDAYS) :], value, code_position, catalog))
+            holidays_part = part
+            tail = tail or part
+            continue
         day_set = _day_spec(text)
         if day_set is not None:
             if tail is not None:
@@ -313,6 +443,7 @@ def _parse_windows(value: str, default_timezone: str) -> Schedule:
         windows=tuple(windows),
         enforce="enforce" in words,
         hibernate="hibernate" in words,
+        holidays=_union(calendars),
     )
 
 
@@ -332,6 +463,12 @@ def _cron_rule(action: Action, expr: str, value: str, position: int) -> CronRule
     fields = expr.split()
     if not fields:
         raise ScheduleError(f"{action}= has no cron expression", value, position, f"{action}=")
+    for field_match in re.finditer(r"\S+", expr):
+        if _is_holidays(field_match.group(0)):
+            raise ScheduleError(
+                "is a clause of its own: put ';' before it", value,
+                position + field_match.start(), field_match.group(0),
+            )  # fmt: skip
     if len(fields) != 5:
         hint = " (a sixth field would be read as seconds)" if len(fields) == 6 else ""
         raise ScheduleError(
@@ -355,10 +492,11 @@ def _cron_rule(action: Action, expr: str, value: str, position: int) -> CronRule
     return CronRule(action, " ".join(fields))
 
 
-def _parse_cron(value: str, default_timezone: str) -> Schedule:
+def _parse_cron(value: str, default_timezone: str, catalog: CatalogLike | None) -> Schedule:
     rules: list[CronRule] = []
     zone: str | None = None
     words: set[str] = set()
+    calendars: list[Calendar] = []
     offset = 0
     for clause in value.split(";"):
         start = offset
@@ -372,8 +510,8 @@ def _parse_cron(value: str, default_timezone: str) -> Schedule:
                 words.add(text.lower())
                 continue
             raise ScheduleError(
-                "is not a clause: expected start=CRON, stop=CRON, tz=ZONE, 'enforce' or "
-                "'hibernate'",
+                "is not a clause: expected start=CRON, stop=CRON, tz=ZONE, holidays=CODE, "
+                "'enforce' or 'hibernate'",
                 value,
                 position,
                 text,
@@ -394,9 +532,16 @@ def _parse_cron(value: str, default_timezone: str) -> Schedule:
                 zone = resolve_zone(arg)
             except UnknownZone as exc:
                 raise ScheduleError(str(exc), value, arg_position, arg) from None
+        elif key == HOLIDAYS[:-1]:
+            if not arg:
+                arg_position = position + len(HOLIDAYS)
+            calendars.append(_calendar(arg, value, arg_position, catalog))
         else:
             raise ScheduleError(
-                f"unknown clause {key!r}: expected start=, stop= or tz=", value, position, text
+                f"unknown clause {key!r}: expected start=, stop=, tz= or holidays=",
+                value,
+                position,
+                text,
             )
     if not rules:
         raise ScheduleError("has no start= or stop= clause: at least one is needed", value)
@@ -406,6 +551,7 @@ def _parse_cron(value: str, default_timezone: str) -> Schedule:
         rules=tuple(rules),
         enforce="enforce" in words,
         hibernate="hibernate" in words,
+        holidays=_union(calendars),
     )
 
 
@@ -430,18 +576,33 @@ def _parse_named(
             f"names catalogue entry {name!r}, which is invalid: {exc}", value, position, name
         ) from None
     if entry is None:
+        if _is_catalog_calendar(catalog, name):
+            raise ScheduleError(
+                f"names a calendar, not a schedule: use it as holidays={name} after a schedule",
+                value,
+                position,
+                name,
+            )
         known = ", ".join(catalog.names()) or "none"
         raise ScheduleError(
             f"is not a schedule in the catalogue (it has: {known})", value, position, name
         )
     canonical, entry_value, description = entry
     try:
-        schedule = parse_schedule(entry_value, default_timezone=default_timezone)
+        schedule = _parse(entry_value, default_timezone, catalog, named=False)
     except ScheduleError as exc:
         raise ScheduleError(
             f"names catalogue entry {canonical!r}, which is invalid: {exc}", value, position, name
         ) from None
-    words = {w.lower() for w in value.split()[1:]}
+    words: set[str] = set()
+    calendars: list[Calendar] = []
+    for word in list(re.finditer(r"\S+", value))[1:]:
+        text = word.group(0)
+        if _is_holidays(text):
+            code_position = word.start() + len(HOLIDAYS)
+            calendars.append(_calendar(text[len(HOLIDAYS) :], value, code_position, catalog))
+        else:
+            words.add(text.lower())
     return replace(
         schedule,
         text=value,
@@ -449,4 +610,19 @@ def _parse_named(
         description=description,
         enforce=schedule.enforce or "enforce" in words,
         hibernate=schedule.hibernate or "hibernate" in words,
+        holidays=_union(schedule.holidays, calendars),
     )
+
+
+def _is_catalog_calendar(catalog: CatalogLike, name: str) -> bool:
+    try:
+        return catalog.calendar(name) is not None
+    except ValueError:  # a calendar, though one that cannot be used
+        return True
+
+
+def _is_catalog_schedule(catalog: CatalogLike, name: str) -> bool:
+    try:
+        return catalog.lookup(name) is not None
+    except ValueError:  # a schedule entry, though one that cannot be used
+        return True

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -161,6 +161,12 @@ class _UnavailableCatalog:
     def names(self) -> list[str]:
         return []
 
+    def calendar(self, name: str) -> tuple[str, tuple[tuple[date, str], ...]] | None:
+        raise ValueError(f"the catalogue of named schedules cannot be read: {self.error}")
+
+    def calendars(self) -> list[str]:
+        return []
+
 
 class _Asked:
     """A catalogue that notes whether the parse asked it for a name."""
@@ -175,6 +181,13 @@ class _Asked:
 
     def names(self) -> list[str]:
         return self.inner.names()
+
+    def calendar(self, name: str) -> tuple[str, tuple[tuple[date, str], ...]] | None:
+        self.asked = True
+        return self.inner.calendar(name)
+
+    def calendars(self) -> list[str]:
+        return self.inner.calendars()
 
 
 def read_value(value: str, at: datetime, settings: Settings) -> Reading:

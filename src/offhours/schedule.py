@@ -1,15 +1,16 @@
 """The schedule: what a tag value means, as plain data.
 
 A `Schedule` is what `offhours.language.parse_schedule` makes of a tag value. It holds either
-windows (form 1.1 of the design) or cron rules (form 1.2), the time zone that applies, and the
-words that change behaviour (`enforce`, `hibernate`). It knows nothing about instants: the time
-arithmetic lives in `offhours.timeline`.
+windows (form 1.1 of the design) or cron rules (form 1.2), the time zone that applies, the
+words that change behaviour (`enforce`, `hibernate`) and the calendars of closed dates on which
+it starts nothing (`holidays=`, DESIGN §7). It knows nothing about instants: the time arithmetic
+lives in `offhours.timeline`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -101,12 +102,29 @@ class Event(NamedTuple):
     at: datetime
 
 
+class Calendar(NamedTuple):
+    """A calendar of closed dates (``holidays=CODE``): on them the schedule starts nothing.
+
+    `code` is a country or subdivision code of the `holidays` package in its canonical form
+    (``DE-BY``), whose dates `offhours.closures` computes a year at a time when asked; or the
+    name of a calendar of the catalogue, whose `dates` (each with its name) it then carries.
+    """
+
+    code: str
+    dates: tuple[tuple[date, str], ...] | None = None
+
+    @property
+    def from_catalog(self) -> bool:
+        return self.dates is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """A parsed tag value.
 
     Exactly one of `windows` and `rules` is non-empty. `timezone` is an IANA name, already
     resolved against the deployment's default. `name` is the catalogue entry it came from, if any.
+    `holidays` are the calendars whose dates (in `timezone`) start nothing, in the order named.
     """
 
     text: str
@@ -117,6 +135,7 @@ class Schedule:
     hibernate: bool = False
     name: str | None = None
     description: str | None = None
+    holidays: tuple[Calendar, ...] = ()
 
     @property
     def is_cron(self) -> bool:

@@ -22,16 +22,27 @@ wall time that has happened by then (the highest the clock has read), so the sea
 the last firing at or before it, the next after it, never a walk over the firings in between.
 Firings that land on one instant are one event; a start and a stop at the same instant are one
 stop.
+
+Holidays and closures (``holidays=``, DESIGN §7): a start event whose instant falls on a closed
+date, in the schedule's zone, does not happen; stop events all do. The date of an event is the
+local date of its instant (a start at 2026-12-24T23:30Z is on the 25th in Europe/Berlin; one
+that a spring-forward gap moves to the jump is on the jump's date). Every question (the last
+event, the next ones, the changes in a span) sees the same events: the desired state on a
+holiday morning is the previous stop's. A cron search never walks a closed day firing by firing:
+it jumps to the day's first instant (looking back) or past its last (looking ahead), so a
+dense expression on a holiday costs a step per closed day. A schedule that runs all the time has
+no start to skip.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from offhours.closures import ClosedDates
 from offhours.cron import Cron, parse_cron
 from offhours.schedule import Action, DesiredState, Event, Schedule, Window
 from offhours.zones import zone
@@ -135,6 +146,7 @@ class Timeline:
         self.week: tuple[tuple[int, int], ...] | None = None
         self.always_running = False
         self._rules: tuple[tuple[Action, Cron], ...] = ()
+        self.closed = ClosedDates(schedule.holidays) if schedule.holidays else None
         if schedule.is_cron:
             self._rules = tuple((r.action, parse_cron(r.expression)) for r in schedule.rules)
         else:
@@ -151,12 +163,19 @@ class Timeline:
 
     def changes_between(self, lo: datetime, hi: datetime) -> list[Event]:
         """The events with lo < at <= hi that change the desired state, in time order: what
-        a picture of the span needs, without the repeats of a dense cron rule."""
-        if not self.schedule.is_cron:
+        a picture of the span needs, without the repeats of a dense cron rule (or the stop
+        that follows a skipped start)."""
+        if not self.schedule.is_cron and self.closed is None:
             return self._window_events(lo, hi)
         out: list[Event] = []
         last = self.last_event(lo)
         state = last.action.state if last is not None else None
+        if not self.schedule.is_cron:
+            for change in self._window_events(lo, hi):
+                if change.action.state is not state:
+                    out.append(change)
+                    state = change.action.state
+            return out
         t = lo
         while t < hi:
             event = self._next_change(t, state, hi)
@@ -175,26 +194,91 @@ class Timeline:
             at = self._first_firing(Action.STOP, after)
             return Event(Action.STOP, at) if at is not None and at <= hi else None
         while True:
-            at = self._first_firing(Action.START, after)
+            at = self._first_firing(Action.START, after, hi)
             if at is None or at > hi:
                 return None
             if self._first_firing(Action.STOP, at - _TICK) != at:
                 return Event(Action.START, at)
             after = at
 
-    def _first_firing(self, action: Action, after: datetime) -> datetime | None:
-        """The first instant after `after` at which a rule of `action` fires."""
-        wall = wall_reached(after, self.tz)
+    def _first_firing(
+        self,
+        action: Action,
+        after: datetime,
+        until: datetime | None = None,
+        *,
+        keep_closed: bool = False,
+    ) -> datetime | None:
+        """The first instant after `after` at which a rule of `action` fires. A start on a
+        closed date does not count (unless `keep_closed`); the search for an open one goes no
+        further than `until` (a later firing is returned as it is)."""
+        skip = action is Action.START and self.closed is not None and not keep_closed
+        limit = until if until is not None else after + HORIZON
+        start = wall_reached(after, self.tz)
         found: datetime | None = None
         for rule_action, cron in self._rules:
-            if rule_action is action:
+            if rule_action is not action:
+                continue
+            wall = start
+            while True:
                 firing = cron.next_after(wall)
-                if firing is not None:
-                    at = to_instant(firing, self.tz)
+                if firing is None:
+                    break
+                at = to_instant(firing, self.tz)
+                day = self._closed_day(at) if skip and at <= limit else None
+                if day is None:
                     found = at if found is None or at < found else found
+                    break
+                wall = max(firing, self._wall_before(day + timedelta(days=1)))
         return found
 
-    def _window_events(self, lo: datetime, hi: datetime) -> list[Event]:
+    def _closed_day(self, at: datetime) -> date | None:
+        """The local date of `at`, if the schedule's calendars close it."""
+        if self.closed is None:
+            return None
+        day = at.astimezone(self.tz).date()
+        return day if self.closed.name(day) is not None else None
+
+    def _day_start(self, day: date) -> datetime:
+        """The first instant of a local date."""
+        return to_instant(datetime.combine(day, time()), self.tz)
+
+    def _wall_before(self, day: date) -> datetime:
+        """The latest wall time whose instant comes before the local date `day` begins."""
+        return wall_reached(self._day_start(day) - _TICK, self.tz)
+
+    def skipped_between(self, lo: datetime, hi: datetime) -> list[tuple[date, str]]:
+        """The closed dates on which a start would have happened with lo < at <= hi, had the
+        date been open, each once and in order, with what closes it."""
+        if self.closed is None or self.always_running:
+            return []
+        out = []
+        for day, name in self.closed.between(
+            to_wall(lo, self.tz).date(), to_wall(hi, self.tz).date()
+        ):
+            begin = max(lo, self._day_start(day) - _TICK)
+            end = min(hi, self._day_start(day + timedelta(days=1)) - _TICK)
+            if begin < end and self._would_start(begin, end):
+                out.append((day, name))
+        return out
+
+    def _would_start(self, lo: datetime, hi: datetime) -> bool:
+        """Is there a start event with lo < at <= hi when no date is closed?"""
+        if not self.schedule.is_cron:
+            events = self._window_events(lo, hi, keep_closed=True)
+            return any(e.action is Action.START for e in events)
+        after = lo
+        while True:
+            at = self._first_firing(Action.START, after, hi, keep_closed=True)
+            if at is None or at > hi:
+                return False
+            if self._first_firing(Action.STOP, at - _TICK) != at:  # a stop there wins
+                return True
+            after = at
+
+    def _window_events(
+        self, lo: datetime, hi: datetime, *, keep_closed: bool = False
+    ) -> list[Event]:
         if self.week is None:
             return []
         wall_lo = to_wall(lo, self.tz) - _SLACK - timedelta(days=2)
@@ -226,6 +310,8 @@ class Timeline:
             current = [start_at, end_at]
         if current is not None:
             events += _edges(current[0], current[1], lo, hi)
+        if self.closed is not None and not keep_closed:
+            return [e for e in events if e.action is Action.STOP or self._closed_day(e.at) is None]
         return events
 
     def _cron_events(self, lo: datetime, hi: datetime) -> Iterator[Event]:
@@ -250,8 +336,10 @@ class Timeline:
         self, cron: Cron, action: Action, after: datetime, until: datetime
     ) -> Iterator[tuple[datetime, int, Action]]:
         """The distinct instants at which one rule fires, after the wall time `after`. Firings
-        that happen at one instant (all of a spring-forward gap's) are skipped in one jump."""
+        that happen at one instant (all of a spring-forward gap's) are skipped in one jump, and
+        so are a closed date's starts."""
         rank = 0 if action is Action.START else 1
+        skip = action is Action.START and self.closed is not None
         cursor = cron.cursor()
         wall = after
         while True:
@@ -259,6 +347,10 @@ class Timeline:
             if firing is None or firing > until:
                 return
             at = to_instant(firing, self.tz)
+            day = self._closed_day(at) if skip else None
+            if day is not None:
+                wall = max(firing, self._wall_before(day + timedelta(days=1)))
+                continue
             yield at, rank, action
             wall = max(firing, wall_reached(at, self.tz))
 
@@ -277,15 +369,24 @@ class Timeline:
         return None
 
     def _cron_last(self, at: datetime) -> Event | None:
-        wall = wall_reached(at, self.tz)
+        reached = wall_reached(at, self.tz)
         since = at - LOOKBACK
         best: Event | None = None
         for action, cron in self._rules:
-            firing = cron.last_at_or_before(wall)
-            if firing is None:
-                continue
-            instant = to_instant(firing, self.tz)
-            if instant <= since:
+            skip = action is Action.START and self.closed is not None
+            wall = reached
+            while True:
+                firing = cron.last_at_or_before(wall)
+                instant = to_instant(firing, self.tz) if firing is not None else None
+                if firing is None or instant is None or instant <= since:
+                    instant = None
+                    break
+                day = self._closed_day(instant) if skip else None
+                if day is None:
+                    break
+                # A start on a closed date: look before that date begins.
+                wall = min(firing - _TICK, self._wall_before(day))
+            if instant is None:
                 continue
             if best is None or instant > best.at or (instant == best.at and action is Action.STOP):
                 best = Event(action, instant)

@@ -1,0 +1,138 @@
+"""Holidays and closures (DESIGN §7): the dates on which a schedule starts nothing.
+
+A ``holidays=CODE`` word names a calendar of closed dates:
+
+- a country or subdivision code of the `holidays` package (pinned in the requirements): ``DE``,
+  ``DE-BY``, ``US-CA``, ``GB-SCT``, any case on input (``de-by``), kept in the package's form. Its
+  public holidays are the package's own, with its observed days (``Independence Day
+  (observed)``), named in US English where the package has that translation and in the
+  package's original names otherwise, whatever the machine's locale;
+- or a calendar of the catalogue (`offhours.catalog`): a named list of dates, for company
+  closures. A code that the package knows always means the package's calendar.
+
+On a closed date, in the schedule's zone, start events do not happen; stop events still do
+(`offhours.timeline` applies the rule). The package is imported when a value first names one of
+its codes, not with offhours: its import costs about a tenth of a second, and a cold start is
+measured. A code's holidays are computed a year at a time, when a date of that year is asked
+about, and kept.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+import warnings
+from collections.abc import Iterable
+from datetime import date
+from functools import lru_cache
+
+from offhours.schedule import Calendar
+
+# What a code of the package looks like: a country of two or three letters, then an optional
+# subdivision. A word of another shape (`company-closures`) never loads the package.
+_CODE_SHAPE = re.compile(r"^[A-Za-z]{2,3}(?:-\S+)?$")
+# Names come in US English where the package has the translation; a language it does not know
+# keeps its original names. Either way, never the machine's locale.
+_LANGUAGE = "en_US"
+
+
+@lru_cache(maxsize=1)
+def _package_codes() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Every code the package knows, upper-cased, to its canonical form; and each country's
+    subdivisions. (Aliases included: ``DEU`` is ``DE``.)"""
+    import holidays
+
+    codes: dict[str, str] = {}
+    subdivisions: dict[str, tuple[str, ...]] = {}
+    for country, subs in holidays.list_supported_countries(include_aliases=True).items():
+        codes[country.upper()] = country
+        subdivisions[country.upper()] = tuple(subs)
+        for sub in subs:
+            codes[f"{country}-{sub}".upper()] = f"{country}-{sub}"
+    return codes, subdivisions
+
+
+def package_code(text: str) -> str | None:
+    """The canonical form of a country or subdivision code of the package, or None."""
+    if not _CODE_SHAPE.match(text):
+        return None
+    return _package_codes()[0].get(text.upper())
+
+
+def unknown_reason(text: str, calendars: Iterable[str]) -> str:
+    """Why `text` names no calendar, with a hint: the subdivisions of a known country, or the
+    closest code or catalogue calendar."""
+    country, dash, _ = text.partition("-")
+    codes, subdivisions = _package_codes()
+    if dash and _CODE_SHAPE.match(text) and country.upper() in subdivisions:
+        known = subdivisions[country.upper()]
+        canonical = codes[country.upper()]
+        if not known:
+            return f"{canonical} has no subdivisions in the holidays package: write {canonical}"
+        return (
+            f"is not a subdivision of {canonical} in the holidays package "
+            f"(it has: {', '.join(known)})"
+        )
+    reason = (
+        "is not a holiday calendar: expected a country or subdivision code of the holidays "
+        "package (DE, DE-BY, US-CA, GB-SCT) or the name of a calendar of the catalogue"
+    )
+    choices = {code: canonical for code, canonical in codes.items()}
+    choices.update({name.upper(): name for name in calendars})
+    close = difflib.get_close_matches(text.upper(), list(choices), n=1, cutoff=0.6)
+    return reason + (f" (did you mean {choices[close[0]]!r}?)" if close else "")
+
+
+_WARNINGS = threading.Lock()  # catch_warnings changes process-wide state
+
+
+@lru_cache(maxsize=1024)
+def _year(code: str, year: int) -> dict[date, str]:
+    """A package code's holidays in one year: date to name (several joined with '; ')."""
+    import holidays
+
+    country, _, subdiv = code.partition("-")
+    # A year outside the package's tables has no holidays, and a warning that says so.
+    with _WARNINGS, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = holidays.country_holidays(
+            country, subdiv=subdiv or None, years=year, language=_LANGUAGE
+        )
+        return dict(table)
+
+
+class ClosedDates:
+    """The closed dates of a schedule's calendars, by local date."""
+
+    def __init__(self, calendars: Iterable[Calendar]) -> None:
+        self._codes: list[str] = []
+        self._own: dict[date, list[str]] = {}
+        for calendar in calendars:
+            if calendar.dates is None:
+                self._codes.append(calendar.code)
+            for day, name in calendar.dates or ():
+                self._own.setdefault(day, []).append(name)
+
+    def name(self, day: date) -> str | None:
+        """What closes `day` (the names of every calendar that closes it), or None."""
+        names: list[str] = []
+        for code in self._codes:
+            found = _year(code, day.year).get(day)
+            if found:
+                names.append(found)
+        names += self._own.get(day, ())
+        return "; ".join(dict.fromkeys(names)) or None
+
+    def between(self, first: date, last: date) -> list[tuple[date, str]]:
+        """Every closed date from `first` to `last` (both included), in order, with its name."""
+        days = {day for day in self._own if first <= day <= last}
+        for code in self._codes:
+            for year in range(first.year, last.year + 1):
+                days.update(day for day in _year(code, year) if first <= day <= last)
+        out = []
+        for day in sorted(days):
+            name = self.name(day)
+            assert name is not None
+            out.append((day, name))
+        return out
