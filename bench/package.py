@@ -51,7 +51,11 @@ IMPORTS = (
     "from aws_lambda_powertools.utilities import parameters; "
     "from offhours.catalog import default_catalog; default_catalog().names(); "
     "from offhours.language import parse_schedule; parse_schedule('start=0 8 * * 1-5'); "
-    "print('imports fine')"
+    "from datetime import datetime, UTC; from offhours.timeline import timeline; "
+    "s = parse_schedule('Mon-Fri 08:00-18:00 Europe/Berlin holidays=DE-BY'); "
+    "days = timeline(s).skipped_between(datetime(2026, 12, 20, tzinfo=UTC), "
+    "datetime(2026, 12, 31, tzinfo=UTC)); "
+    "print('imports fine; holidays read:', '; '.join(str(d) for d in days))"
 )
 
 
