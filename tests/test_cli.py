@@ -225,3 +225,48 @@ def test_override_refuses_an_instance_without_the_schedule_tag(fleet: Fleet, cap
     assert main(["override", iid, "--stopped", "--until", "22:00", "--region", "us-east-1"]) == 2
     assert "carries no Schedule tag" in capsys.readouterr().out
     assert "Schedule:override" not in fleet.tags(iid)
+
+
+def test_check_instance_shows_the_override_in_force_and_when_the_schedule_resumes(
+    fleet: Fleet, capsys
+):
+    iid = fleet.one(OFFICE, name="web")
+    fleet.ec2.create_tags(
+        Resources=[iid],
+        Tags=[{"Key": "Schedule:override", "Value": "running until 2026-03-27T21:00+00:00"}],
+    )
+    assert main(["check", "--instance", iid, "--at", EVENING, "--region", "us-east-1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Instance   {iid}\nSchedule   '{OFFICE}'")
+    assert (
+        "Override   'running until 2026-03-27T21:00+00:00': running until Fri 2026-03-27 21:00 "
+        "UTC (2026-03-27T21:00:00Z); then the schedule wants it stopped" in out
+    )
+    assert main(["check", "--instance", iid, "--at", EVENING, "--json", "--count", "1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["instance"] == iid and result["desired"] == "stopped"
+    assert result["override"] == {
+        "value": "running until 2026-03-27T21:00+00:00",
+        "state": "running",
+        "until": "2026-03-27T21:00:00Z",
+        "over": False,
+    }
+
+
+def test_check_instance_without_an_override_says_none(fleet: Fleet, capsys):
+    iid = fleet.one(OFFICE)
+    assert main(["check", "--instance", iid, "--at", EVENING, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["override"] is None
+    assert main(["check", OFFICE, "--instance", iid]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_check_instance_names_what_is_wrong(fleet: Fleet, capsys):
+    assert main(["check", "--instance", "i-0123456789abcdef0", "--region", "us-east-1"]) != 0
+    err = capsys.readouterr().err
+    assert "i-0123456789abcdef0" in err and "Traceback" not in err
+    iid = fleet.one(None)
+    assert main(["check", "--instance", iid]) == 2
+    assert "carries no Schedule tag" in capsys.readouterr().err
+    assert main(["check", OFFICE, "--region", "us-east-1"]) == 2
+    assert "go with --instance" in capsys.readouterr().err

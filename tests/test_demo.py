@@ -92,3 +92,15 @@ def test_a_notice_is_shown_as_eventbridge_receives_it(one_day):
     assert notice["source"] == "offhours"
     assert notice["detail-type"] == "Instance Stop Pending"
     assert notice["detail"]["postpone"]["offhours"].startswith("offhours override i-")
+
+
+def test_the_replayed_week_names_the_closure_that_skipped_a_start():
+    assert demo.closures_text(7) == ["  api-newyork: Tue 31 Mar 2026: Team offsite, no start"]
+    # The closure is on Tuesday: the first day of the replay has none.
+    assert demo.closures_text(1) == []
+
+
+def test_a_day_without_closures_says_so(one_day):
+    out, _, _ = one_day
+    start = out.index("Holidays and closures in the replay")
+    assert out[start:].splitlines()[1] == "  none"

@@ -162,8 +162,17 @@ def cmd_check(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     at = parse_instant(args.at) if args.at else _now()
     if not 0 <= args.count <= MAX_COUNT:
         raise UsageError(f"--count must be 0 to {MAX_COUNT} (it was {args.count})")
+    if args.instance:
+        if args.value is not None:
+            raise UsageError("give a VALUE or --instance ID, not both")
+        config = _run_config(args)
+        return _check_instance(args, at, config, _catalog_for(args, config), out)
+    if args.region or args.tag_key:
+        raise UsageError("--region and --tag-key go with --instance ID")
     catalog = load_catalog(args.catalog) if args.catalog else default_catalog()
     default_tz = _default_timezone(args.default_timezone)
+    if args.value is None:
+        raise UsageError("give the tag VALUE to check (or - for standard input, or --instance)")
     values = [line.rstrip("\r\n") for line in stdin] if args.value == "-" else [args.value]
     status = 0
     for value in values:
@@ -177,6 +186,59 @@ def cmd_check(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             if len(values) > 1:
                 out.write("\n")
     return status
+
+
+def _check_instance(
+    args: argparse.Namespace, at: datetime, config: Config, catalog: Catalog, out: TextIO
+) -> int:
+    """`check --instance ID`: the instance's own schedule, its override in force (if any), and
+    when the schedule resumes."""
+    import boto3
+
+    from offhours.override import OverrideError, override_tag_key, parse_override
+
+    tag_key, default_tz = config.tag_key, config.default_timezone
+    ec2 = boto3.client("ec2", region_name=config.regions[0])
+    found = ec2.describe_instances(InstanceIds=[args.instance])["Reservations"]
+    items = [i for r in found for i in r.get("Instances", [])]
+    if not items:
+        raise UsageError(f"--instance {args.instance}: not found")
+    tags = {t["Key"]: t.get("Value", "") for t in items[0].get("Tags", [])}
+    value = tags.get(tag_key)
+    if value is None:
+        raise UsageError(f"--instance {args.instance} carries no {tag_key} tag")
+    result, schedule = check_result(value, at, args.count, default_tz, catalog)
+    raw = tags.get(override_tag_key(tag_key))
+    zone_name = schedule.timezone if schedule is not None else default_tz
+    overriding: dict[str, Any] | None = None
+    line = "none"
+    if raw is not None:
+        try:
+            held = parse_override(raw, zone_name, at)
+        except OverrideError as exc:
+            overriding = {"value": raw, "error": str(exc)}
+            line = f"{raw!r} is ignored: {exc}"
+        else:
+            then = _then(schedule, held.until)
+            over = held.until <= at
+            overriding = {
+                "value": raw,
+                "state": held.state.value,
+                "until": iso(held.until),
+                "over": over,
+            }
+            line = (
+                f"{raw!r}: over since {iso(held.until)}; the next run removes it"
+                if over
+                else f"{raw!r}: {held.state.value} {held.describe(zone_name)}; {then}"
+            )
+    if args.json:
+        out.write(json.dumps({"instance": args.instance, **result, "override": overriding}) + "\n")
+    else:
+        out.write(f"Instance   {args.instance}\n")
+        out.write(_human(value, result, schedule, at) + "\n")
+        out.write(f"Override   {line}\n")
+    return 0 if result["valid"] else EXIT_INVALID
 
 
 def _default_timezone(given: str | None) -> str:
@@ -489,7 +551,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="explain a Schedule tag value")
-    check.add_argument("value", help="the tag value, or - to read one value a line from stdin")
+    check.add_argument(
+        "value", nargs="?", help="the tag value, or - to read one value a line from stdin"
+    )
+    check.add_argument(
+        "--instance", metavar="ID", help="check an instance's own schedule and override instead"
+    )
+    check.add_argument("--region", action="append", metavar="R", help="the instance's region")
+    check.add_argument("--tag-key", metavar="KEY", help="the schedule tag key (default Schedule)")
     check.add_argument("--at", help="the instant to evaluate at (ISO 8601; default now)")
     check.add_argument("--count", type=int, default=5, help="how many next events (default 5)")
     check.add_argument("--json", action="store_true", help="print JSON (JSON Lines with -)")

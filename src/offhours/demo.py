@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -53,8 +54,8 @@ FLEET = (
     ),
     Member(
         "api-newyork",
-        "Mon-Fri 08:00-18:00 America/New_York",
-        "office hours, another zone",
+        "Mon-Fri 08:00-18:00 America/New_York holidays=team-offsite",
+        "office hours, another zone; no start on Tuesday's offsite",
         state="stopped",
     ),
     Member("nightly-batch", "22:00-04:00", "an overnight window (default zone UTC)"),
@@ -102,6 +103,12 @@ class PersonAction:
 
 OVERRIDE = f"{TAG}:override"
 NOTICE_MINUTES = 15
+# The demo's catalogue: the shipped one, and a closure in the replayed week.
+CLOSURES = """
+team-offsite:
+  dates: {2026-03-31: Team offsite}
+  description: The team is away; nothing needs to start
+"""
 
 
 PEOPLE = (
@@ -436,6 +443,8 @@ def report_text(result: Replay, days: int, width: int) -> str:
         out.append(f"  {name}: {reason}")
     if not result.invalid:
         out.append("  none")
+    out += ["", "Holidays and closures in the replay"]
+    out += closures_text(days) or ["  none"]
     out += [
         "",
         f"Notices before a stop (NoticeMinutes={NOTICE_MINUTES}): {len(result.notices)} in the "
@@ -454,6 +463,24 @@ def report_text(result: Replay, days: int, width: int) -> str:
     ]
     out += result.log_lines
     return "\n".join(out)
+
+
+def closures_text(days: int) -> list[str]:
+    """The starts that a holiday or a closure skipped in the replayed days, by instance."""
+    from offhours.catalog import default_catalog_text, parse_catalog
+    from offhours.language import parse_schedule
+    from offhours.timeline import timeline
+
+    catalog = parse_catalog(default_catalog_text() + CLOSURES, source="the demo's catalogue")
+    lines = []
+    for m in FLEET:
+        if m.schedule is None or "holidays=" not in m.schedule:
+            continue
+        schedule = parse_schedule(m.schedule, catalog=catalog)
+        end = WEEK_START + timedelta(days=days)
+        for day, name in timeline(schedule).skipped_between(WEEK_START, end):
+            lines.append(f"  {m.name}: {day:%a %d %b %Y}: {name}, no start")
+    return lines
 
 
 def timeline_svg(result: Replay, days: int) -> str:
@@ -567,6 +594,13 @@ def _main(
     )
     for name in ("TARGET_ACCOUNTS", "CATALOG_PARAMETER", "FANOUT_QUEUE_URL"):
         os.environ.pop(name, None)
+    from offhours.catalog import default_catalog_text
+
+    folder = tempfile.TemporaryDirectory()
+    catalogue = os.path.join(folder.name, "catalog.yaml")
+    with open(catalogue, "w", encoding="utf-8") as handle:
+        handle.write(default_catalog_text() + CLOSURES)
+    os.environ["CATALOG_FILE"] = catalogue
     err.write("offhours demo: starting a local EC2 endpoint (moto, on 127.0.0.1)\n")
     endpoint = endpoint_type.start()
     endpoint.reset()  # moto keeps its state per process: start from an empty EC2
@@ -576,6 +610,7 @@ def _main(
         result = replay(days, _progress(err))
     finally:
         endpoint.stop()
+        folder.cleanup()
     width = shutil.get_terminal_size((120, 40)).columns
     out.write(report_text(result, days, width) + "\n")
     out.write(f"\n{result.runs} runs in {result.seconds:.1f} s.\n")

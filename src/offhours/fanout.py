@@ -82,7 +82,7 @@ def read_message(body: Any) -> tuple[Target, datetime]:
     return Target(region, account), at
 
 
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?$")
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?$", re.ASCII)
 
 
 def read_instant(text: Any) -> datetime | None:

@@ -93,7 +93,7 @@ _DAYS.update({"tues": 1, "wednes": 2, "thur": 3, "thurs": 3})
 
 _TOKEN = re.compile(r"\S+(?:\s*[,-]\s*\S+|(?<=[,-])\s+\S+)*")
 _PART = re.compile(r"[^,]+")
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 _DAY_SPEC = re.compile(r"^[A-Za-z]+(?:-[A-Za-z]+)?$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _HELP_WINDOW = (

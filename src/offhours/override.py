@@ -53,12 +53,12 @@ _DAYS.update(
     }
 )
 _FORM = re.compile(r"^\s*(?P<state>[A-Za-z]+)\s+until\s+(?P<when>.+?)\s*$", re.IGNORECASE)
-_TIME = re.compile(r"^(?P<h>\d{1,2}):(?P<m>\d{2})$")
-_DAY_TIME = re.compile(r"^(?P<day>[A-Za-z]+)\s+(?P<h>\d{1,2}):(?P<m>\d{2})$")
+_TIME = re.compile(r"^(?P<h>[0-9]{1,2}):(?P<m>[0-9]{2})$")
+_DAY_TIME = re.compile(r"^(?P<day>[A-Za-z]+)\s+(?P<h>[0-9]{1,2}):(?P<m>[0-9]{2})$")
 _DATE_TIME = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?"
     r"(?P<offset>Z|[+-]\d{2}:?\d{2})?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 
 
