@@ -482,3 +482,11 @@ def test_the_catalogue_cannot_refer_to_itself() -> None:
 )
 def test_opt_out_values(value: str, opt_out: bool) -> None:
     assert is_opt_out(value) is opt_out
+
+
+@pytest.mark.parametrize("value", ["Mon-Fri ٠٨:00-18:00 UTC", "Mon-Fri 08:00-１８:00 UTC"])
+def test_only_ascii_digits_are_digits(value: str) -> None:
+    # Python's \d matches any Unicode digit, and int() reads them: a value that a person cannot
+    # tell from 08:00 must not become a schedule by accident.
+    with pytest.raises(ScheduleError, match="is not a time"):
+        parse_schedule(value)

@@ -275,3 +275,15 @@ def test_a_run_whose_values_name_no_schedule_never_reads_the_catalogue(fleet, in
     parameters.clear_caches()
     assert fleet.state(box) == "stopped"
     assert run.of_kind("catalog-error") == []  # the broken catalogue was never read
+
+
+def test_state_and_override_words_take_ascii_digits_only():
+    from offhours.override import OverrideError, parse_override
+    from offhours.state import read_anchor
+
+    assert read_anchor("٢٠٢٦-03-27T12:00:00Z")[0] is None
+    assert read_anchor("2026-03-27T12:00:00Z")[0] == datetime(2026, 3, 27, 12, tzinfo=UTC)
+    at = datetime(2026, 3, 27, 12, tzinfo=UTC)
+    for value in ("running until ٢١:00", "running until 2026-03-27T２１:00Z"):
+        with pytest.raises(OverrideError, match="is not a time"):
+            parse_override(value, "UTC", at)
