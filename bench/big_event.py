@@ -19,8 +19,8 @@ import large_region
 from large_region import AT, FakeEc2
 
 from offhours.catalog import default_catalog
-from offhours.ec2 import Ec2Gateway
 from offhours.planner import Settings
+from offhours.resources.ec2 import Ec2Gateway
 from offhours.service import Target, reconcile_target
 
 SETTINGS = Settings(catalog=default_catalog())

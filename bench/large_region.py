@@ -41,8 +41,8 @@ import boto3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
 from offhours.catalog import default_catalog  # noqa: E402
-from offhours.ec2 import Ec2Gateway  # noqa: E402
 from offhours.planner import Settings  # noqa: E402
+from offhours.resources.ec2 import Ec2Gateway  # noqa: E402
 from offhours.service import Target, reconcile_target  # noqa: E402
 from offhours.state import fingerprint  # noqa: E402
 

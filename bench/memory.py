@@ -15,10 +15,10 @@ from typing import Any
 
 from offhours import handler  # noqa: F401 - what the function imports, for its resident size
 from offhours.catalog import default_catalog
-from offhours.ec2 import Ec2Gateway
 from offhours.executor import dry_run
 from offhours.planner import Settings, plan
 from offhours.records import decision_record
+from offhours.resources.ec2 import Ec2Gateway
 
 N = 10_000
 PAGE = 1_000

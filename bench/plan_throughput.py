@@ -111,7 +111,7 @@ def raw_items(n: int, values: list[str]) -> list[dict[str, object]]:
 
 def from_raw(n: int, values: list[str]) -> float:
     """Reading each instance (its tags, its fingerprint) and deciding, from the raw items."""
-    from offhours.ec2 import Ec2Gateway
+    from offhours.resources.ec2 import Ec2Gateway
 
     gateway = Ec2Gateway.__new__(Ec2Gateway)
     gateway.tag_key, gateway.region, gateway.account = "Schedule", "us-east-1", ""

@@ -76,8 +76,14 @@ class Invocation:
 
     @property
     def emf(self) -> dict[str, Any]:
-        (blob,) = [line for line in self.lines if "_aws" in line]
+        """The run's metrics blob (the totals)."""
+        (blob,) = [line for line in self.lines if "_aws" in line and "resource" not in line]
         return blob
+
+    @property
+    def emf_by_resource(self) -> list[dict[str, Any]]:
+        """The metrics by resource kind: a blob per metric, with a `resource` dimension."""
+        return [line for line in self.lines if "_aws" in line and "resource" in line]
 
 
 @pytest.fixture

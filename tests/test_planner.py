@@ -249,7 +249,8 @@ VALUES = [
     "off",
     "Mon-Fri 25:00-18:00",
 ]
-STATES = ["running", "stopped", "pending", "stopping", "shutting-down"]
+STATES = ["running", "stopped", "pending", "stopping", "shutting-down", "backing-up"]
+RESOURCE_TYPES = ["ec2:instance", "rds:db", "rds:cluster"]
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 minutes = st.integers(min_value=0, max_value=60 * 24 * 365)
 
@@ -275,6 +276,17 @@ def situations(draw: Any) -> tuple[Instance, datetime, bool]:
         handled=handled,
         hibernation_configured=draw(st.booleans()),
         state_reason=draw(st.sampled_from([None, "Client.InternalError"])),
+        resource_type=draw(st.sampled_from(RESOURCE_TYPES)),
+        skip_reason=draw(st.sampled_from([None, None, None, "read replica of 'db'"])),
+        # when RDS started it on its own after seven days stopped, if it did
+        auto_started=draw(
+            st.one_of(
+                st.none(),
+                st.integers(min_value=0, max_value=60 * 24 * 14).map(
+                    lambda m: at - timedelta(minutes=m)
+                ),
+            )
+        ),
     )
     return instance, at, draw(st.booleans())
 
@@ -297,6 +309,12 @@ def test_a_decision_acts_only_at_an_event_later_than_a_unless_enforced(situation
     if not converge and "enforce" not in instance.schedule:
         handled = read_anchor(instance.handled)[0] if instance.handled else None
         assert handled is not None, "an instance without A is never started or stopped"
+        assert instance.skip_reason is None
+        if instance.auto_started is not None and instance.auto_started > handled:
+            # RDS started it after seven days stopped: the schedule's stop is owed again.
+            assert decision.step is Step.STOP and decision.anchor == at
+            assert decision.desired is DesiredState.STOPPED
+            return
         assert decision.event is not None and decision.event.at > handled
         assert decision.event.action.state is target
         assert decision.anchor == decision.event.at
@@ -430,6 +448,9 @@ def test_what_needs_no_details_is_decided_quietly_whatever_the_details(situation
         untagged=instance.untagged,
         auto_scaling_group=instance.auto_scaling_group,
         state_reason="Client.InternalError" if undone else None,
+        resource_type=instance.resource_type,
+        # what DescribeEvents tells of it (the RDS gateway reads them before this decision)
+        auto_started=instance.auto_started,
     )
     if needs_details(tags_only, at, s, reading):
         return

@@ -22,9 +22,9 @@ import pytest
 from offhours.aws import Clients
 from offhours.catalog import default_catalog
 from offhours.config import Config
-from offhours.ec2 import Ec2Gateway
 from offhours.executor import Outcome
 from offhours.records import decision_record, level_of
+from offhours.resources.ec2 import Ec2Gateway
 from offhours.service import RunReport, run
 from offhours.state import fingerprint
 from tests.faults import Hooks, error_response, html_response

@@ -58,6 +58,7 @@ def test_the_function_gets_the_environment_the_code_reads():
     variables = environment_of("OffhoursFunction")
     for name in (
         "SCHEDULE_TAG_KEY",
+        "RESOURCES",
         "DEFAULT_TIMEZONE",
         "REGIONS",
         "DRY_RUN",
@@ -69,6 +70,7 @@ def test_the_function_gets_the_environment_the_code_reads():
         "POWERTOOLS_SERVICE_NAME",
     ):
         assert name in variables, name
+    assert variables["RESOURCES"] == {"Ref": "Resources"}
     assert function["Handler"] == "offhours.handler.lambda_handler"
     assert template()["Globals"]["Function"]["CodeUri"] == "src/"
     assert "CodeUri" not in function
@@ -78,26 +80,63 @@ def member() -> Any:
     return yaml.load((ROOT / "member.yaml").read_text(), Loader=_Loader)
 
 
-def _ec2_policy_with(tag_key: str, document: Any = None) -> Any:
-    """The EC2 policy as IAM gets it: the main stack's ReconcilePolicy (without its statement on
-    the catalogue, which lives in the main account only), or the member role's `ec2` policy."""
-    document = template() if document is None else document
+def _inline_policies(resource: Any) -> list[tuple[str | None, Any]]:
+    """A role's inline policies with the condition each depends on: `- !If [Cond, policy,
+    !Ref AWS::NoValue]` in the list gives (Cond, policy), a plain entry (None, policy)."""
+    found = []
+    for entry in resource.get("Properties", {}).get("Policies", []):
+        if "If" in entry:
+            condition, policy, otherwise = entry["If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            found.append((condition, policy))
+        else:
+            found.append((None, entry))
+    return found
+
+
+# The managed policy of the main stack and the inline policy of the member role that hold the
+# rights on each kind of resource, and the condition (on Resources) that creates them.
+_KIND_POLICIES = {
+    "ec2": ("ReconcilePolicy", "ec2", "SchedulesEc2"),
+    "rds": ("RdsPolicy", "rds", "SchedulesRds"),
+}
+
+
+def _policy_body(kind: str, document: Any) -> str:
+    """The !Sub text of the kind's policy: the main stack's managed policy or the member role's
+    inline policy, whichever the document has (exactly one)."""
+    managed, inline, _ = _KIND_POLICIES[kind]
     bodies = [
         resource["Properties"]["PolicyDocument"]["Sub"]
         for name, resource in document["Resources"].items()
-        if name == "ReconcilePolicy"
+        if name == managed
     ] + [
         policy["PolicyDocument"]["Sub"]
         for resource in document["Resources"].values()
-        for policy in resource.get("Properties", {}).get("Policies", [])
-        if isinstance(policy, dict) and policy.get("PolicyName") == "ec2"
+        for _, policy in _inline_policies(resource)
+        if policy.get("PolicyName") == inline
     ]
-    assert len(bodies) == 1, "one EC2 policy document"
-    body = bodies[0].replace("${TagKey}", tag_key).replace("${AWS::Partition}", "aws")
-    body = body.replace("${AWS::Region}", "us-east-1").replace("${CatalogParameter}", "/c")
-    policy = json.loads(body.replace("${AWS::AccountId}", "123456789012"))
-    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "ReadCatalog"]
-    return policy
+    assert len(bodies) == 1, f"one {kind} policy document"
+    return bodies[0]
+
+
+def _kind_policy_with(kind: str, tag_key: str, document: Any = None) -> Any:
+    """The kind's policy as IAM gets it, for the schedule tag key `tag_key`."""
+    document = template() if document is None else document
+    body = _policy_body(kind, document).replace("${TagKey}", tag_key)
+    body = body.replace("${AWS::Partition}", "aws")
+    return json.loads(body.replace("${AWS::AccountId}", "123456789012"))
+
+
+def _ec2_policy_with(tag_key: str, document: Any = None) -> Any:
+    """The EC2 policy as IAM gets it: the main stack's ReconcilePolicy (the catalogue is read
+    through CatalogPolicy, in the main account only), or the member role's `ec2` policy."""
+    return _kind_policy_with("ec2", tag_key, document)
+
+
+def _rds_policy_with(tag_key: str, document: Any = None) -> Any:
+    """The RDS and Aurora policy: the main stack's RdsPolicy, or the member role's `rds`."""
+    return _kind_policy_with("rds", tag_key, document)
 
 
 @pytest.mark.parametrize("document", [template, member], ids=["template", "member"])
@@ -136,12 +175,13 @@ def test_the_policy_lets_offhours_write_only_its_own_state_tag(document):
 
 def test_the_member_policy_is_the_functions_policy():
     assert _ec2_policy_with("Env", member()) == _ec2_policy_with("Env", template())
+    assert _rds_policy_with("Env", member()) == _rds_policy_with("Env", template())
 
 
 def test_the_member_stack_agrees_with_the_main_stack_on_shared_parameters():
     main, mem = template()["Parameters"], member()["Parameters"]
     assert "Transform" not in member()
-    for name in ("TagKey", "KmsKeyArns"):
+    for name in ("TagKey", "Resources", "KmsKeyArns"):
         assert {k: v for k, v in mem[name].items() if k != "Description"} == {
             k: v for k, v in main[name].items() if k != "Description"
         }, name
@@ -149,6 +189,8 @@ def test_the_member_stack_agrees_with_the_main_stack_on_shared_parameters():
         assert mem[mine]["Default"] == main[theirs]["Default"]
         assert mem[mine]["AllowedPattern"] == main[theirs]["AllowedPattern"]
     assert mem["ExternalId"]["NoEcho"] is True and main["MemberExternalId"]["NoEcho"] is True
+    for name in ("SchedulesEc2", "SchedulesRds", "HasKmsKeys", "HasEc2KmsKeys"):
+        assert member()["Conditions"][name] == template()["Conditions"][name], name
 
 
 def test_only_the_scheduler_role_may_assume_the_member_role():
@@ -394,11 +436,14 @@ def test_only_the_scheduler_may_send_to_the_queue_and_only_over_tls():
 
 def test_the_scheduler_does_not_reconcile_with_fan_out_so_it_holds_no_ec2_rights_then():
     resources = template()["Resources"]
-    for name in ("ReconcilePolicy", "KmsPolicy", "AssumeMemberPolicy"):
+    managed = [n for n, r in resources.items() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    assert {"CatalogPolicy", "ReconcilePolicy", "RdsPolicy", "KmsPolicy"} <= set(managed)
+    for name in managed:
         roles = resources[name]["Properties"]["Roles"]
         assert roles == [{"If": ["IsFanOut", {"Ref": "WorkerRole"}, {"Ref": "OffhoursRole"}]}]
-    assert "ec2:" not in json.dumps(resources["OffhoursRole"])
-    assert "ec2:" not in json.dumps(resources["WorkerRole"])
+    for role in ("OffhoursRole", "WorkerRole"):
+        text = json.dumps(resources[role])
+        assert "ec2:" not in text and "rds:" not in text and "tag:" not in text, role
 
 
 def test_silence_is_alarmed_by_a_heartbeat_and_deferred_targets():
@@ -497,3 +542,328 @@ def test_notices_go_to_the_default_bus_with_offhours_as_source_and_by_mail_if_as
     assert variables["MAX_OVERRIDE_HOURS"] == {"Ref": "MaxOverrideHours"}
     assert document["Parameters"]["NoticeMinutes"]["Default"] == 0
     assert document["Parameters"]["MaxOverrideHours"]["Default"] == 168
+
+
+# -- RDS and Aurora (DESIGN 8): least privilege, and a Resources parameter --------------------
+
+
+@pytest.mark.parametrize("document", [template, member], ids=["template", "member"])
+def test_the_rds_policy_starts_stops_and_tags_only_scheduled_databases(document):
+    policy = _rds_policy_with("Schedule", document())
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    assert set(statements) == {"Read", "StartStopScheduled", "WriteStateTag", "RemoveStateTag"}
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+    databases = [
+        "arn:aws:rds:*:123456789012:db:*",
+        "arn:aws:rds:*:123456789012:cluster:*",
+    ]
+    read = statements["Read"]
+    # The tagging API and DescribeEvents have no resource types; the Describe calls list all.
+    assert set(read["Action"]) == {
+        "tag:GetResources",
+        "rds:DescribeDBInstances",
+        "rds:DescribeDBClusters",
+        "rds:DescribeEvents",
+    }
+    assert read["Resource"] == "*" and "Condition" not in read
+    start_stop = statements["StartStopScheduled"]
+    assert set(start_stop["Action"]) == {
+        "rds:StartDBInstance",
+        "rds:StopDBInstance",
+        "rds:StartDBCluster",
+        "rds:StopDBCluster",
+    }
+    assert start_stop["Resource"] == databases
+    assert start_stop["Condition"] == {"Null": {"aws:ResourceTag/Schedule": "false"}}
+    own_keys = [
+        state_tag_key("Schedule"),
+        fingerprint_tag_key("Schedule"),
+        override_tag_key("Schedule"),
+    ]
+    tagging = statements["WriteStateTag"]
+    assert tagging["Action"] == "rds:AddTagsToResource"
+    assert tagging["Resource"] == databases
+    assert tagging["Condition"] == {
+        "Null": {"aws:ResourceTag/Schedule": "false", "aws:TagKeys": "false"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": own_keys},
+    }
+    removing = statements["RemoveStateTag"]
+    assert removing["Action"] == "rds:RemoveTagsFromResource"
+    assert removing["Resource"] == databases
+    assert removing["Condition"] == {
+        "Null": {"aws:TagKeys": "false"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": own_keys},
+    }
+    # Exactly these actions, and nothing with a wildcard.
+    actions = [a for s in statements.values() for a in _listed(s["Action"])]
+    assert len(actions) == 10 and not any("*" in a for a in actions)
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _wildcard(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
+    """IAM's matching of an action, a resource or a StringLike value: `*` any run of
+    characters, `?` any one; nothing else is special."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _condition_holds(operator: str, key: str, wanted: Any, context: dict[str, list[str]]) -> bool:
+    """One condition key of one operator, as IAM evaluates it, for the operators the policies
+    use. `context` maps each key present in the request to its values."""
+    values = [str(v) for v in _listed(wanted)]
+    present = context.get(key)
+    if operator == "Null":
+        (flag,) = values
+        return (present is None) == (flag == "true")
+    if operator == "StringEquals":
+        return present is not None and any(v in values for v in present)
+    if operator == "StringLike":
+        return present is not None and any(_wildcard(w, v) for v in present for w in values)
+    if operator == "Bool":
+        flags = [w.lower() for w in values]
+        return present is not None and any(v.lower() in flags for v in present)
+    if operator == "ForAllValues:StringEquals":
+        return all(v in values for v in present or [])  # true for no values: Null guards that
+    raise AssertionError(f"the evaluator does not know {operator}")
+
+
+def _allowed(
+    policies: list[Any],
+    action: str,
+    resource: str,
+    resource_tags: dict[str, str] | None = None,
+    tag_keys: list[str] | None = None,
+    context: dict[str, list[str]] | None = None,
+) -> bool:
+    """Whether identity policies made only of Allow statements allow a request (otherwise it
+    is refused: an implicit deny). `tag_keys` are the keys a tagging request names, `context`
+    any other condition keys of the request."""
+    context = dict(context or {})
+    context.update({f"aws:ResourceTag/{k}": [v] for k, v in (resource_tags or {}).items()})
+    if tag_keys is not None:
+        context["aws:TagKeys"] = list(tag_keys)
+    for policy in policies:
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow", "no Deny in these policies"
+            actions = _listed(statement["Action"])
+            if not any(_wildcard(a, action, ignore_case=True) for a in actions):
+                continue
+            if not any(_wildcard(r, resource) for r in _listed(statement["Resource"])):
+                continue
+            conditions = statement.get("Condition", {})
+            if all(
+                _condition_holds(operator, key, wanted, context)
+                for operator, block in conditions.items()
+                for key, wanted in block.items()
+            ):
+                return True
+    return False
+
+
+DB = "arn:aws:rds:eu-west-1:123456789012:db:reporting"
+CLUSTER = "arn:aws:rds:eu-west-1:123456789012:cluster:analytics"
+SNAPSHOT = "arn:aws:rds:eu-west-1:123456789012:snapshot:before-upgrade"
+INSTANCE = "arn:aws:ec2:eu-west-1:123456789012:instance/i-0123456789abcdef0"
+SCHEDULED = {"Schedule": "office-hours", "Owner": "data"}
+HANDLED = "Schedule:offhours-handled"
+
+
+@pytest.mark.parametrize("document", [template, member], ids=["template", "member"])
+@pytest.mark.parametrize(
+    ("action", "resource", "tags", "keys", "allowed"),
+    [
+        # Start and stop: only what carries the schedule tag.
+        ("rds:StopDBInstance", DB, {"Owner": "data"}, None, False),
+        ("rds:StopDBInstance", DB, SCHEDULED, None, True),
+        ("rds:StartDBInstance", DB, SCHEDULED, None, True),
+        ("rds:StopDBCluster", CLUSTER, SCHEDULED, None, True),
+        ("rds:StartDBCluster", CLUSTER, {}, None, False),
+        ("rds:StopDBInstance", DB.replace("123456789012", "999999999999"), SCHEDULED, None, False),
+        ("rds:StopDBInstance", SNAPSHOT, SCHEDULED, None, False),
+        ("rds:DeleteDBInstance", DB, SCHEDULED, None, False),
+        ("rds:RebootDBInstance", DB, SCHEDULED, None, False),
+        # Writing tags: only offhours' own keys, only on what carries the schedule tag.
+        ("rds:AddTagsToResource", DB, SCHEDULED, ["Schedule"], False),
+        ("rds:AddTagsToResource", DB, SCHEDULED, [HANDLED], True),
+        ("rds:AddTagsToResource", CLUSTER, SCHEDULED, [HANDLED, "Schedule:override"], True),
+        ("rds:AddTagsToResource", DB, SCHEDULED, [HANDLED, "Owner"], False),
+        ("rds:AddTagsToResource", DB, {"Owner": "data"}, [HANDLED], False),
+        ("rds:AddTagsToResource", DB, SCHEDULED, None, False),  # no keys named: Null refuses
+        # Removing tags: only offhours' own keys, from any database of the account.
+        ("rds:RemoveTagsFromResource", DB, SCHEDULED, ["Owner"], False),
+        ("rds:RemoveTagsFromResource", DB, SCHEDULED, ["Schedule"], False),
+        ("rds:RemoveTagsFromResource", DB, {}, [HANDLED, "Schedule:offhours-fingerprint"], True),
+        ("rds:RemoveTagsFromResource", CLUSTER, SCHEDULED, None, False),
+        # Reading: everything, the tagging API included.
+        ("tag:GetResources", "*", None, None, True),
+        ("rds:DescribeDBInstances", "*", None, None, True),
+        ("rds:DescribeEvents", "*", None, None, True),
+        ("tag:TagResources", "*", None, None, False),
+    ],
+)
+def test_the_rds_policy_refuses_what_it_must(document, action, resource, tags, keys, allowed):
+    policy = _rds_policy_with("Schedule", document())
+    assert _allowed([policy], action, resource, tags, keys) is allowed
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "tags", "keys", "allowed"),
+    [
+        ("ec2:StopInstances", INSTANCE, {}, None, False),
+        ("ec2:StopInstances", INSTANCE, SCHEDULED, None, True),
+        ("ec2:CreateTags", INSTANCE, SCHEDULED, ["Schedule"], False),
+        ("ec2:CreateTags", INSTANCE, SCHEDULED, [HANDLED], True),
+        ("ec2:DeleteTags", INSTANCE, {}, ["Owner"], False),
+        ("rds:StopDBInstance", DB, SCHEDULED, None, False),  # the EC2 policy grants no RDS right
+    ],
+)
+def test_the_ec2_policy_refuses_what_it_must(action, resource, tags, keys, allowed):
+    policy = _ec2_policy_with("Schedule")
+    assert _allowed([policy], action, resource, tags, keys) is allowed
+
+
+_NO_VALUE = object()
+
+
+def _realize(node: Any, document: Any, params: dict[str, Any]) -> Any:
+    """A template fragment as CloudFormation makes it for the given parameters: conditions,
+    Fn::If (AWS::NoValue drops the entry), Ref, Sub, Join, Split; GetAtt gives a placeholder."""
+    if isinstance(node, list):
+        items = [_realize(n, document, params) for n in node]
+        return [i for i in items if i is not _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((function, argument),) = node.items()
+        if function == "Ref" and argument == "AWS::NoValue":
+            return _NO_VALUE
+        if function == "If":
+            condition, yes, no = argument
+            return _realize(yes if _holds(document, condition, params) else no, document, params)
+        if function == "Condition":
+            return _holds(document, argument, params)
+        if function == "Equals":
+            left, right = (_realize(a, document, params) for a in argument)
+            return str(left) == str(right)
+        if function == "Not":
+            (inner,) = argument
+            return not _realize(inner, document, params)
+        if function == "And":
+            return all(_realize(a, document, params) for a in argument)
+        if function == "Or":
+            return any(_realize(a, document, params) for a in argument)
+        if function == "GetAtt":
+            return f"<{argument}>"
+        if function in ("Ref", "Sub", "Join", "Split"):
+            return resolve(node, params)
+    items = {k: _realize(v, document, params) for k, v in node.items()}
+    return {k: v for k, v in items.items() if v is not _NO_VALUE}
+
+
+def _holds(document: Any, condition: str, params: dict[str, Any]) -> bool:
+    return bool(_realize(document["Conditions"][condition], document, params))
+
+
+def _stack_params(document: Any, **given: Any) -> dict[str, Any]:
+    """The parameters' defaults, overridden by `given`, with the pseudo parameters and what a
+    Ref of the resources the policies name returns."""
+    params = {name: p.get("Default", "") for name, p in document["Parameters"].items()}
+    for name, p in document["Parameters"].items():
+        if p["Type"] == "CommaDelimitedList":
+            params[name] = str(params[name]).split(",")
+    params.update(
+        {
+            "AWS::Partition": "aws",
+            "AWS::AccountId": "123456789012",
+            "AWS::Region": "eu-west-1",
+            "AWS::StackName": "offhours",
+            "CatalogParameter": "/offhours/offhours/catalog",
+            "OffhoursRole": "scheduler-role",
+            "WorkerRole": "worker-role",
+            "SchedulerRoleArn": "arn:aws:iam::111122223333:role/scheduler-role",
+        }
+    )
+    params.update(given)
+    return params
+
+
+def _policy_document(raw: Any) -> Any:
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def _reconciling_policies(document: Any, params: dict[str, Any]) -> list[Any]:
+    """The IAM policies that the role which reconciles gets for these parameters: in the main
+    stack the scheduler's role (the worker's with FanOut), its inline policies and the managed
+    policies that exist and are attached to it; in the member stack the member role's."""
+    resources = document["Resources"]
+    if "MemberRole" in resources:
+        role_name = "MemberRole"
+    else:
+        role_name = "WorkerRole" if _holds(document, "IsFanOut", params) else "OffhoursRole"
+    policies = []
+    for name, resource in resources.items():
+        condition = resource.get("Condition")
+        if condition is not None and not _holds(document, condition, params):
+            continue
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            properties = _realize(resource["Properties"], document, params)
+            if params[role_name] in properties["Roles"]:
+                policies.append(_policy_document(properties["PolicyDocument"]))
+        elif name == role_name:
+            inline = _realize(resource["Properties"]["Policies"], document, params)
+            policies += [_policy_document(p["PolicyDocument"]) for p in inline]
+    return policies
+
+
+def test_resources_is_a_parameter_whose_conditions_name_the_kinds():
+    for document in (template(), member()):
+        parameter = document["Parameters"]["Resources"]
+        assert parameter["Default"] == "ec2,rds"
+        assert parameter["AllowedValues"] == ["ec2,rds", "ec2", "rds"]
+        for kind, (_, _, condition) in _KIND_POLICIES.items():
+            assert '{"Ref": "Resources"}' in json.dumps(document["Conditions"][condition])
+            for value in parameter["AllowedValues"]:
+                params = _stack_params(document, Resources=value)
+                assert _holds(document, condition, params) is (kind in value.split(","))
+    resources = template()["Resources"]
+    assert resources["ReconcilePolicy"]["Condition"] == "SchedulesEc2"
+    assert resources["RdsPolicy"]["Condition"] == "SchedulesRds"
+    assert resources["KmsPolicy"]["Condition"] == "HasEc2KmsKeys"
+    assert "Condition" not in resources["CatalogPolicy"]
+    inline = {p["PolicyName"]: c for c, p in _inline_policies(member()["Resources"]["MemberRole"])}
+    assert inline == {"ec2": "SchedulesEc2", "rds": "SchedulesRds", "kms-ebs": "HasEc2KmsKeys"}
+
+
+CATALOG = "arn:aws:ssm:eu-west-1:123456789012:parameter/offhours/offhours/catalog"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
+
+
+@pytest.mark.parametrize("fan_out", ["false", "true"])
+@pytest.mark.parametrize("kinds", ["ec2,rds", "ec2", "rds"])
+@pytest.mark.parametrize("document", [template, member], ids=["template", "member"])
+def test_resources_grants_the_rights_of_its_kinds_only(document, kinds, fan_out):
+    stack = document()
+    main = "MemberRole" not in stack["Resources"]
+    params = _stack_params(stack, Resources=kinds, FanOut=fan_out, KmsKeyArns=[KEY])
+    policies = _reconciling_policies(stack, params)
+    ec2, rds = "ec2" in kinds.split(","), "rds" in kinds.split(",")
+    assert _allowed(policies, "ec2:DescribeInstances", "*") is ec2
+    assert _allowed(policies, "ec2:StopInstances", INSTANCE, SCHEDULED) is ec2
+    assert _allowed(policies, "ec2:CreateTags", INSTANCE, SCHEDULED, [HANDLED]) is ec2
+    through_ec2 = {
+        "kms:GrantIsForAWSResource": ["true"],
+        "kms:ViaService": ["ec2.eu-west-1.amazonaws.com"],
+    }
+    assert _allowed(policies, "kms:CreateGrant", KEY, context=through_ec2) is ec2
+    through_rds = {**through_ec2, "kms:ViaService": ["rds.eu-west-1.amazonaws.com"]}
+    assert _allowed(policies, "kms:CreateGrant", KEY, context=through_rds) is False
+    assert _allowed(policies, "tag:GetResources", "*") is rds
+    assert _allowed(policies, "rds:StopDBInstance", DB, SCHEDULED) is rds
+    assert _allowed(policies, "rds:StopDBCluster", CLUSTER, SCHEDULED) is rds
+    assert _allowed(policies, "rds:AddTagsToResource", DB, SCHEDULED, [HANDLED]) is rds
+    assert _allowed(policies, "rds:RemoveTagsFromResource", DB, {}, [HANDLED]) is rds
+    # The catalogue is read in the main account (only) whatever offhours schedules.
+    assert _allowed(policies, "ssm:GetParameter", CATALOG) is main

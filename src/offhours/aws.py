@@ -30,6 +30,8 @@ RETRIES = BotoConfig(
 )
 
 
+# The service part of boto3's AWS_ENDPOINT_URL_<SERVICE> variables, where it is not the name.
+ENDPOINT_NAMES = {"resourcegroupstaggingapi": "RESOURCE_GROUPS_TAGGING_API"}
 MEMBER_SESSION = "offhours"  # the session name that CloudTrail shows in member accounts
 T = TypeVar("T")
 
@@ -53,6 +55,7 @@ class Clients:
         self._ec2: dict[tuple[str | None, str, str | None], EC2Client] = {}
         self._members: dict[tuple[str, str | None], boto3.Session] = {}
         self._others: dict[tuple[str, str, str | None], Any] = {}
+        self._targets: dict[tuple[str, str | None, str, str | None], Any] = {}
         self._lock = threading.RLock()  # a member session is made while a client is
 
     def configure(self, member_role_name: str, external_id: str | None) -> None:
@@ -61,6 +64,7 @@ class Clients:
             if (member_role_name, external_id) != (self.member_role_name, self.external_id):
                 self._members.clear()
                 self._ec2 = {k: v for k, v in self._ec2.items() if k[0] is None}
+                self._targets = {k: v for k, v in self._targets.items() if k[1] is None}
             self.member_role_name = member_role_name
             self.external_id = external_id
 
@@ -81,6 +85,20 @@ class Clients:
             return session.client("ec2", region_name=region, config=self._config)
 
         return self._cached(self._ec2, (account, region, endpoint), make)
+
+    def target(self, service: str, region: str, account: str | None = None) -> Any:
+        """Another service (RDS, the Resource Groups Tagging API) in a target, reached as
+        `ec2` reaches EC2."""
+        if service == "ec2":
+            return self.ec2(region, account)
+        variable = "AWS_ENDPOINT_URL_" + ENDPOINT_NAMES.get(service, service.upper())
+        endpoint = os.environ.get(variable) or os.environ.get("AWS_ENDPOINT_URL")
+
+        def make() -> Any:
+            session = self.session if account is None else self._member_session(account, region)
+            return session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
+
+        return self._cached(self._targets, (service, account, region, endpoint), make)
 
     def client(self, service: str, region: str) -> Any:
         """A client of the function's own account (SQS, STS, SSM)."""
@@ -140,6 +158,7 @@ class Clients:
     def clear(self) -> None:
         with self._lock:
             self._ec2.clear()
+            self._targets.clear()
             self._members.clear()
             self._others.clear()
 

@@ -193,17 +193,13 @@ def _check_instance(
 ) -> int:
     """`check --instance ID`: the instance's own schedule, its override in force (if any), and
     when the schedule resumes."""
-    import boto3
 
     from offhours.override import OverrideError, override_tag_key, parse_override
 
     tag_key, default_tz = config.tag_key, config.default_timezone
-    ec2 = boto3.client("ec2", region_name=config.regions[0])
-    found = ec2.describe_instances(InstanceIds=[args.instance])["Reservations"]
-    items = [i for r in found for i in r.get("Instances", [])]
-    if not items:
+    tags = _Resources(config.regions[0]).tags([args.instance]).get(args.instance)
+    if tags is None:
         raise UsageError(f"--instance {args.instance}: not found")
-    tags = {t["Key"]: t.get("Value", "") for t in items[0].get("Tags", [])}
     value = tags.get(tag_key)
     if value is None:
         raise UsageError(f"--instance {args.instance} carries no {tag_key} tag")
@@ -333,11 +329,13 @@ def _report_out(report: RunReport, out: TextIO, as_json: bool) -> None:
             "dry_run": report.dry_run,
             **report.counts(),
             **report.details(),
+            "resources": report.by_resource(),
         }
         out.write(json.dumps(summary) + "\n")
         return
     header = [
-        "INSTANCE",
+        "RESOURCE",
+        "TYPE",
         "NAME",
         "REGION",
         "STATE",
@@ -350,6 +348,7 @@ def _report_out(report: RunReport, out: TextIO, as_json: bool) -> None:
     rows = [
         [
             r["instance_id"],
+            r["resource_type"],
             r["instance_name"] or "-",
             r["region"],
             r["previous_state"],
@@ -365,7 +364,7 @@ def _report_out(report: RunReport, out: TextIO, as_json: bool) -> None:
     if rows:
         out.write(_table(rows, header) + "\n")
     elif not errors:
-        out.write("No instance carries the schedule tag.\n")
+        out.write("No instance or database carries the schedule tag.\n")
     for error in errors:
         out.write(f"error: {error}\n")
     c = report.counts()
@@ -420,7 +419,6 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     """Write (or remove) the override tag of instances, after checking it, and say what will
     happen and when the schedule resumes."""
     del stdin
-    import boto3
 
     from offhours.override import OverrideError, override_tag_key, parse_override, pinned_text
 
@@ -434,21 +432,15 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     key = override_tag_key(tag_key)
     catalog = _catalog_for(args, config)
     default_tz = config.default_timezone
-    ec2 = boto3.client("ec2", region_name=region)
-    found: dict[str, dict[str, str]] = {}
-    pages = ec2.get_paginator("describe_instances").paginate(InstanceIds=list(args.instance))
-    for page in pages:
-        for reservation in page.get("Reservations", []):
-            for item in reservation.get("Instances", []):
-                found[item["InstanceId"]] = {
-                    t["Key"]: t.get("Value", "") for t in item.get("Tags", [])
-                }
+    resources = _Resources(region)
+    found = resources.tags(list(args.instance))
     now = _now()
     status = 0
     for instance_id in args.instance:
         tags = found.get(instance_id)
         if tags is None:
-            out.write(f"{instance_id}: not found in {region}\n")
+            where = instance_id.split(":")[3] if instance_id.startswith("arn:") else region
+            out.write(f"{instance_id}: not found in {where}\n")
             status = EXIT_INVALID
             continue
         name = f" ({tags['Name']})" if tags.get("Name") else ""
@@ -463,7 +455,7 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         schedule = _schedule_or_none(value, default_tz, catalog)
         zone_name = schedule.timezone if schedule is not None else default_tz
         if args.clear:
-            ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": key}])
+            resources.untag(instance_id, key)
             out.write(
                 f"{instance_id}{name}: override removed; its schedule {value!r} governs from "
                 "its next event\n"
@@ -478,7 +470,7 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         if override.until <= now:
             raise UsageError(f"--until {args.until!r} is not in the future")
         text = pinned_text(override.state, override.until, zone_name)
-        ec2.create_tags(Resources=[instance_id], Tags=[{"Key": key, "Value": text}])
+        resources.tag(instance_id, key, text)
         then = _then(schedule, override.until)
         out.write(
             f"{instance_id}{name}: {key} = {text!r}\n"
@@ -486,6 +478,71 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             f"{override.describe(zone_name)}; {then}\n"
         )
     return status
+
+
+class _Resources:
+    """The tags of EC2 instances (by id) and RDS databases and clusters (by ARN), read and
+    written with the caller's credentials."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def _client(self, service: str, resource: str = "") -> Any:
+        import boto3
+
+        region = self.region
+        if resource.startswith("arn:"):
+            region = resource.split(":")[3] or region
+        return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+
+    def tags(self, ids: list[str]) -> dict[str, dict[str, str]]:
+        from botocore.exceptions import ClientError
+
+        from offhours.resources.rds import CLUSTER, is_rds_arn, split_arn
+
+        found: dict[str, dict[str, str]] = {}
+        instances = [i for i in ids if not is_rds_arn(i)]
+        if instances:
+            pages = self._client("ec2").get_paginator("describe_instances")
+            for page in pages.paginate(InstanceIds=instances):
+                for reservation in page.get("Reservations", []):
+                    for item in reservation.get("Instances", []):
+                        found[item["InstanceId"]] = {
+                            t["Key"]: t.get("Value", "") for t in item.get("Tags", [])
+                        }
+        for arn in (i for i in ids if is_rds_arn(i)):
+            kind, name = split_arn(arn)
+            rds = self._client("rds", arn)
+            try:
+                if kind == CLUSTER:
+                    items = rds.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"]
+                else:
+                    items = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+            except ClientError as exc:
+                if "NotFound" in str(exc.response.get("Error", {}).get("Code", "")):
+                    continue
+                raise
+            for item in items:
+                found[arn] = {t["Key"]: t.get("Value", "") for t in item.get("TagList", [])}
+        return found
+
+    def tag(self, resource: str, key: str, value: str) -> None:
+        from offhours.resources.rds import is_rds_arn
+
+        pair: Any = [{"Key": key, "Value": value}]
+        if is_rds_arn(resource):
+            self._client("rds", resource).add_tags_to_resource(ResourceName=resource, Tags=pair)
+        else:
+            self._client("ec2").create_tags(Resources=[resource], Tags=pair)
+
+    def untag(self, resource: str, key: str) -> None:
+        from offhours.resources.rds import is_rds_arn
+
+        if is_rds_arn(resource):
+            client = self._client("rds", resource)
+            client.remove_tags_from_resource(ResourceName=resource, TagKeys=[key])
+        else:
+            self._client("ec2").delete_tags(Resources=[resource], Tags=[{"Key": key}])
 
 
 def _schedule_or_none(value: str, default_tz: str, catalog: Catalog) -> Schedule | None:
@@ -555,7 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
         "value", nargs="?", help="the tag value, or - to read one value a line from stdin"
     )
     check.add_argument(
-        "--instance", metavar="ID", help="check an instance's own schedule and override instead"
+        "--instance",
+        metavar="ID",
+        help="check an instance's (or a database's ARN's) own schedule and override instead",
     )
     check.add_argument("--region", action="append", metavar="R", help="the instance's region")
     check.add_argument("--tag-key", metavar="KEY", help="the schedule tag key (default Schedule)")
@@ -580,9 +639,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     override = sub.add_parser(
-        "override", help="keep instances running or stopped until a time, whatever the schedule"
+        "override",
+        help="keep instances or databases running or stopped until a time, whatever the schedule",
     )
-    override.add_argument("instance", nargs="+", help="instance ids")
+    override.add_argument(
+        "instance", nargs="+", help="EC2 instance ids, or the ARNs of RDS databases and clusters"
+    )
     state = override.add_mutually_exclusive_group()
     state.add_argument("--running", dest="state", action="store_const", const="running")
     state.add_argument("--stopped", dest="state", action="store_const", const="stopped")

@@ -47,6 +47,20 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (value or "").split(",") if p.strip())
 
 
+RESOURCE_KINDS = ("ec2", "rds")
+
+
+def _resources(value: str | None) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(k.lower() for k in _list(value))) or RESOURCE_KINDS
+    unknown = [k for k in kinds if k not in RESOURCE_KINDS]
+    if unknown:
+        raise ConfigError(
+            f"RESOURCES={value!r}: {', '.join(map(repr, unknown))} is not a resource kind "
+            f"(give {' or '.join(RESOURCE_KINDS)}, or both, comma-separated)"
+        )
+    return kinds
+
+
 @dataclass(frozen=True)
 class Config:
     tag_key: str = "Schedule"
@@ -61,6 +75,9 @@ class Config:
     fanout_queue_url: str | None = None
     notice_minutes: int = 0
     max_override_hours: int = 168
+    # The resource kinds scheduled (RESOURCES, comma-separated): EC2 instances, RDS databases
+    # and Aurora clusters.
+    resources: tuple[str, ...] = RESOURCE_KINDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -93,6 +110,7 @@ class Config:
             max_override_hours=_number(
                 "MAX_OVERRIDE_HOURS", env.get("MAX_OVERRIDE_HOURS"), 168, 1, 24 * 366
             ),
+            resources=_resources(env.get("RESOURCES")),
         )
 
 

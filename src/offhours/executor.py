@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from offhours.ec2 import BatchResult, Ec2Gateway, PartialBatch, chunks
 from offhours.override import override_tag_key
 from offhours.planner import Decision, Plan, Step, Verdict
+from offhours.resources import BatchResult, Gateway, PartialBatch, chunks
 from offhours.schedule import iso
 from offhours.state import fingerprint_tag_key, handled_value, read_anchor, state_tag_key
 
@@ -119,7 +119,7 @@ class Execution:
 
 def execute(
     plan: Plan,
-    gateway: Ec2Gateway,
+    gateway: Gateway,
     *,
     tag_key: str,
     may_call: Callable[[], bool] | None = None,
@@ -135,6 +135,8 @@ def execute(
     override_key = override_tag_key(tag_key)
 
     later: dict[str, dict[str, str]] = {}  # fingerprints written after the actions
+    # A kind that tags each resource with its own call (RDS) writes the fingerprint with A.
+    one_call_each = getattr(gateway, "tags_each_alone", False)
     noticed: set[str] = set()  # instances whose notice was put in this run
 
     def tags_of(d: Decision) -> dict[str, str]:
@@ -147,7 +149,7 @@ def execute(
         fp = d.fingerprint_after
         if fp is None:
             return {state_key: handled}
-        if d.instance.fingerprint is None:
+        if d.instance.fingerprint is None and not one_call_each:
             later[d.instance.id] = {fp_key: fp}
             return {state_key: handled}
         return {state_key: handled, fp_key: fp}
@@ -247,13 +249,14 @@ def execute(
         if d.anchor is None:
             return None
         fp = d.fingerprint_after
-        if fp is None or (d.instance.fingerprint is None and d.instance.id not in fingerprinted):
+        later_fp = d.instance.fingerprint is None and not one_call_each
+        if fp is None or (later_fp and d.instance.id not in fingerprinted):
             fp = d.instance.fingerprint
         notice = d.notice if d.instance.id in noticed else None
         return state_text(handled_value(d.anchor, notice), fp)
 
     not_reached = (
-        f"not attempted: EC2 could not be reached ({endpoint_error})"
+        f"not attempted: {gateway.service} could not be reached ({endpoint_error})"
         if endpoint_error
         else "not attempted: the run was near its time limit; the next run does it"
     )

@@ -1,4 +1,5 @@
-"""What a run keeps of an EC2 instance: only what the planner needs."""
+"""What a run keeps of a scheduled resource (an EC2 instance, an RDS database or Aurora
+cluster): only what the planner needs."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from datetime import datetime
 from offhours.state import fingerprint, fingerprint_tag_key, state_tag_key
 
 TRANSITIONAL_STATES = frozenset({"pending", "stopping", "shutting-down"})
+# The states that offhours starts or stops from; any other waits for the next run.
+SETTLED_STATES = frozenset({"running", "stopped"})
+EC2_INSTANCE = "ec2:instance"
 ASG_TAG = "aws:autoscaling:groupName"
 
-__all__ = ["ASG_TAG", "TRANSITIONAL_STATES", "Instance", "fingerprint_tag_key", "state_tag_key"]
+__all__ = [
+    "ASG_TAG",
+    "EC2_INSTANCE",
+    "SETTLED_STATES",
+    "TRANSITIONAL_STATES",
+    "Instance",
+    "fingerprint_tag_key",
+    "state_tag_key",
+]
 
 
 @dataclass(slots=True)
@@ -22,6 +34,12 @@ class Instance:
     offhours' state tags (see `offhours.state`). `untagged` means the schedule tag is gone and
     only state tags are left. `spot` is `one-time`,
     `persistent`, `unknown` (a Spot instance whose request type is not known) or None.
+
+    Other kinds (`offhours.resources`) use the same shape: `id` is their ARN, `resource_type`
+    says what they are (`rds:db`, `rds:cluster`), `state` is `running` or `stopped` (or their
+    own word for a state in between), `skip_reason` says why their kind's rules leave them
+    alone, and `auto_started` is when RDS last started them on its own after seven days
+    stopped (and nobody stopped them since).
     """
 
     id: str
@@ -40,6 +58,9 @@ class Instance:
     untagged: bool = False
     fingerprint: str | None = None
     override: str | None = None  # the override tag's raw value (offhours.override)
+    resource_type: str = EC2_INSTANCE
+    skip_reason: str | None = None
+    auto_started: datetime | None = None
     # Whether `fingerprint` is this instance's own for its value (None: no fingerprint tag);
     # worked out once, when the instance is read, with its tags.
     fingerprint_ok: bool | None = field(init=False, default=None, compare=False, repr=False)

@@ -32,7 +32,13 @@ def offline_environment(env: MutableMapping[str, str] | None = None) -> None:
     """Dummy credentials, no profile, and nothing but loopback reachable."""
     target = os.environ if env is None else env
     target.update(OFFLINE_ENV)
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL_EC2"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL_EC2",
+        "AWS_ENDPOINT_URL_RDS",
+        "AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API",
+    ):
         target.pop(name, None)
 
 

@@ -3,10 +3,11 @@
 With `NoticeMinutes` set, a run that finds a running instance whose next stop (the schedule's,
 or the end of a running override) falls within that many minutes puts one event on the default
 event bus of the function's own account and region: source `offhours`, detail-type
-`Instance Stop Pending`, with the instance, its name, account, region, schedule, the stop time,
-and the commands that postpone it (an `offhours override`, and the equivalent
-`aws ec2 create-tags`). The fact that the notice was sent is kept on the instance (its state
-tag, `offhours.state`), so it is sent once per stop, even across runs and cold starts. A rule
+`Instance Stop Pending`, with the instance (or database), its name, account, region, schedule,
+the stop time, and the commands that postpone it (an `offhours override`, and the equivalent
+`aws ec2 create-tags` or `aws rds add-tags-to-resource`). The fact that the notice was sent is
+kept on the instance (its state tag, `offhours.state`), so it is sent once per stop, even
+across runs and cold starts. A rule
 on the bus routes it anywhere: the stack's optional `NoticeEmail` topic, Slack through AWS
 Chatbot (the README shows how).
 """
@@ -52,14 +53,22 @@ def detail(decision: Decision, tag_key: str) -> dict[str, Any]:
         "stop_time_local": (
             f"{DAY_NAMES[local.weekday()]} {local:%Y-%m-%d %H:%M} {local.tzname()}"
         ),
+        "resource_type": i.resource_type,
         "postpone": {
             "offhours": f"offhours override {i.id} --running --until {until}{region}",
-            "aws_cli": (
-                f"aws ec2 create-tags --resources {i.id} --tags "
-                f"'Key={key},Value=running until {until}'{region}"
-            ),
+            "aws_cli": _tag_command(i.id, i.resource_type, key, f"running until {until}", region),
         },
     }
+
+
+def _tag_command(resource: str, resource_type: str, key: str, value: str, region: str) -> str:
+    """The AWS CLI command that writes one tag on the resource."""
+    if resource_type.startswith("rds:"):
+        return (
+            f"aws rds add-tags-to-resource --resource-name {resource} --tags "
+            f"'Key={key},Value={value}'{region}"
+        )
+    return f"aws ec2 create-tags --resources {resource} --tags 'Key={key},Value={value}'{region}"
 
 
 def entries(decisions: list[Decision], tag_key: str) -> list[dict[str, Any]]:

@@ -17,7 +17,12 @@ and A the instant up to which offhours has handled the instance (its state tag):
 - Missed runs are caught up by applying the latest event only.
 - `pending`, `stopping` and `shutting-down` instances wait for the next run.
 - Never touched: Auto Scaling members, one-time Spot instances, instance-store roots, opted-out
-  values. An invalid value leaves the instance alone and says why.
+  values, and whatever a resource kind's own rules leave alone (`Instance.skip_reason`: RDS
+  read replicas, members of a cluster, engines that cannot be stopped). An invalid value leaves
+  the instance alone and says why.
+- RDS starts a database that has been stopped for seven days. A start by RDS after offhours
+  last handled it (`Instance.auto_started`), while the schedule wants it stopped, is undone:
+  it is stopped again, and A becomes the run's time. A start by a person is respected.
 - Opted out, invalid, or the schedule tag gone: the state tag is removed, so that a value that
   comes back later is adopted. (Not when the catalogue could not be loaded: that is the run's
   trouble, not the value's.)
@@ -34,7 +39,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-from offhours.instance import TRANSITIONAL_STATES, Instance
+from offhours.instance import EC2_INSTANCE, SETTLED_STATES, TRANSITIONAL_STATES, Instance
 from offhours.language import CatalogLike, is_opt_out, parse_schedule
 from offhours.override import DEFAULT_MAX_HOURS, Override, OverrideError, parse_override
 from offhours.schedule import Action, DesiredState, Event, Schedule, ScheduleError, iso
@@ -246,6 +251,11 @@ def _step_for(
     if target is DesiredState.RUNNING:
         return Step.START, None
     if schedule is not None and schedule.hibernate:
+        if instance.resource_type != EC2_INSTANCE:
+            return Step.STOP, (
+                f"the schedule says hibernate, which means nothing for a {_kind(instance)}: "
+                "stopping it plainly"
+            )
         if instance.hibernation_configured:
             return Step.HIBERNATE, None
         return Step.STOP, (
@@ -315,8 +325,22 @@ def decide(
     return decision
 
 
+def _kind(instance: Instance) -> str:
+    """What the resource is, in words."""
+    return KIND_WORDS.get(instance.resource_type, instance.resource_type)
+
+
+KIND_WORDS = {
+    EC2_INSTANCE: "EC2 instance",
+    "rds:db": "database",
+    "rds:cluster": "database cluster",
+}
+
+
 def _never_touched(instance: Instance) -> Decision | None:
     """The reasons offhours never touches an instance, and instances that must settle first."""
+    if instance.skip_reason is not None:
+        return Decision(instance, Step.NONE, Verdict.SKIPPED, instance.skip_reason)
     if instance.auto_scaling_group:
         return Decision(
             instance,
@@ -364,6 +388,16 @@ def _never_touched(instance: Instance) -> Decision | None:
             Step.NONE,
             Verdict.SKIPPED,
             f"{instance.state}: waits for the next run to settle",
+        )
+    if instance.state not in SETTLED_STATES:
+        return Decision(
+            instance,
+            Step.NONE,
+            Verdict.SKIPPED,
+            (
+                f"its status is {instance.state!r}: offhours starts or stops it only from "
+                "available or stopped, so it waits for the next run"
+            ),
         )
     return None
 
@@ -622,6 +656,28 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
         )
 
     if (
+        instance.auto_started is not None
+        and instance.auto_started > handled
+        and desired is DesiredState.STOPPED
+        and current is DesiredState.RUNNING
+    ):
+        step, warning = _step_for(DesiredState.STOPPED, instance, schedule)
+        return Decision(
+            instance,
+            step,
+            Verdict.ACT,
+            (
+                f"RDS started it on its own at {iso(instance.auto_started)}, as it does to a "
+                f"{_kind(instance)} stopped for seven days; stopped again, as the "
+                f"{r.event_text} wants"
+            ),
+            desired,
+            event,
+            at,
+            warning,
+        )
+
+    if (
         event.action is Action.START
         and current is DesiredState.STOPPED
         and instance.state_reason == "Client.InternalError"
@@ -692,6 +748,12 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
         return False
     if event.at > handled:
         return True
+    if (
+        instance.auto_started is not None
+        and instance.auto_started > handled
+        and reading.desired is DesiredState.STOPPED
+    ):
+        return True  # RDS started it after seven days stopped: it may need stopping again
     # A start that EC2 undid (its state reason says so: the service finds those instances with
     # one filtered listing) is a failure to report within the hour after the start.
     return (
@@ -774,6 +836,9 @@ def _group_key(i: Instance) -> tuple[object, ...]:
         i.hibernation_configured,
         i.untagged,
         i.override,
+        i.resource_type,
+        i.skip_reason,
+        i.auto_started,
     )
 
 

@@ -38,8 +38,9 @@ def decision_record(outcome: Outcome) -> dict[str, Any]:
     i = d.instance
     record: dict[str, Any] = {
         "kind": "decision",
-        "instance_id": i.id,
+        "instance_id": i.id,  # an EC2 instance id, or a database's ARN
         "instance_name": i.name,  # "name" is taken by LogRecord
+        "resource_type": i.resource_type,  # ec2:instance, rds:db, rds:cluster
         "region": i.region,
         "account": i.account,
         "schedule": i.schedule,

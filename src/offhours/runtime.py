@@ -139,6 +139,27 @@ def detailed_metrics() -> bool:
     return os.environ.get("DETAILED_METRICS", "").strip().lower() in ("true", "1", "yes")
 
 
+def emit_by_resource(by_resource: dict[str, dict[str, int]]) -> None:
+    """`started`, `stopped` and `failed` of each resource kind, with a `resource` dimension
+    (`ec2`, `rds`), when not zero (all of them with DetailedMetrics), next to the totals."""
+    from aws_lambda_powertools.metrics import single_metric
+
+    detailed = detailed_metrics()
+    for kind, counts in by_resource.items():
+        for key in ("started", "stopped", "failed"):
+            value = counts.get(key, 0)
+            if not (value or detailed):
+                continue
+            with single_metric(
+                name=key,
+                unit=MetricUnit.Count,
+                value=value,
+                namespace=metrics.namespace,
+                default_dimensions={"service": SERVICE},
+            ) as metric:
+                metric.add_dimension(name="resource", value=kind)
+
+
 def emit(counts: dict[str, int], deferred_targets: int = 0, *, reconciled: bool = True) -> None:
     """The run's metrics. A custom metric costs $0.30 a month for every hour in which it gets
     data, so by default (DESIGN §5, the README's cost table):
@@ -161,8 +182,10 @@ def summarise(
 ) -> dict[str, int]:
     counts = report.counts()
     details = report.details()
+    by_resource = report.by_resource()
     if emit_metrics:
         emit(counts, details.get("deferred_targets", 0))
+        emit_by_resource(by_resource)
     stamp = iso(report.at)
     summary = {
         "kind": "summary",
@@ -170,6 +193,7 @@ def summarise(
         "dry_run": report.dry_run,
         **counts,
         **details,
+        "resources": by_resource,
         **(extra or {}),
     }
     logger.info(

@@ -11,7 +11,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -19,12 +19,10 @@ from botocore.exceptions import ClientError
 
 from offhours.aws import Clients
 from offhours.config import Config, region_problem
-from offhours.ec2 import DETAILS_BATCH, Ec2Gateway, EndpointUnavailable, OutOfTime
 from offhours.executor import Execution, Notifier, Outcome, Outcomes, dry_run, execute
 from offhours.instance import Instance
 from offhours.language import CatalogLike
 from offhours.planner import (
-    KMS_WINDOW,
     Decision,
     Plan,
     Reading,
@@ -35,7 +33,8 @@ from offhours.planner import (
     plan_groups,
     read_value,
 )
-from offhours.schedule import Action
+from offhours.resources import EndpointUnavailable, Gateway, OutOfTime
+from offhours.resources.ec2 import DETAILS_BATCH, Ec2Gateway
 
 COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
 
@@ -81,6 +80,8 @@ class TargetReport:
     calls: int = 0
     deferred: bool = False  # not reached, or not finished: the run was near its time limit
     tallies: Counter[str] = field(default_factory=Counter)  # every outcome, kept or not
+    kinds: dict[str, Counter[str]] = field(default_factory=dict)  # the tallies by resource kind
+    partial: bool = False  # the error is one kind's: another kind was reconciled
 
 
 @dataclass
@@ -112,9 +113,20 @@ class RunReport:
         c["calls"] = sum(t.calls for t in self.targets)
         return dict(c)
 
+    def by_resource(self) -> dict[str, dict[str, int]]:
+        """The handler's counts by resource kind (ec2, rds), for the summary and the metrics;
+        a failed target counts in none of them."""
+        kinds: dict[str, Counter[str]] = {}
+        for report in self.targets:
+            for kind, tallies in report.kinds.items():
+                kinds.setdefault(kind, Counter()).update(tallies)
+        return {kind: {key: c[key] for key in COUNT_KEYS} for kind, c in kinds.items()}
+
     @property
     def all_targets_failed(self) -> bool:
-        return bool(self.targets) and all(t.error is not None for t in self.targets)
+        return bool(self.targets) and all(
+            t.error is not None and not t.partial for t in self.targets
+        )
 
 
 def targets_of(config: Config, own_account: str = "") -> list[Target]:
@@ -155,7 +167,7 @@ TargetErrorSink = Callable[[Target, str], None]
 
 def reconcile_target(
     target: Target,
-    gateway: Ec2Gateway,
+    gateway: Gateway,
     at: datetime,
     settings: Settings,
     *,
@@ -203,7 +215,9 @@ def reconcile_target(
             )
         report.calls += execution.calls
         if execution.endpoint_error is not None and report.error is None:
-            report.error = f"EC2 went away in the middle of the run: {execution.endpoint_error}"
+            report.error = (
+                f"{gateway.service} went away in the middle of the run: {execution.endpoint_error}"
+            )
         for outcome in execution.outcomes:
             tally(report.tallies, outcome)
             if keep is None or keep(outcome):
@@ -226,17 +240,15 @@ def reconcile_target(
 
     try:
         if read_all:
-            for page in gateway.pages(may_call):
+            for page in gateway.pages(may_call, at):
                 apply(decide(page))
                 if report.error is not None:
                     break
             return report
         needed: list[str] = []
         entries: list[tuple[Instance, Reading]] = []
-        recent_start = False
-        for instance_id, (value, handled, fingerprint, override, group) in gateway.tagged(
-            may_call
-        ).items():
+        for instance_id, tags in gateway.tagged(may_call).items():
+            value, handled, fingerprint, override, group = tags
             if value is None and handled is None and fingerprint is None:
                 continue  # an override or a group alone: offhours acts where the schedule is
             instance = Instance(
@@ -250,19 +262,16 @@ def reconcile_target(
                 region=gateway.region,
                 account=gateway.account,
                 auto_scaling_group=group,
+                resource_type=gateway.resource_type(instance_id),
             )
             reading = readings.get(instance.schedule)
             if reading is None:
                 reading = readings[instance.schedule] = read_value(instance.schedule, at, settings)
             entries.append((instance, reading))
-            event = reading.event
-            if event is not None and event.action is Action.START and at - event.at <= KMS_WINDOW:
-                recent_start = True
-        # A start that did not hold shows in the state reason: one filtered listing finds them.
-        failures = gateway.start_failures() if recent_start else set()
+        # What the tags do not say and a decision may need (a start that EC2 undid, a start by
+        # RDS after seven days stopped): a call only when a reading says it may matter.
+        gateway.amend(entries, at)
         for instance, reading in entries:
-            if instance.id in failures:
-                instance = replace(instance, state_reason="Client.InternalError")
             if needs_details(instance, at, settings, reading):
                 needed.append(instance.id)
             else:
@@ -377,17 +386,72 @@ def _run_target(
     budget: _Budget,
     on_outcome: OutcomeSink | None,
 ) -> TargetReport:
+    """Every resource kind of the configuration in one target, one after the other: a kind
+    that fails (RDS refused, EC2 unreachable) is the target's error, and the others still run."""
     problem = region_problem(target.region)
     if problem is not None:
         return TargetReport(target, error=f"target {target}: {problem}")
-    try:
-        client = clients.ec2(target.region, target.account)
-        gateway = Ec2Gateway(
-            client,
+    merged = TargetReport(target)
+    errors: list[str] = []
+    failed_kinds = 0
+    for kind in config.resources:
+        report = _run_kind(
+            kind, target, config, at, settings, clients, is_dry, own_account, budget, on_outcome
+        )
+        merged.outcomes += report.outcomes
+        merged.calls += report.calls
+        merged.deferred = merged.deferred or report.deferred
+        merged.tallies.update(report.tallies)
+        merged.kinds[kind] = report.tallies
+        if report.error is not None:
+            failed_kinds += 1
+            if report.error not in errors:
+                errors.append(report.error)
+    if errors:
+        merged.error = "; ".join(errors)
+        merged.partial = failed_kinds < len(config.resources)
+    return merged
+
+
+def gateway_for(
+    kind: str, target: Target, config: Config, clients: Clients, own_account: str
+) -> Gateway:
+    """The gateway of one resource kind in one target."""
+    account = target.account or own_account
+    if kind == "rds":
+        from offhours.resources.rds import RdsGateway
+
+        return RdsGateway(
+            clients.target("rds", target.region, target.account),
+            clients.target("resourcegroupstaggingapi", target.region, target.account),
             tag_key=config.tag_key,
             region=target.region,
-            account=target.account or own_account,
+            account=account,
         )
+    return Ec2Gateway(
+        clients.ec2(target.region, target.account),
+        tag_key=config.tag_key,
+        region=target.region,
+        account=account,
+    )
+
+
+def _run_kind(
+    kind: str,
+    target: Target,
+    config: Config,
+    at: datetime,
+    settings: Settings,
+    clients: Clients,
+    is_dry: bool,
+    own_account: str,
+    budget: _Budget,
+    on_outcome: OutcomeSink | None,
+) -> TargetReport:
+    service = "EC2" if kind == "ec2" else kind.upper()
+    named = f"target {target}" if kind == "ec2" else f"target {target} ({service})"
+    try:
+        gateway = gateway_for(kind, target, config, clients, own_account)
         return reconcile_target(
             target,
             gateway,
@@ -402,12 +466,12 @@ def _run_target(
             notify=budget.notify,
         )
     except EndpointUnavailable as exc:
-        return TargetReport(target, error=f"target {target}: EC2 cannot be reached: {exc}")
+        return TargetReport(target, error=f"{named}: {service} cannot be reached: {exc}")
     except ClientError as exc:
         error: Any = exc.response.get("Error", {})
         return TargetReport(
             target,
-            error=f"target {target}: {error.get('Code', 'Error')}: {error.get('Message', exc)}",
+            error=f"{named}: {error.get('Code', 'Error')}: {error.get('Message', exc)}",
         )
     except Exception as exc:  # one target never stops the others (DESIGN §4)
-        return TargetReport(target, error=f"target {target}: {type(exc).__name__}: {exc}")
+        return TargetReport(target, error=f"{named}: {type(exc).__name__}: {exc}")

@@ -14,101 +14,57 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
-from offhours.instance import ASG_TAG, Instance, fingerprint_tag_key, state_tag_key
+from offhours.instance import ASG_TAG, EC2_INSTANCE, Instance, fingerprint_tag_key, state_tag_key
 from offhours.override import override_tag_key
+from offhours.resources import (
+    CONNECTION_ERRORS,
+    WHOLE_BATCH_ERRORS,
+    BatchResult,
+    EndpointUnavailable,
+    OutOfTime,
+    PartialBatch,
+    TagSet,
+    chunks,
+    error_of,
+    request_id_of,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
+
+    from offhours.planner import Reading
 else:
     EC2Client = Any
 
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DETAILS_BATCH",
+    "BatchResult",
+    "Ec2Gateway",
+    "EndpointUnavailable",
+    "OutOfTime",
+    "PartialBatch",
+    "chunks",
+]
+
 LISTED_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
-# Errors that say nothing about a particular instance: splitting the batch cannot help.
-WHOLE_BATCH_ERRORS = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "RequestThrottled",
-        "InternalError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "Unavailable",
-        "AuthFailure",
-        "ExpiredToken",
-        "RequestExpired",
-        "InvalidClientTokenId",
-        "OptInRequired",
-    }
-)
 DEFAULT_BATCH_SIZE = 100
 # Instances read by id in one DescribeInstances request: EC2 takes at most 200 filter values a
 # request, and the state filter has five.
 DETAILS_BATCH = 195
 
 
-class OutOfTime(Exception):
-    """The run's time budget ran out while listing: what was listed is not complete."""
-
-
-# An instance's tags as DescribeTags gives them: the schedule value, the state tag, the
-# fingerprint tag, the override tag and the Auto Scaling group (None where it has none).
-TagSet = list[str | None]
-
-
-class EndpointUnavailable(Exception):
-    """EC2 could not be reached: nothing more can be done in this target."""
-
-
-@dataclass
-class BatchResult:
-    succeeded: list[str] = field(default_factory=list)
-    failed: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (code, message)
-    not_attempted: list[str] = field(default_factory=list)
-    calls: int = 0
-    request_ids: dict[str, str] = field(default_factory=dict)  # id -> the call's request id
-
-    def merge(self, other: BatchResult) -> None:
-        self.succeeded += other.succeeded
-        self.failed.update(other.failed)
-        self.not_attempted += other.not_attempted
-        self.calls += other.calls
-        self.request_ids.update(other.request_ids)
-
-
-T = TypeVar("T")
-
-
-def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
-
-
-def _error(exc: ClientError) -> tuple[str, str]:
-    error = exc.response.get("Error", {})
-    return str(error.get("Code", "Unknown")), str(error.get("Message", str(exc)))
-
-
-def _request_id(response: Any) -> str:
-    meta = response.get("ResponseMetadata", {}) if isinstance(response, dict) else {}
-    return str(meta.get("RequestId", ""))
-
-
 class Ec2Gateway:
     """EC2 for one account and region. `client` is a boto3 EC2 client built by the caller."""
+
+    kind = "ec2"
+    service = "EC2"
 
     def __init__(
         self,
@@ -129,6 +85,10 @@ class Ec2Gateway:
         self.batch_size = batch_size
 
     # -- reading -----------------------------------------------------------------------------
+
+    def resource_type(self, resource_id: str) -> str:
+        del resource_id
+        return EC2_INSTANCE
 
     def tagged(self, may_call: Callable[[], bool] | None = None) -> dict[str, TagSet]:
         """Every instance that carries the schedule tag or a state tag, with those tags only:
@@ -164,7 +124,7 @@ class Ec2Gateway:
                     entry[slot] = tag.get("Value", "")
                 if may_call is not None and not may_call():
                     raise OutOfTime("the run's time ran out while listing the tags")
-        except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
+        except CONNECTION_ERRORS as exc:
             raise EndpointUnavailable(str(exc)) from exc
         return found
 
@@ -186,11 +146,32 @@ class Ec2Gateway:
                     for r in page.get("Reservations", [])
                     for i in r.get("Instances", [])
                 ]
-            except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
+            except CONNECTION_ERRORS as exc:
                 raise EndpointUnavailable(str(exc)) from exc
             spot_types = self._spot_types(raw)
             out += [self._snapshot(item, spot_types) for item in raw]
         return out
+
+    def amend(self, entries: list[tuple[Instance, Reading]], at: datetime) -> None:
+        """A start that did not hold shows in the instance's state reason: within the hour
+        after a start event, one filtered listing finds those instances (usually none)."""
+        from offhours.planner import KMS_WINDOW
+        from offhours.schedule import Action
+
+        recent_start = False
+        for _, reading in entries:
+            event = reading.event
+            if event is not None and event.action is Action.START and at - event.at <= KMS_WINDOW:
+                recent_start = True
+                break
+        if not recent_start:
+            return
+        failures = self.start_failures()
+        if failures:
+            for index, (instance, reading) in enumerate(entries):
+                if instance.id in failures:
+                    undone = replace(instance, state_reason="Client.InternalError")
+                    entries[index] = (undone, reading)
 
     def start_failures(self) -> set[str]:
         """Scheduled instances that EC2 stopped again with Client.InternalError (a start that
@@ -209,13 +190,16 @@ class Ec2Gateway:
                 for r in page.get("Reservations", [])
                 for i in r.get("Instances", [])
             }
-        except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
+        except CONNECTION_ERRORS as exc:
             raise EndpointUnavailable(str(exc)) from exc
 
-    def pages(self, may_call: Callable[[], bool] | None = None) -> Iterator[list[Instance]]:
+    def pages(
+        self, may_call: Callable[[], bool] | None = None, at: datetime | None = None
+    ) -> Iterator[list[Instance]]:
         """Every non-terminated instance that carries the schedule tag or one of offhours'
         state tags, read in full, a page at a time; `OutOfTime` before a page when the budget
-        has run out."""
+        has run out. (`at` is not needed: the state reason comes with the instance.)"""
+        del at
         page: list[Instance] = []
         for instance in self.instances():
             page.append(instance)
@@ -244,7 +228,7 @@ class Ec2Gateway:
                 spot_types = self._spot_types(raw)
                 for item in raw:
                     yield self._snapshot(item, spot_types)
-        except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
+        except CONNECTION_ERRORS as exc:
             raise EndpointUnavailable(str(exc)) from exc
 
     def _spot_types(self, raw: list[Any]) -> dict[str, str]:
@@ -383,8 +367,8 @@ class Ec2Gateway:
             try:
                 response = call(batch)
             except ClientError as exc:
-                code, message = _error(exc)
-                request_id = _request_id(exc.response)
+                code, message = error_of(exc)
+                request_id = request_id_of(exc.response)
                 for instance_id in batch:
                     result.request_ids[instance_id] = request_id
                 if len(batch) == 1 or code in WHOLE_BATCH_ERRORS:
@@ -394,7 +378,7 @@ class Ec2Gateway:
                     half = len(batch) // 2
                     pending.extendleft((batch[half:], batch[:half]))
                 continue
-            except (EndpointConnectionError, BotoConnectionError, ReadTimeoutError) as exc:
+            except CONNECTION_ERRORS as exc:
                 for instance_id in batch:
                     result.failed[instance_id] = ("EndpointUnavailable", str(exc))
                 for rest in pending:
@@ -405,15 +389,7 @@ class Ec2Gateway:
                     result.failed[instance_id] = (type(exc).__name__, str(exc))
                 continue
             result.succeeded += batch
-            request_id = _request_id(response)
+            request_id = request_id_of(response)
             for instance_id in batch:
                 result.request_ids[instance_id] = request_id
         return result
-
-
-class PartialBatch(EndpointUnavailable):
-    """The endpoint went away in the middle of a batched operation; `result` says how far."""
-
-    def __init__(self, result: BatchResult, message: str) -> None:
-        super().__init__(message)
-        self.result = result

@@ -1,0 +1,153 @@
+"""Resource kinds side by side: a kind is a gateway (the only module that calls its service)
+with its own rules for what must never be touched. The planner is kind-agnostic: it decides on
+instants, states and state tags. A third kind (Auto Scaling groups, Neptune, DocumentDB) is one
+new module here that satisfies `Gateway`, and a line in `offhours.service`.
+
+What a gateway gives the planner is an `Instance` (`offhours.instance`) per resource: its id
+(an EC2 instance id, or an RDS ARN), `resource_type` (`ec2:instance`, `rds:db`, `rds:cluster`),
+a state normalised to `running` or `stopped` (anything else waits), the schedule tag's value and
+offhours' own tags, and `skip_reason` when the kind's rules say that offhours must leave it
+alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+if TYPE_CHECKING:
+    from offhours.instance import Instance
+    from offhours.planner import Reading
+
+# Errors that mean the service cannot be reached at all: nothing more can be done in the target.
+CONNECTION_ERRORS = (EndpointConnectionError, BotoConnectionError, ReadTimeoutError)
+# Errors that say nothing about a particular resource: splitting a batch cannot help.
+WHOLE_BATCH_ERRORS = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "Unavailable",
+        "AuthFailure",
+        "ExpiredToken",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "OptInRequired",
+    }
+)
+
+# A resource's tags as the listing gives them: the schedule value, the state tag, the
+# fingerprint tag, the override tag and the Auto Scaling group (None where it has none).
+TagSet = list[str | None]
+MayCall = Callable[[], bool] | None
+
+
+class OutOfTime(Exception):
+    """The run's time budget ran out while listing: what was listed is not complete."""
+
+
+class EndpointUnavailable(Exception):
+    """The service could not be reached: nothing more can be done in this target."""
+
+
+@dataclass
+class BatchResult:
+    succeeded: list[str] = field(default_factory=list)
+    failed: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (code, message)
+    not_attempted: list[str] = field(default_factory=list)
+    calls: int = 0
+    request_ids: dict[str, str] = field(default_factory=dict)  # id -> the call's request id
+
+    def merge(self, other: BatchResult) -> None:
+        self.succeeded += other.succeeded
+        self.failed.update(other.failed)
+        self.not_attempted += other.not_attempted
+        self.calls += other.calls
+        self.request_ids.update(other.request_ids)
+
+
+class PartialBatch(EndpointUnavailable):
+    """The endpoint went away in the middle of a batched operation; `result` says how far."""
+
+    def __init__(self, result: BatchResult, message: str) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def error_of(exc: ClientError) -> tuple[str, str]:
+    error = exc.response.get("Error", {})
+    return str(error.get("Code", "Unknown")), str(error.get("Message", str(exc)))
+
+
+def request_id_of(response: Any) -> str:
+    meta = response.get("ResponseMetadata", {}) if isinstance(response, dict) else {}
+    return str(meta.get("RequestId", ""))
+
+
+class Gateway(Protocol):
+    """One resource kind in one account and region: what `offhours.service` and
+    `offhours.executor` ask of it."""
+
+    kind: str  # "ec2", "rds": the name in RESOURCES, the summary and the metrics
+    service: str  # how people call the service in an error line: "EC2", "RDS"
+    region: str
+    account: str
+    batch_size: int  # decisions applied together: a start, then the state tags of those done
+
+    def resource_type(self, resource_id: str) -> str:
+        """What the resource of that id is: `ec2:instance`, `rds:db`, `rds:cluster`."""
+        ...
+
+    def tagged(self, may_call: MayCall = None) -> dict[str, TagSet]:
+        """Every resource that carries the schedule tag or a state tag, with those tags only."""
+        ...
+
+    def amend(self, entries: list[tuple[Instance, Reading]], at: datetime) -> None:
+        """Set on the resources known from their tags what a decision needs besides (EC2: a
+        start that did not hold; RDS: a start by RDS after seven days stopped), with a call
+        made only when a reading says that it may matter."""
+        ...
+
+    def details(self, ids: Sequence[str]) -> list[Instance]:
+        """The resources of `ids` that still exist, read in full."""
+        ...
+
+    def pages(
+        self, may_call: MayCall = None, at: datetime | None = None
+    ) -> Iterator[list[Instance]]:
+        """Every resource that carries the schedule tag or a state tag, read in full (with
+        what a decision at `at` needs besides)."""
+        ...
+
+    def start(self, ids: Sequence[str], may_call: MayCall = None) -> BatchResult: ...
+
+    def stop(
+        self, ids: Sequence[str], *, hibernate: bool = False, may_call: MayCall = None
+    ) -> BatchResult: ...
+
+    def tag_each(self, tags: dict[str, dict[str, str]], may_call: MayCall = None) -> BatchResult:
+        """Write `tags[id]` on each resource."""
+        ...
+
+    def untag(
+        self, ids: Sequence[str], keys: Sequence[str], may_call: MayCall = None
+    ) -> BatchResult:
+        """Remove the tags `keys` from every resource of `ids`."""
+        ...
