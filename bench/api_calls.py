@@ -36,7 +36,7 @@ from tests.fleet import Fleet, MotoEndpoint
 from offhours.aws import Clients
 from offhours.catalog import default_catalog
 from offhours.config import Config
-from offhours.ec2 import DEFAULT_BATCH_SIZE
+from offhours.resources.ec2 import DEFAULT_BATCH_SIZE
 from offhours.service import run
 
 N = 1_000
@@ -68,7 +68,7 @@ def main() -> None:
 
         client = clients.ec2("us-east-1")
         client.meta.events.register("before-call.ec2.*", count)
-        config = Config(regions=("us-east-1",))
+        config = Config(regions=("us-east-1",), resources=("ec2",))
         started = time.perf_counter()
         report = run(
             config,

@@ -3,7 +3,7 @@
 Measured here (bench/large_region.py's fake EC2, real botocore): the CPU of a steady run and of
 an event run per instance, and the bytes of a decision line and of a run's summary. Assumed,
 and said: a run every 5 minutes (8,640 a month), office hours (two events a working day, 22
-working days: 44 event runs a month), 0.2 s of latency an EC2 call, 256 MB on arm64 (0.145 of
+working days: 44 event runs a month), 0.2 s of latency an AWS call, 256 MB on arm64 (0.145 of
 a vCPU: the CPU figures of this machine times 1769 / 256), us-east-1 prices: Lambda
 $0.0000133334 a GB-second and $0.20 a million requests, CloudWatch Logs $0.50 a GB ingested and
 $0.03 a GB-month kept (30 days), custom metrics $0.30 a month each, prorated by the hours in
@@ -35,6 +35,9 @@ ALARMS = 4  # failed actions, function errors, heartbeat, deferred targets
 SUMMARY_BYTES = 900  # a summary line and its metrics blob, as bench/steady_state.py logs them
 DECISION_BYTES = 1_000  # a decision line (an action), as the handler writes it
 TAGS_PER_CALL = 1000 / 3  # DescribeTags: three offhours tags an instance, 1,000 a page
+# With Resources=ec2,rds (the default), every run also lists the tagged databases: two
+# GetResources calls (bench/rds_calls.py), even where there are none.
+RDS_LISTING_CALLS = 2
 
 
 def main() -> None:
@@ -51,14 +54,15 @@ def main() -> None:
     rows: dict[str, list[float]] = {}
     for size in (100, 10_000, 100_000):
         pages = max(1.0, size / TAGS_PER_CALL)
-        steady = pages * LATENCY + size * steady_per * CPU_FACTOR + 0.05
+        steady = (pages + RDS_LISTING_CALLS) * LATENCY + size * steady_per * CPU_FACTOR + 0.05
         event = size * (event_calls / n) * LATENCY + size * event_per * CPU_FACTOR
         compute = (RUNS * steady + EVENT_RUNS * event) * GB * LAMBDA_GB_S
         requests = RUNS * REQUEST
         log_gb = (RUNS * SUMMARY_BYTES + EVENT_RUNS * size * DECISION_BYTES) / 1e9
         logs = log_gb * LOG_GB + log_gb * KEEP_GB
-        # "failed" at every run; "started" and "stopped" in the hours of the event runs.
-        metrics = METRIC + 2 * METRIC * min(1.0, EVENT_RUNS / 730)
+        # "failed" at every run; "started" and "stopped" in the hours of the event runs, in
+        # total and for the resource kind (resource=ec2).
+        metrics = METRIC + 4 * METRIC * min(1.0, EVENT_RUNS / 730)
         alarms = ALARMS * ALARM
         for key, value in (
             ("Lambda duration", compute),

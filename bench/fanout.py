@@ -89,7 +89,7 @@ def reconcile(parallel: int, endpoint: LocalEndpoint) -> tuple[float, Counter[st
 
     clients.ec2 = counted  # type: ignore[method-assign]
     service.MAX_PARALLEL_TARGETS = parallel
-    config = Config(regions=REGIONS, target_accounts=tuple(ACCOUNTS))
+    config = Config(regions=REGIONS, target_accounts=tuple(ACCOUNTS), resources=("ec2",))
     started = time.perf_counter()
     report = service.run(
         config, AT, clients=clients, catalog=default_catalog(), own_account="123456789012"

@@ -40,6 +40,13 @@ def test_the_timeline_shows_office_hours_in_berlin_time_and_the_overnight_window
     assert row(out, "nightly-batch").split()[1] == "████▼·················▲█"
 
 
+def test_the_database_stops_at_night_like_an_instance(one_day):
+    out, _, _ = one_day
+    # Mon-Fri 07:00-20:00 UTC: the RDS database, created running, is adopted and stops at 20:00.
+    assert row(out, "orders-db").split()[1] == "█" * 20 + "▼···"
+    assert "orders-db     stop (done)            the schedule's stop at 2026-03-27T20:00:00Z" in out
+
+
 def test_instances_that_must_not_be_touched_keep_running(one_day):
     out, _, _ = one_day
     for name in ("asg-worker", "pinned-db", "untagged-box", "broken-tag"):
@@ -55,7 +62,7 @@ def test_actions_come_with_their_reasons_and_the_saving_is_counted(one_day):
     out, _, _ = one_day
     assert "gpu-notebook  hibernate (done)" in out
     assert "the schedule's stop at 2026-03-27T04:00:00Z applies" in out
-    assert "Saved: 8 scheduled instances were stopped for" in out
+    assert "Saved: 9 scheduled instances and databases were stopped for" in out
 
 
 def test_the_log_lines_of_the_chosen_hour_are_what_cloudwatch_holds(one_day):

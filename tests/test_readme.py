@@ -198,7 +198,21 @@ def test_the_service_control_policy_reserves_every_tag_key_offhours_reads():
     statements = {s["Sid"]: s for s in scp["Statement"]}
     reserve = statements["ReserveOffhoursTags"]
     assert reserve["Effect"] == "Deny"
-    assert set(reserve["Action"]) == {"ec2:CreateTags", "ec2:DeleteTags"}
+    # Every action that writes or removes tags on what offhours schedules, EC2 and RDS.
+    assert set(reserve["Action"]) == {
+        "ec2:CreateTags",
+        "ec2:DeleteTags",
+        "rds:AddTagsToResource",
+        "rds:RemoveTagsFromResource",
+    }
+    assert set(reserve["Resource"]) == {
+        "arn:aws:ec2:*:*:instance/*",
+        "arn:aws:rds:*:*:db:*",
+        "arn:aws:rds:*:*:cluster:*",
+    }
+    own = statements["OffhoursWritesOnlyItsOwnTags"]
+    assert set(own["Action"]) == set(reserve["Action"])
+    assert set(own["Resource"]) == set(reserve["Resource"])
     keys = set(reserve["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"])
     assert keys == {
         "Schedule",

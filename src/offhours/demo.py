@@ -1,6 +1,7 @@
 """`offhours demo`: a week of scheduling against a local EC2 endpoint, no AWS account needed.
 
-It starts moto's EC2 server on loopback, creates a small fleet that shows every behaviour, and
+It starts moto's server (EC2 and RDS) on loopback, creates a small fleet that shows every
+behaviour, an RDS database among them, and
 replays a week through the real Lambda handler, one EventBridge event every 15 simulated
 minutes. People act too: someone stops an enforced instance, someone starts a box at night,
 someone keeps a box up until 21:00 with an override; notices before stops are put on
@@ -43,6 +44,7 @@ class Member:
     state: str = "running"
     tags: tuple[tuple[str, str], ...] = ()
     hibernation: bool = False
+    kind: str = "ec2"  # or "rds": an RDS database on the same endpoint
 
 
 FLEET = (
@@ -89,7 +91,15 @@ FLEET = (
     Member("pinned-db", "off", "opted out"),
     Member("untagged-box", None, "no Schedule tag: offhours never sees it"),
     Member("build-box", "Mon-Fri 08:00-18:00 UTC", "someone starts it at night", state="stopped"),
+    Member(
+        "orders-db",
+        "Mon-Fri 07:00-20:00 UTC",
+        "an RDS PostgreSQL database: stopped at night",
+        kind="rds",
+    ),
 )
+# A database's status, as the timeline counts it.
+DB_STATES = {"available": "running", "starting": "pending", "stopped": "stopped"}
 
 
 @dataclass(frozen=True)
@@ -177,9 +187,12 @@ class Replay:
 # --- the run ------------------------------------------------------------------------------
 
 
-def _launch(ec2: Any) -> dict[str, str]:
+def _launch(ec2: Any, rds: Any) -> dict[str, str]:
     ids: dict[str, str] = {}
     for member in FLEET:
+        if member.kind == "rds":
+            ids[member.name] = _create_database(rds, member)
+            continue
         tags = [{"Key": "Name", "Value": member.name}]
         if member.schedule is not None:
             tags.append({"Key": TAG, "Value": member.schedule})
@@ -200,12 +213,32 @@ def _launch(ec2: Any) -> dict[str, str]:
     return ids
 
 
-def _states(ec2: Any, ids: dict[str, str]) -> dict[str, str]:
+def _create_database(rds: Any, member: Member) -> str:
+    tags = [{"Key": TAG, "Value": member.schedule}] if member.schedule is not None else []
+    created = rds.create_db_instance(
+        DBInstanceIdentifier=member.name,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.medium",
+        AllocatedStorage=20,
+        MasterUsername="demo",
+        MasterUserPassword="demo-password",  # a local endpoint's, not a secret
+        Tags=tags,
+    )
+    arn: str = created["DBInstance"]["DBInstanceArn"]
+    return arn
+
+
+def _states(ec2: Any, rds: Any, ids: dict[str, str]) -> dict[str, str]:
     by_id: dict[str, str] = {}
-    for page in ec2.get_paginator("describe_instances").paginate(InstanceIds=list(ids.values())):
+    instances = [i for i in ids.values() if not i.startswith("arn:")]
+    for page in ec2.get_paginator("describe_instances").paginate(InstanceIds=instances):
         for reservation in page["Reservations"]:
             for item in reservation["Instances"]:
                 by_id[item["InstanceId"]] = item["State"]["Name"]
+    if len(instances) < len(ids):
+        for item in rds.describe_db_instances()["DBInstances"]:
+            status = item["DBInstanceStatus"]
+            by_id[item["DBInstanceArn"]] = DB_STATES.get(status, status)
     return {name: by_id.get(i, "?") for name, i in ids.items()}
 
 
@@ -236,7 +269,8 @@ def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None 
     from offhours import handler
 
     ec2 = boto3.client("ec2", region_name="us-east-1")
-    ids = _launch(ec2)
+    rds = boto3.client("rds", region_name="us-east-1")
+    ids = _launch(ec2, rds)
     result = Replay(ids)
     _watch_notices(result)
     names = {v: k for k, v in ids.items()}
@@ -248,7 +282,7 @@ def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None 
     real_clock = handler.clock
     try:
         for n in range(total):
-            _tick(n, ec2, ids, names, people, result, days, progress, total)
+            _tick(n, (ec2, rds), ids, names, people, result, days, progress, total)
     finally:
         handler.clock = real_clock
     result.seconds = time.perf_counter() - started
@@ -257,7 +291,7 @@ def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None 
 
 def _tick(
     n: int,
-    ec2: Any,
+    clients: tuple[Any, Any],
     ids: dict[str, str],
     names: dict[str, str],
     people: list[PersonAction],
@@ -270,6 +304,7 @@ def _tick(
     simulated: the handler acts only on events close to its clock), then the handler runs."""
     from offhours import handler
 
+    ec2, rds = clients
     at = WEEK_START + n * TICK
     while people and people[0].at <= at:
         person = people.pop(0)
@@ -293,7 +328,7 @@ def _tick(
     if log_hour(days) <= at < log_hour(days) + timedelta(hours=1):
         result.log_lines += lines
     _read_lines(lines, at, names, result)
-    for name, state in _states(ec2, ids).items():
+    for name, state in _states(ec2, rds, ids).items():
         result.states[name].append(state)
     result.runs += 1
     if progress is not None:
@@ -432,7 +467,7 @@ def report_text(result: Replay, days: int, width: int) -> str:
     share = stopped / possible if possible else 0.0
     out += [
         "",
-        f"Saved: {managed} scheduled instances were stopped for {stopped:,.0f} of "
+        f"Saved: {managed} scheduled instances and databases were stopped for {stopped:,.0f} of "
         f"{possible:,.0f} instance-hours ({share:.0%}) against leaving them always on;",
         f"       at ${HOURLY_PRICE:.2f} an instance-hour (an assumed price) that is "
         f"${stopped * HOURLY_PRICE:,.2f} this week, ${stopped * HOURLY_PRICE * 52:,.0f} a year.",
