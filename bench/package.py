@@ -45,6 +45,7 @@ def main() -> None:
 
 IMPORTS = (
     "import offhours.handler, offhours.worker, offhours.notices, offhours.override; "
+    "import offhours.resources.ec2, offhours.resources.rds; "
     "from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, "
     "process_partial_response; "
     "from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord; "

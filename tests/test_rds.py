@@ -327,6 +327,7 @@ def test_cluster_members_and_read_replicas_are_skipped_with_the_reason(dbs, flee
         ({"Engine": "aurora-mysql", "DBClusterIdentifier": "c"}, "member of DB cluster 'c'"),
         ({"Engine": "mysql", "ReadReplicaSourceDBInstanceIdentifier": "m"}, "read replica"),
         ({"Engine": "mysql", "ReadReplicaDBInstanceIdentifiers": ["r"]}, "has read replicas"),
+        ({"Engine": "mysql", "ReadReplicaDBClusterIdentifiers": ["c"]}, "has read replicas"),
     ],
 )
 def test_which_db_instances_rds_cannot_stop(item, words):
@@ -410,6 +411,84 @@ def test_a_restart_that_somebody_stopped_since_is_not_the_reason_it_runs(dbs, in
     assert dbs.state(arn) == "available"
 
 
+def test_events_that_cannot_be_read_never_stop_the_other_databases(dbs, invoke, rds_hooks):
+    archive = dbs.db("archive", MONTHLY, handled="2026-03-01T18:00:00Z")  # asks for the events
+    web = dbs.db("web", handled="2026-03-27T08:00:00Z")  # its stop is due
+    refused: list[str] = []
+
+    def deny(request: Any, **_: Any) -> AWSResponse:
+        refused.append("DescribeEvents")
+        xml = (
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+            b"<Message>not authorized to perform: rds:DescribeEvents</Message></Error>"
+            b"<RequestId>offhours-test</RequestId></ErrorResponse>"
+        )
+        return AWSResponse(request.url, 403, {}, _Body(xml))
+
+    rds_hooks.on("before-send.rds.DescribeEvents", deny)
+    run = invoke(at("2026-03-27T18:05:00"))
+    assert refused, "the events were asked for"
+    assert decision(run, web)["outcome"] == "done" and dbs.state(web) == "stopped"
+    assert dbs.state(archive) == "stopped" or archive not in run.decisions
+    (warning,) = run.of_kind("rds-events-error")
+    assert "AccessDenied" in warning["message"] and warning["level"] == "WARNING"
+    assert run.result is not None and run.result["failed"] == 0
+
+
+def test_a_restart_read_before_an_unreadable_page_is_not_acted_on(dbs, invoke, rds_hooks):
+    """The page that failed may hold a person's stop after the restart: the restart is not
+    trusted, and the database that a person started again keeps running."""
+    arn = dbs.db("archive", MONTHLY, handled="2026-04-01T18:00:00Z")
+
+    def first_page(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["Events"] = [restart_event(arn, "2026-04-08T18:01:00")]
+        parsed["Marker"] = "page-2"
+
+    def fail_second(request: Any, **_: Any) -> AWSResponse | None:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        if "page-2" not in parse_qs(body).get("Marker", []):
+            return None
+        xml = (
+            b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
+            b"<Message>try again</Message></Error>"
+            b"<RequestId>offhours-test</RequestId></ErrorResponse>"
+        )
+        return AWSResponse(request.url, 400, {}, _Body(xml))
+
+    rds_hooks.on("after-call.rds.DescribeEvents", first_page)
+    rds_hooks.on("before-send.rds.DescribeEvents", fail_second)
+    run = invoke(at("2026-04-08T18:45:00"))
+    assert arn not in run.decisions
+    assert dbs.state(arn) == "available"
+    (warning,) = run.of_kind("rds-events-error")
+    assert "InternalFailure" in warning["message"]
+
+
+def test_rds_lost_in_the_middle_of_the_stops_defers_the_rest_to_the_next_run(
+    dbs, invoke, rds_hooks
+):
+    from botocore.exceptions import EndpointConnectionError
+
+    arns = [dbs.db(f"db-{k}", handled="2026-03-27T08:00:00Z") for k in range(6)]
+
+    def lose(request: Any, **_: Any) -> None:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        if "db-1" in parse_qs(body).get("DBInstanceIdentifier", []):
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+    rds_hooks.on("before-send.rds.StopDBInstance", lose)
+    run = invoke(at("2026-03-27T18:05:00"))
+    outcomes = {arn: decision(run, arn)["outcome"] for arn in arns}
+    assert outcomes[arns[1]] == "failed"
+    assert "deferred" in outcomes.values(), outcomes  # the wave after it was not begun
+    assert run.result is not None and run.result["failed"] >= 1
+    rds_hooks.clear()
+    invoke(at("2026-03-27T18:20:00"))
+    for arn in arns:
+        assert dbs.state(arn) == "stopped"
+        assert dbs.tags(arn)[HANDLED] == "2026-03-27T18:00:00Z"
+
+
 def test_no_event_is_read_while_no_database_could_have_been_restarted(dbs, invoke, rds_hooks):
     dbs.db("web-db", handled="2026-03-27T08:00:00Z")  # the schedule wants it running
     calls = show_events(rds_hooks, [])
@@ -465,6 +544,8 @@ def test_rds_out_of_reach_fails_the_target_but_ec2_is_still_scheduled(
     assert run.result is not None and run.result["failed"] == 1 and run.result["stopped"] == 1
     (error,) = run.of_kind("target-error")
     assert "(RDS): RDS cannot be reached" in error["message"]
+    assert run.summary["resources"]["rds"]["failed"] == 1  # the kind's failure, by kind too
+    assert run.summary["resources"]["ec2"]["stopped"] == 1
     del dbs, rds_hooks
 
 

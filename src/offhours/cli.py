@@ -439,7 +439,7 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     for instance_id in args.instance:
         tags = found.get(instance_id)
         if tags is None:
-            where = instance_id.split(":")[3] if instance_id.startswith("arn:") else region
+            where = _region_of(instance_id) or region
             out.write(f"{instance_id}: not found in {where}\n")
             status = EXIT_INVALID
             continue
@@ -480,6 +480,12 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return status
 
 
+def _region_of(resource: str) -> str:
+    """The region part of an ARN ("" for an instance id, or an ARN without one)."""
+    parts = resource.split(":")
+    return parts[3] if resource.startswith("arn:") and len(parts) > 3 else ""
+
+
 class _Resources:
     """The tags of EC2 instances (by id) and RDS databases and clusters (by ARN), read and
     written with the caller's credentials."""
@@ -490,10 +496,7 @@ class _Resources:
     def _client(self, service: str, resource: str = "") -> Any:
         import boto3
 
-        region = self.region
-        if resource.startswith("arn:"):
-            region = resource.split(":")[3] or region
-        return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+        return boto3.client(service, region_name=_region_of(resource) or self.region)  # type: ignore[call-overload]
 
     def tags(self, ids: list[str]) -> dict[str, dict[str, str]]:
         from botocore.exceptions import ClientError
@@ -511,13 +514,12 @@ class _Resources:
                             t["Key"]: t.get("Value", "") for t in item.get("Tags", [])
                         }
         for arn in (i for i in ids if is_rds_arn(i)):
-            kind, name = split_arn(arn)
             rds = self._client("rds", arn)
-            try:
-                if kind == CLUSTER:
-                    items = rds.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"]
+            try:  # by ARN: a name alone could find a database of the caller's own account
+                if split_arn(arn)[0] == CLUSTER:
+                    items = rds.describe_db_clusters(DBClusterIdentifier=arn)["DBClusters"]
                 else:
-                    items = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+                    items = rds.describe_db_instances(DBInstanceIdentifier=arn)["DBInstances"]
             except ClientError as exc:
                 if "NotFound" in str(exc.response.get("Error", {}).get("Code", "")):
                     continue

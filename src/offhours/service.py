@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -37,6 +37,7 @@ from offhours.resources import EndpointUnavailable, Gateway, OutOfTime
 from offhours.resources.ec2 import DETAILS_BATCH, Ec2Gateway
 
 COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
+T = TypeVar("T")
 
 
 class Target(NamedTuple):
@@ -140,9 +141,10 @@ def targets_of(config: Config, own_account: str = "") -> list[Target]:
     return list(unique)
 
 
-def rotated(targets: list[Target], at: datetime) -> list[Target]:
-    """The targets in an order that turns with the run's time: a run near its time limit
-    leaves the last ones for the next run, and the same ones must not always be last."""
+def rotated(targets: list[T], at: datetime) -> list[T]:
+    """The targets (or the resource kinds of a target) in an order that turns with the run's
+    time: a run near its time limit leaves the last ones for the next run, and the same ones
+    must not always be last."""
     if len(targets) < 2:
         return list(targets)
     shift = random.Random(int(at.timestamp())).randrange(len(targets))
@@ -394,7 +396,7 @@ def _run_target(
     merged = TargetReport(target)
     errors: list[str] = []
     failed_kinds = 0
-    for kind in config.resources:
+    for kind in rotated(list(config.resources), at):
         report = _run_kind(
             kind, target, config, at, settings, clients, is_dry, own_account, budget, on_outcome
         )
@@ -404,6 +406,7 @@ def _run_target(
         merged.tallies.update(report.tallies)
         merged.kinds[kind] = report.tallies
         if report.error is not None:
+            report.tallies["failed"] += 1  # the kind's count: RDS refused, EC2 unreachable
             failed_kinds += 1
             if report.error not in errors:
                 errors.append(report.error)

@@ -26,6 +26,7 @@ and rules as EC2 instances (DESIGN §8). A resource's id is its ARN.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,7 @@ from offhours.state import fingerprint_tag_key, read_anchor, state_tag_key
 if TYPE_CHECKING:
     from offhours.planner import Reading
 
+log = logging.getLogger("offhours.rds")
 DB = "rds:db"
 CLUSTER = "rds:cluster"
 STATES = {"available": "running", "stopped": "stopped"}
@@ -63,6 +65,7 @@ DESCRIBE_BATCH = 100  # ARNs in one Describe call's filter
 EVENT_HORIZON = timedelta(days=14)
 AUTO_START = "exceeding the maximum allowed time being stopped"
 SOURCE_TYPES = {"db-instance": DB, "db-cluster": CLUSTER}
+MAX_EVENT_PAGES = 20  # a bound on what one run reads of a region's events
 
 # Engines whose DB instances RDS can stop (RDS for ... ; Aurora instances belong to a cluster).
 INSTANCE_ENGINES = (
@@ -123,7 +126,9 @@ def instance_skip(item: Any) -> str | None:
             f"read replica of {source!r}: RDS cannot stop a read replica, so offhours never "
             "touches it"
         )
-    replicas = item.get("ReadReplicaDBInstanceIdentifiers") or []
+    replicas = (item.get("ReadReplicaDBInstanceIdentifiers") or []) + (
+        item.get("ReadReplicaDBClusterIdentifiers") or []
+    )
     if replicas:
         return (
             f"it has read replicas ({', '.join(map(str, replicas[:3]))}): RDS cannot stop a "
@@ -238,9 +243,9 @@ class RdsGateway:
 
     def amend(self, entries: list[tuple[Instance, Reading]], at: datetime) -> None:
         """Look for starts by RDS after seven days stopped, when a database that the schedule
-        wants stopped and that offhours has handled since the last event may have had one (one
-        DescribeEvents listing, since the oldest of their state tags)."""
-        since: datetime | None = None
+        wants stopped and that offhours has handled since the last event may have had one (a
+        DescribeEvents listing of that source type, since the oldest of their state tags)."""
+        since: dict[str, datetime] = {}
         for instance, reading in entries:
             if reading.desired is not DesiredState.STOPPED or instance.untagged:
                 continue
@@ -249,41 +254,63 @@ class RdsGateway:
                 continue
             if reading.event is not None and reading.event.at > anchor:
                 continue  # the event applies anyway
-            since = anchor if since is None else min(since, anchor)
-        if since is None:
+            kind = split_arn(instance.id)[0]
+            since[kind] = min(anchor, since.get(kind, anchor))
+        if not since:
             return
         self._auto = self.auto_starts(since, at)
         for instance, _ in entries:
             instance.auto_started = self._auto.get(split_arn(instance.id))
 
-    def auto_starts(self, since: datetime, at: datetime) -> dict[tuple[str, str], datetime]:
-        """The databases that RDS started on its own after seven days stopped, between `since`
-        and `at`, and not stopped since: (type, identifier) to the time of that start."""
-        since = max(since, at - EVENT_HORIZON)
+    def auto_starts(
+        self, since: dict[str, datetime], at: datetime
+    ) -> dict[tuple[str, str], datetime]:
+        """The databases that RDS started on its own after seven days stopped, between
+        `since[kind]` and `at`, and not stopped since: (type, identifier) to the time of that
+        start. The events only serve this rule: when they cannot be read, a warning says so
+        and the run goes on (a restart is then taken for a person's start, which is safe)."""
         starts: dict[tuple[str, str], datetime] = {}
         stops: dict[tuple[str, str], datetime] = {}
-        pages = self.client.get_paginator("describe_events").paginate(
-            StartTime=since, EndTime=at, PaginationConfig={"PageSize": 100}
-        )
-        try:
-            for page in pages:
-                for event in page.get("Events", []):
-                    kind = SOURCE_TYPES.get(str(event.get("SourceType", "")))
+        for source, kind in SOURCE_TYPES.items():
+            if kind not in since:
+                continue
+            first = max(since[kind], at - EVENT_HORIZON)
+            seen: dict[tuple[str, str], datetime] = {}  # this source's starts, kept if read whole
+            try:
+                for event in self._events(source, first, at):
                     when = event.get("Date")
-                    if kind is None or not isinstance(when, datetime):
+                    if not isinstance(when, datetime):
                         continue
                     when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
-                    if not since < when <= at:
+                    if not first < when <= at or SOURCE_TYPES.get(event.get("SourceType")) != kind:
                         continue
                     key = (kind, str(event.get("SourceIdentifier", "")))
                     message = str(event.get("Message", "")).lower()
                     if AUTO_START in message:
-                        starts[key] = max(when, starts.get(key, when))
-                    elif "stop" in message:
+                        seen[key] = max(when, seen.get(key, when))
+                    elif "stop" in message:  # anyone's stop since: the restart is over
                         stops[key] = max(when, stops.get(key, when))
-        except CONNECTION_ERRORS as exc:
-            raise EndpointUnavailable(str(exc)) from exc
+            except (ClientError, BotoCoreError) as exc:
+                log.warning(
+                    f"RDS events of {self.account or 'this account'}/{self.region} cannot be "
+                    f"read ({exc}): a start by RDS after seven days stopped is not recognised "
+                    "in this run",
+                    extra={"kind": "rds-events-error", "region": self.region},
+                )
+                continue  # a stop on an unread page could cancel a start read before it
+            starts.update(seen)
         return {k: t for k, t in starts.items() if k not in stops or stops[k] < t}
+
+    def _events(self, source: str, first: datetime, at: datetime) -> Iterator[Any]:
+        """The events of one source type, at most MAX_EVENT_PAGES pages of them."""
+        pages = self.client.get_paginator("describe_events").paginate(
+            SourceType=source,
+            StartTime=first,
+            EndTime=at,
+            PaginationConfig={"PageSize": 100, "MaxItems": 100 * MAX_EVENT_PAGES},
+        )
+        for page in pages:
+            yield from page.get("Events", [])
 
     def details(self, ids: Sequence[str]) -> list[Instance]:
         """The DB instances and clusters of `ids` (ARNs) that still exist, read in full."""
@@ -323,7 +350,8 @@ class RdsGateway:
                 if a is not None and a <= at
             ]
             if anchors:
-                self._auto = self.auto_starts(min(anchors), at)
+                first = min(anchors)
+                self._auto = self.auto_starts({DB: first, CLUSTER: first}, at)
                 for instance in found:
                     instance.auto_started = self._auto.get(split_arn(instance.id))
         yield from chunks(found, 1000)
