@@ -223,6 +223,11 @@ def main() -> None:
                     else f"  (more than one run: about {runs:.0f} runs of 900 s)"
                 )
             )
+    print(
+        "  goal: a steady run within one invocation (900 s) at 256 MB or with a larger "
+        "MemorySize; an event run that makes progress at every run and finishes in a few "
+        "(each run applies what it planned: see the README's Large fleets)"
+    )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,9 @@ class Fleet:
         return self.tags(instance_id).get(f"{self.tag_key}:offhours-handled")
 
     def anchor(self, instance_id: str) -> str | None:
-        """A, the instant of the state tag."""
-        return self.handled(instance_id)
+        """A, the instant of the state tag (its first word)."""
+        value = self.handled(instance_id)
+        return value.split()[0] if value else value
 
     def fingerprint(self, instance_id: str) -> str | None:
         return self.tags(instance_id).get(self.fp_key)

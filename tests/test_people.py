@@ -103,6 +103,20 @@ def test_a_bad_or_too_long_override_is_a_warning_and_the_schedule_applies(
     assert line["level"] == "WARNING"
     if len(value) <= 256:
         assert words in line["warning"]
+    # Only the override beyond the limit loses its tag: it would apply by itself days later.
+    assert (OVERRIDE not in fleet.tags(iid)) is (words == "more than 168 hours")
+
+
+def test_an_override_beyond_the_limit_never_applies_later_by_itself(fleet, invoke):
+    iid = box(fleet)
+    override(fleet, iid, "running until 2026-04-10T09:00")  # 13 days ahead
+    run = invoke(at("2026-03-27T12:00:00"))
+    line = run.decisions[iid]
+    assert "is ignored and removed" in line["warning"]
+    assert "its override tag is removed" in line["reason"]
+    assert OVERRIDE not in fleet.tags(iid)
+    invoke(at("2026-04-06T18:05:00"))  # the end would be within 168 hours now
+    assert fleet.state(iid) == "stopped"  # the schedule's stop, not the forgotten override
 
 
 def test_an_override_works_where_the_schedule_is_invalid_or_opts_out(fleet, invoke):
@@ -169,7 +183,7 @@ def test_a_notice_is_put_once_before_a_stop_even_across_runs_and_a_cold_start(
         "'Key=Schedule:override,Value=running until 20:00' --region us-east-1"
     )
     assert "notice of the stop at 2026-03-27T18:00:00Z was put" in run.decisions[iid]["reason"]
-    assert fleet.handled(iid) == "2026-03-27T08:00:00Z notice=2026-03-27T18:00:00Z"
+    assert fleet.handled(iid) == "2026-03-27T08:00:00Z fp notice=2026-03-27T18:00:00Z"
     invoke(at("2026-03-27T17:55:00"))
     env.setattr(runtime, "clients", Clients())  # a cold start: nothing in memory
     fresh = runtime.clients.client("events", "us-east-1")
@@ -178,8 +192,25 @@ def test_a_notice_is_put_once_before_a_stop_even_across_runs_and_a_cold_start(
     assert len(notices) == 1  # the fact is kept on the instance
     invoke(at("2026-03-27T18:05:00"))
     assert fleet.state(iid) == "stopped"
-    assert fleet.handled(iid) == "2026-03-27T18:00:00Z"
+    assert fleet.handled(iid) == "2026-03-27T18:00:00Z fp"
     assert quiet not in [json.loads(e["Detail"])["instance_id"] for e in notices]
+
+
+def test_no_notice_for_what_offhours_never_stops(fleet, invoke, notices):
+    """An Auto Scaling member, a one-time Spot instance, an opted-out box: no stop is pending,
+    so no notice, at no run (there is no state tag to remember one either)."""
+    asg = box(fleet, tags={"aws:autoscaling:groupName": "web"})
+    spot = box(fleet, InstanceMarketOptions={"MarketType": "spot"})  # moto: one-time
+    opted_out = fleet.one("off", name="off")
+    due = box(fleet)
+    for when in ("2026-03-27T17:50:00", "2026-03-27T17:55:00"):
+        run = invoke(at(when))
+        assert asg not in run.decisions and opted_out not in run.decisions
+    sent = [json.loads(e["Detail"])["instance_id"] for e in notices]
+    assert sent == [due]
+    assert spot not in sent
+    for iid in (asg, spot, opted_out):
+        assert fleet.state(iid) == "running"
 
 
 def test_a_notice_names_the_end_of_a_running_override(fleet, invoke, notices):
@@ -223,4 +254,4 @@ def test_the_notice_and_the_state_tag_survive_a_run_at_the_same_time(fleet, invo
     invoke(at("2026-03-27T17:50:00"), now=when)
     invoke(at("2026-03-27T17:50:00"), now=when)  # the same run again (a retry)
     assert len(notices) == 1
-    assert fleet.handled(iid) == "2026-03-27T08:00:00Z notice=2026-03-27T18:00:00Z"
+    assert fleet.handled(iid) == "2026-03-27T08:00:00Z fp notice=2026-03-27T18:00:00Z"

@@ -9,6 +9,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import botocore.session
 import pytest
@@ -222,3 +223,59 @@ def test_the_service_control_policy_reserves_every_tag_key_offhours_reads():
     }
     delete_all = statements["NoDeleteAllTags"]
     assert delete_all["Condition"]["Null"] == {"aws:TagKeys": "true"}
+
+
+def _notice_detail() -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from offhours.instance import Instance
+    from offhours.notices import detail
+    from offhours.planner import Decision, Step, Verdict
+
+    web = Instance(
+        "i-0123456789abcdef0",
+        "running",
+        "Mon-Fri 08:00-18:00 Europe/Berlin",
+        name='web "blue"',  # a quote in a name must not break the message
+        region="eu-central-1",
+        account="111122223333",
+    )
+    stop = datetime(2026, 11, 27, 17, tzinfo=UTC)
+    decision = Decision(
+        web, Step.NONE, Verdict.UNCHANGED, "x", notice=stop, notice_zone="Europe/Berlin"
+    )
+    return detail(decision, "Schedule")
+
+
+def test_the_notice_example_is_what_a_notice_holds():
+    (example,) = [json.loads(b) for b in blocks("json") if '"Instance Stop Pending"' in b[:80]]
+    real = _notice_detail()
+    assert set(example["detail"]) == set(real)
+    assert set(example["detail"]["postpone"]) == set(real["postpone"])
+    assert example["detail"]["postpone"]["aws_cli"] == real["postpone"]["aws_cli"]
+    assert example["detail"]["stop_time_local"] == real["stop_time_local"]
+
+
+def test_the_slack_target_turns_a_notice_into_a_custom_notification():
+    """What EventBridge's input transformer does with the README's target and a real notice:
+    the message must be Amazon Q Developer's custom-notification JSON, or Slack shows nothing."""
+    (block,) = [b for b in blocks("json") if b.lstrip().startswith('[{"Id": "slack"')]
+    (target,) = json.loads(block)
+    transformer = target["InputTransformer"]
+    event = {
+        "source": "offhours",
+        "detail-type": "Instance Stop Pending",
+        "detail": _notice_detail(),
+    }
+    text = transformer["InputTemplate"]
+    for name, path in transformer["InputPathsMap"].items():
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value[part]  # a path the event lacks would drop the delivery
+        assert isinstance(value, str)
+        text = text.replace(f"<{name}>", json.dumps(value)[1:-1])  # EventBridge escapes strings
+    message = json.loads(text)
+    assert message["version"] == "1.0" and message["source"] == "custom"
+    assert message["content"]["textType"] == "client-markdown"
+    assert message["content"]["title"].startswith(':zzz: web "blue" i-0123456789abcdef0 stops')
+    assert "offhours override i-0123456789abcdef0" in message["content"]["description"]

@@ -56,7 +56,7 @@ def test_an_instance_launched_with_another_instances_state_tag_is_adopted(fleet,
     invoke(at("2026-03-26T10:00:00"))
     invoke(at("2026-03-26T18:05:00"))
     copied = {k: v for k, v in fleet.tags(original).items() if k != "Name"}
-    assert copied[STATE_KEY] == "2026-03-26T18:00:00Z"
+    assert copied[STATE_KEY] == "2026-03-26T18:00:00Z fp"
     assert copied[FP_KEY] == fingerprint(original, OFFICE)
     # A launch template (or an AMI's tags, or a copy-paste) carries every tag to a new box,
     # started on Friday evening, after the schedule's 18:00 stop.
@@ -90,8 +90,32 @@ def test_state_tags_without_a_fingerprint_keep_working(fleet, invoke):
     run = invoke(at("2026-03-27T18:05:00"))
     assert fleet.state(box) == "stopped"
     assert run.decisions[box]["outcome"] == "done"
-    assert fleet.handled(box) == "2026-03-27T18:00:00Z"
+    assert fleet.handled(box) == "2026-03-27T18:00:00Z"  # no "fp" before the fingerprint is on
     assert fleet.fingerprint(box) == fingerprint(box, OFFICE)
+    invoke(at("2026-03-30T08:05:00"))
+    assert fleet.state(box) == "running"
+    assert fleet.handled(box) == "2026-03-30T08:00:00Z fp"  # now it says so
+
+
+def test_a_state_tag_copied_without_its_fingerprint_tag_is_not_believed(fleet, invoke):
+    """A launch template (or Terraform, or a hand) that copies the state tag but not the
+    fingerprint tag, or a fingerprint tag removed: the state tag says "fp", so the instance is
+    adopted with a warning, never stopped for another instance's history."""
+    original = fleet.one(OFFICE, name="original")
+    invoke(at("2026-03-26T10:00:00"))
+    invoke(at("2026-03-26T18:05:00"))
+    copied = {STATE_KEY: fleet.handled(original) or ""}
+    assert copied[STATE_KEY] == "2026-03-26T18:00:00Z fp"
+    clone = fleet.one(OFFICE, name="clone", tags=copied)  # up on Friday evening
+    run = invoke(at("2026-03-27T20:05:00"))
+    assert fleet.state(clone) == "running"
+    line = run.decisions[clone]
+    assert line["action"] == "adopt" and line["level"] == "WARNING"
+    assert "says a fingerprint tag goes with it, and there is none" in line["reason"]
+    assert line["state_tag_before"] == "2026-03-26T18:00:00Z fp"
+    assert fleet.fingerprint(clone) == fingerprint(clone, OFFICE)
+    invoke(at("2026-03-30T18:05:00"))  # its next event governs
+    assert fleet.state(clone) == "stopped"
 
 
 @pytest.mark.parametrize(
@@ -287,3 +311,24 @@ def test_state_and_override_words_take_ascii_digits_only():
     for value in ("running until ٢١:00", "running until 2026-03-27T２１:00Z"):
         with pytest.raises(OverrideError, match="is not a time"):
             parse_override(value, "UTC", at)
+
+
+@pytest.mark.parametrize(
+    ("value", "readable", "marked", "notice"),
+    [
+        ("2026-03-27T17:00:00Z", True, False, None),
+        ("2026-03-27T17:00:00Z fp", True, True, None),
+        ("2026-03-27T17:00:00Z fp notice=2026-03-27T18:00:00Z", True, True, "2026-03-27T18:00:00Z"),
+        ("2026-03-27T17:00:00Z notice=2026-03-27T18:00:00Z", True, False, "2026-03-27T18:00:00Z"),
+        ("2026-03-27T17:00:00Z fp fp", False, True, None),
+        ("2026-03-27T17:00:00Z notice=a notice=b", False, False, None),
+        ("2026-03-27T17:00:00Z fingerprint", False, False, None),
+        ("fp 2026-03-27T17:00:00Z", False, False, None),
+    ],
+)
+def test_the_words_of_the_state_tag(value, readable, marked, notice):
+    from offhours.state import read_anchor, read_notice, says_fingerprinted
+
+    assert (read_anchor(value)[0] is not None) is readable
+    assert says_fingerprinted(value) is marked
+    assert read_notice(value) == notice

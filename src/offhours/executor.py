@@ -21,7 +21,13 @@ from offhours.override import override_tag_key
 from offhours.planner import Decision, Plan, Step, Verdict
 from offhours.resources import BatchResult, Gateway, PartialBatch, chunks
 from offhours.schedule import iso
-from offhours.state import fingerprint_tag_key, handled_value, read_anchor, state_tag_key
+from offhours.state import (
+    FINGERPRINT_MARK,
+    fingerprint_tag_key,
+    handled_value,
+    read_anchor,
+    state_tag_key,
+)
 
 
 class Outcomes:
@@ -56,9 +62,13 @@ class Outcome:
 
 
 def state_text(handled: str | None, fingerprint: str | None) -> str:
-    """offhours' two state tags as one line shows them: "A fp=xxxxxxxx"."""
-    parts = [handled or ""] + ([f"fp={fingerprint}"] if fingerprint is not None else [])
-    return " ".join(parts).strip()
+    """offhours' two state tags as one line shows them: "A fp=xxxxxxxx" (the state tag's word
+    "fp", which says that the fingerprint tag goes with it, only when that tag is missing)."""
+    words = (handled or "").split()
+    if fingerprint is not None:
+        words = words[:1] + [w for w in words[1:] if w != FINGERPRINT_MARK]
+        words.append(f"fp={fingerprint}")
+    return " ".join(words)
 
 
 ACTING = (Step.START, Step.STOP, Step.HIBERNATE)
@@ -145,14 +155,15 @@ def execute(
         (new, or recorded by an earlier version) is written after every action of the run, a
         call per instance, time permitting: without it the state reads as matching."""
         assert d.anchor is not None
-        handled = handled_value(d.anchor, d.notice if d.instance.id in noticed else None)
+        notice = d.notice if d.instance.id in noticed else None
         fp = d.fingerprint_after
-        if fp is None:
-            return {state_key: handled}
+        if fp is None:  # the instance has its own fingerprint tag already
+            return {state_key: handled_value(d.anchor, notice)}
         if d.instance.fingerprint is None and not one_call_each:
+            # A says "fp" only once the fingerprint tag is there (the next time it moves).
             later[d.instance.id] = {fp_key: fp}
-            return {state_key: handled}
-        return {state_key: handled, fp_key: fp}
+            return {state_key: handled_value(d.anchor, notice, fingerprinted=False)}
+        return {state_key: handled_value(d.anchor, notice), fp_key: fp}
 
     calls = 0
     endpoint_error: str | None = None
@@ -205,7 +216,9 @@ def execute(
     for d in due:  # the notice remembered in a state tag that does not move otherwise
         current = read_anchor(d.instance.handled)[0] if d.instance.handled else None
         if d.anchor is None and d.instance.id in noticed and current is not None:
-            marks[d.instance.id] = {state_key: handled_value(current, d.notice)}
+            marks[d.instance.id] = {
+                state_key: handled_value(current, d.notice, d.instance.fingerprint is not None)
+            }
     if marks:
         tagged.merge(attempt(list(marks), gateway.tag_each, marks, may_call))
     forget = [d.instance.id for d in by_step[Step.FORGET]]
@@ -249,11 +262,11 @@ def execute(
         if d.anchor is None:
             return None
         fp = d.fingerprint_after
-        later_fp = d.instance.fingerprint is None and not one_call_each
+        later_fp = fp is not None and d.instance.fingerprint is None and not one_call_each
         if fp is None or (later_fp and d.instance.id not in fingerprinted):
             fp = d.instance.fingerprint
         notice = d.notice if d.instance.id in noticed else None
-        return state_text(handled_value(d.anchor, notice), fp)
+        return state_text(handled_value(d.anchor, notice, not later_fp), fp)
 
     not_reached = (
         f"not attempted: {gateway.service} could not be reached ({endpoint_error})"

@@ -18,8 +18,10 @@ override tag.
   instant pinned (`running until 2026-11-28T22:00+01:00`), so that a later run does not read
   "22:00" as tomorrow's. A date and time without an offset is in the schedule's zone; with an
   offset (or `Z`) it is that instant.
-- An override that lasts longer than the deployment's limit (`MaxOverrideHours`, 168 by
-  default) from the run, or that does not parse, is ignored with a warning.
+- An override that does not parse is ignored with a warning. One that lasts longer than the
+  deployment's limit (`MaxOverrideHours`, 168 by default) from the run is ignored and its tag
+  removed, with a warning: else it would take effect by itself days later, once its end came
+  within the limit.
 - `running`/`stopped` may also be written `on`/`off` and in any case.
 """
 
@@ -69,6 +71,11 @@ def override_tag_key(schedule_tag_key: str) -> str:
 
 class OverrideError(ValueError):
     """An override tag value that cannot be used (it is ignored, with a warning)."""
+
+
+class OverrideTooLong(OverrideError):
+    """An override beyond MaxOverrideHours: it is ignored and its tag removed, or it would
+    take effect by itself once its end came within the limit."""
 
 
 class Override(NamedTuple):
@@ -145,7 +152,7 @@ def parse_override(
         except (ValueError, OverflowError) as exc:
             raise OverrideError(f"{when!r} is not a time ({exc})") from None
     if until - at > timedelta(hours=max_hours):
-        raise OverrideError(
+        raise OverrideTooLong(
             f"it lasts until {iso(until)}, more than {max_hours} hours from now (MaxOverrideHours)"
         )
     return Override(state, until, pinned)

@@ -41,9 +41,15 @@ from typing import NamedTuple
 
 from offhours.instance import EC2_INSTANCE, SETTLED_STATES, TRANSITIONAL_STATES, Instance
 from offhours.language import CatalogLike, is_opt_out, parse_schedule
-from offhours.override import DEFAULT_MAX_HOURS, Override, OverrideError, parse_override
+from offhours.override import (
+    DEFAULT_MAX_HOURS,
+    Override,
+    OverrideError,
+    OverrideTooLong,
+    parse_override,
+)
 from offhours.schedule import Action, DesiredState, Event, Schedule, ScheduleError, iso
-from offhours.state import fingerprint, read_anchor, read_notice, shown
+from offhours.state import fingerprint, read_anchor, read_notice, says_fingerprinted, shown
 from offhours.timeline import timeline
 
 KMS_HINT = (
@@ -293,6 +299,12 @@ def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str 
             None,
             False,
         )
+    if found is None and says_fingerprinted(raw):
+        text = (
+            f"its state tag {shown(raw)} says a fingerprint tag goes with it, and there is none "
+            "(removed, or tags copied in part), so it is not trusted"
+        )
+        return None, text, text, False
     return anchor, "", None, False
 
 
@@ -313,13 +325,15 @@ def decide(
     """The decision for one instance at the run's time `at` (aware UTC): its override's, if it
     has one that can be used, else its schedule's; and the notice of a stop that is near."""
     r = reading if reading is not None else read_value(instance.schedule, at, settings)
-    override, problem = _read_override(instance, at, settings, r)
+    override, problem, remove = _read_override(instance, at, settings, r)
     if override is not None:
         decision = _decide_override(instance, at, settings, r, override)
     else:
         decision = _decide_schedule(instance, at, settings, r)
         if problem is not None:
-            decision = replace(decision, warning=_join(decision.warning, problem))
+            decision = replace(
+                decision, warning=_join(decision.warning, problem), override_clear=remove
+            )
     if settings.notice_minutes > 0:
         decision = _with_notice(decision, at, settings, r, override)
     return decision
@@ -408,23 +422,32 @@ def _override_zone(r: Reading, settings: Settings) -> str:
 
 def _read_override(
     instance: Instance, at: datetime, settings: Settings, r: Reading
-) -> tuple[Override | None, str | None]:
-    """The instance's override, or why it is ignored (None, None: it has none)."""
+) -> tuple[Override | None, str | None, bool]:
+    """The instance's override, or why it is ignored (None, None: it has none), and whether
+    its tag is to be removed: one beyond MaxOverrideHours would take effect by itself later,
+    once its end came within the limit."""
     if instance.override is None:
-        return None, None
+        return None, None, False
     value = shown(instance.override)
     if instance.untagged:
-        return None, (
-            f"its override {value} is ignored: the schedule tag is gone, and offhours acts "
-            "only on instances that carry it"
+        return (
+            None,
+            (
+                f"its override {value} is ignored: the schedule tag is gone, and offhours acts "
+                "only on instances that carry it"
+            ),
+            False,
         )
     try:
         zone_name = _override_zone(r, settings)
-        return parse_override(instance.override, zone_name, at, settings.max_override_hours), None
+        override = parse_override(instance.override, zone_name, at, settings.max_override_hours)
+        return override, None, False
+    except OverrideTooLong as exc:
+        return None, f"its override {value} is ignored and removed: {exc}", True
     except OverrideError as exc:
-        return None, f"its override {value} is ignored: {exc}"
+        return None, f"its override {value} is ignored: {exc}", False
     except Exception as exc:  # a bad tag never stops the run
-        return None, f"its override {value} is ignored ({type(exc).__name__}: {exc})"
+        return None, f"its override {value} is ignored ({type(exc).__name__}: {exc})", False
 
 
 def _decide_override(
@@ -507,8 +530,12 @@ def _with_notice(
     d: Decision, at: datetime, settings: Settings, r: Reading, override: Override | None
 ) -> Decision:
     """The decision, with the notice of a stop that falls within NoticeMinutes of the run, for
-    a running instance that this run does not stop; once per stop (the state tag remembers)."""
+    a running instance that this run does not stop; once per stop (the state tag remembers).
+    No notice for what offhours never stops (skipped: never touched, opted out, untagged) or
+    cannot read (invalid): no stop is pending there."""
     if d.instance.state != "running" or d.step in (Step.START, Step.STOP, Step.HIBERNATE):
+        return d
+    if d.verdict in (Verdict.SKIPPED, Verdict.INVALID):
         return d
     window = timedelta(minutes=settings.notice_minutes)
     stop: datetime | None = None
@@ -722,6 +749,8 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
     need not read the instance (`offhours.service`); a test checks this against `decide`."""
     if instance.override is not None:
         return True  # a person's request: it may act, and it is always said
+    if instance.auto_scaling_group and not instance.untagged and not reading.opt_out:
+        return reading.schedule is None  # never touched: a quiet skip, and no notice
     if settings.notice_minutes > 0 and not instance.untagged and reading.next_stop is not None:
         stop = reading.next_stop
         due = at < stop <= at + timedelta(minutes=settings.notice_minutes)
@@ -734,8 +763,6 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
     schedule = reading.schedule
     if schedule is None:
         return True
-    if instance.auto_scaling_group:
-        return False  # never touched: a quiet skip, whatever else
     if schedule.enforce or settings.converge:
         return True
     handled, _, _, newer = _trust(instance, at)

@@ -190,7 +190,8 @@ def reconcile_target(
     How instances are read (`read_all` False, the Lambda's way): a run with no event due must
     cost little, and DescribeInstances is the cost. Measured on the local endpoint for 600
     tagged instances (bench/steady_state.py): parsing their DescribeInstances took 0.52 s of
-    CPU, DescribeTags filtered on offhours' three keys 0.03 s. So the run lists the tags, decides
+    CPU, DescribeTags filtered on the keys that decide (the schedule, the state, the fingerprint,
+    the override and the Auto Scaling group's) 0.03 s. So the run lists the tags, decides
     from them alone whatever does not depend on more (`planner.needs_details`: no event newer
     than the state, not enforced, a state that can be believed), and reads in full, by id, only
     the instances that may act or whose decision is logged. `read_all` (the CLI, and a

@@ -6,7 +6,9 @@ offhours keeps its state in two tags of the instance, which it alone writes (DES
   ISO 8601), e.g. ``2026-03-27T17:00:00Z``. It moves at every event the instance is brought to.
   A second word ``notice=<instant>`` says that the notice of the stop at that instant was sent
   (DESIGN §7: once per instance and stop, even across cold starts); it is the same for every
-  instance of a schedule, so it is written in batches too.
+  instance of a schedule, so it is written in batches too. The word ``fp`` says that the
+  fingerprint tag goes with it: a state tag that says so, on an instance without a fingerprint
+  tag, was copied in part or had its fingerprint removed, and is not believed.
 - `<TagKey>:offhours-fingerprint`: a fingerprint of the instance id and the schedule value that
   A is for: the CRC-32 of ``"<instance id>\\n<value>"`` in eight hex digits (a check against
   accidents, copies and edits, not a secret: whoever may write tags may write it too). A
@@ -37,6 +39,8 @@ STATE_TAG_SUFFIX = ":offhours-handled"
 FINGERPRINT_TAG_SUFFIX = ":offhours-fingerprint"
 MAX_TAG_VALUE = 256  # EC2's limit for a tag value
 FINGERPRINT_LENGTH = 8
+FINGERPRINT_MARK = "fp"  # in the state tag: the fingerprint tag goes with it
+NOTICE_PREFIX = "notice="
 
 _INSTANT = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$", re.ASCII
@@ -65,8 +69,10 @@ def read_anchor(text: str) -> tuple[datetime | None, str | None]:
     if len(text) > MAX_TAG_VALUE:
         return None, f"it is longer than {MAX_TAG_VALUE} characters"
     words = text.split()
-    first = words[0] if words else ""
-    if len(words) > 2 or (len(words) == 2 and not words[1].startswith("notice=")):
+    first, rest = (words[0], words[1:]) if words else ("", [])
+    notices = [w for w in rest if w.startswith(NOTICE_PREFIX)]
+    marks = [w for w in rest if w == FINGERPRINT_MARK]
+    if len(notices) > 1 or len(marks) > 1 or len(notices) + len(marks) != len(rest):
         return None, "it is not an instant (ISO 8601, like 2026-03-27T17:00:00Z)"
     return _instant(first)
 
@@ -87,15 +93,25 @@ def read_notice(text: str | None) -> str | None:
     """The instant of the stop whose notice was sent, as the state tag writes it, or None."""
     if not text:
         return None
-    words = text.split()
-    if len(words) == 2 and words[1].startswith("notice="):
-        return words[1][len("notice=") :]
-    return None
+    found = [w for w in text.split()[1:] if w.startswith(NOTICE_PREFIX)]
+    return found[0][len(NOTICE_PREFIX) :] if len(found) == 1 else None
 
 
-def handled_value(anchor: datetime, notice: datetime | None = None) -> str:
-    """The state tag's value: A, and the stop whose notice was sent."""
-    return iso(anchor) + (f" notice={iso(notice)}" if notice is not None else "")
+def says_fingerprinted(text: str | None) -> bool:
+    """Whether the state tag says that a fingerprint tag goes with it."""
+    return bool(text) and FINGERPRINT_MARK in text.split()[1:]  # type: ignore[union-attr]
+
+
+def handled_value(
+    anchor: datetime, notice: datetime | None = None, fingerprinted: bool = True
+) -> str:
+    """The state tag's value: A, whether the fingerprint tag goes with it (it is on the
+    instance, or written in the same call), and the stop whose notice was sent."""
+    return (
+        iso(anchor)
+        + (f" {FINGERPRINT_MARK}" if fingerprinted else "")
+        + (f" {NOTICE_PREFIX}{iso(notice)}" if notice is not None else "")
+    )
 
 
 def shown(text: str, limit: int = 80) -> str:

@@ -92,7 +92,7 @@ class Ec2Gateway:
 
     def tagged(self, may_call: Callable[[], bool] | None = None) -> dict[str, TagSet]:
         """Every instance that carries the schedule tag or a state tag, with those tags only:
-        DescribeTags filtered on the three keys. The whole listing is read before anything is
+        DescribeTags filtered on the five keys below. The whole listing is read before anything is
         decided (an instance's tags may straddle two pages); it raises `OutOfTime` when the
         budget runs out first. Terminated instances may still appear for a while: reading
         their details drops them."""
