@@ -130,6 +130,9 @@ def from_raw(n: int, values: list[str]) -> float:
 
 def cold() -> None:
     timeline.timeline.cache_clear()
+    clear = getattr(timeline.to_instant, "cache_clear", None)  # cached since it was measured
+    if clear is not None:
+        clear()
     parse_cron.cache_clear()
     read_anchor.cache_clear()
     zone.cache_clear()

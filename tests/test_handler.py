@@ -205,6 +205,35 @@ def test_a_run_with_too_little_time_left_makes_no_change_and_defers(fleet, invok
     assert run.result["failed"] == 0 and run.error is None
 
 
+def test_a_run_whose_time_runs_out_midway_keeps_what_it_did_and_the_next_run_goes_on(
+    fleet, invoke, hooks
+):
+    """The Lambda's way of reading (tags first, then slices of the instances that may act):
+    time that runs out after the first batch is recorded leaves the rest deferred, never done
+    and never lost; the next run stops them, and does not redo the first ones."""
+    due = fleet.launch(EARLY, handled=FRIDAY_START, count=200, fingerprinted=True)
+    context = LambdaContext()
+
+    def time_runs_out(**_: Any) -> None:
+        context.remaining_ms = runtime.RECORD_RESERVE_MS - 1
+
+    hooks.on("after-call.ec2.CreateTags", time_runs_out)
+    run = invoke(context=context)
+    stopped = [i for i in due if fleet.state(i) == "stopped"]
+    assert 0 < len(stopped) < len(due)
+    assert all(fleet.anchor(i) == "2026-03-27T15:00:00Z" for i in stopped)
+    assert all(fleet.anchor(i) == FRIDAY_START for i in set(due) - set(stopped))
+    assert run.result is not None and run.result["stopped"] == len(stopped)
+    assert run.summary["deferred_targets"] == 1 and run.result["failed"] == 0
+    hooks.clear()
+    stops = hooks.calls("StopInstances")
+    run = invoke(context=LambdaContext())
+    assert all(fleet.state(i) == "stopped" for i in due)
+    assert run.result is not None and run.result["stopped"] == len(due) - len(stopped)
+    asked = {v for call in stops for k, v in call.items() if k.startswith("InstanceId.")}
+    assert asked == set(due) - set(stopped)
+
+
 def test_the_dst_boundary_event_starts_a_schedule_whose_time_falls_in_the_gap(fleet, invoke):
     # events/scheduled-dst.json is 2026-03-29T01:00:00Z, the instant Berlin springs forward.
     # 02:00 Berlin does not exist that night: it happens when the clocks jump, 01:00 UTC.

@@ -58,6 +58,7 @@ _WEEK = timedelta(days=7)
 _TICK = timedelta(microseconds=1)
 
 
+@lru_cache(maxsize=16384)  # the values of a fleet share their times: 08:00 in Berlin, ...
 def to_instant(wall: datetime, tz: ZoneInfo) -> datetime:
     """A naive wall-clock time in `tz` to its UTC instant: the first instant at which the clock
     reads `wall` or later (a repeated time: its first occurrence; a time in the spring-forward
