@@ -174,15 +174,46 @@ def restart_event(arn: str, when: str) -> dict[str, Any]:
     }
 
 
+def events_xml(events: list[dict[str, Any]], marker: str | None = None) -> bytes:
+    """RDS's DescribeEvents answer, as RDS sends it over HTTP (the query protocol's XML)."""
+    from xml.sax.saxutils import escape
+
+    items = []
+    for e in events:
+        categories = "".join(
+            f"<EventCategory>{escape(c)}</EventCategory>" for c in e.get("EventCategories", [])
+        )
+        date = e["Date"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        items.append(
+            f"<Event><SourceIdentifier>{escape(e['SourceIdentifier'])}</SourceIdentifier>"
+            f"<SourceType>{escape(e['SourceType'])}</SourceType>"
+            f"<Message>{escape(e['Message'])}</Message>"
+            f"<EventCategories>{categories}</EventCategories><Date>{date}</Date>"
+            f"<SourceArn>{escape(e.get('SourceArn', ''))}</SourceArn></Event>"
+        )
+    more = f"<Marker>{escape(marker)}</Marker>" if marker else ""
+    return (
+        '<DescribeEventsResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">'
+        f"<DescribeEventsResult>{more}<Events>{''.join(items)}</Events></DescribeEventsResult>"
+        "<ResponseMetadata><RequestId>offhours-test</RequestId></ResponseMetadata>"
+        "</DescribeEventsResponse>"
+    ).encode()
+
+
 def show_events(hooks: Hooks, events: list[dict[str, Any]]) -> list[int]:
-    """DescribeEvents also lists `events` (moto does not make them). Returns the calls seen."""
+    """DescribeEvents answers with `events` (moto makes none of these), injected at the HTTP
+    layer as RDS would send them, filtered on the source type asked for. Returns the calls
+    seen."""
     calls: list[int] = []
 
-    def edit(parsed: dict[str, Any], **_: Any) -> None:
+    def answer(request: Any, **_: Any) -> AWSResponse:
         calls.append(1)
-        parsed.setdefault("Events", []).extend(events)
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        asked = parse_qs(body).get("SourceType", [])
+        shown = [e for e in events if not asked or e["SourceType"] in asked]
+        return AWSResponse(request.url, 200, {}, _Body(events_xml(shown)))
 
-    hooks.on("after-call.rds.DescribeEvents", edit)
+    hooks.on("before-send.rds.DescribeEvents", answer)
     return calls
 
 
@@ -440,14 +471,11 @@ def test_a_restart_read_before_an_unreadable_page_is_not_acted_on(dbs, invoke, r
     trusted, and the database that a person started again keeps running."""
     arn = dbs.db("archive", MONTHLY, handled="2026-04-01T18:00:00Z")
 
-    def first_page(parsed: dict[str, Any], **_: Any) -> None:
-        parsed["Events"] = [restart_event(arn, "2026-04-08T18:01:00")]
-        parsed["Marker"] = "page-2"
-
-    def fail_second(request: Any, **_: Any) -> AWSResponse | None:
+    def pages(request: Any, **_: Any) -> AWSResponse:
         body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
         if "page-2" not in parse_qs(body).get("Marker", []):
-            return None
+            first = [restart_event(arn, "2026-04-08T18:01:00")]
+            return AWSResponse(request.url, 200, {}, _Body(events_xml(first, "page-2")))
         xml = (
             b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
             b"<Message>try again</Message></Error>"
@@ -455,8 +483,7 @@ def test_a_restart_read_before_an_unreadable_page_is_not_acted_on(dbs, invoke, r
         )
         return AWSResponse(request.url, 400, {}, _Body(xml))
 
-    rds_hooks.on("after-call.rds.DescribeEvents", first_page)
-    rds_hooks.on("before-send.rds.DescribeEvents", fail_second)
+    rds_hooks.on("before-send.rds.DescribeEvents", pages)
     run = invoke(at("2026-04-08T18:45:00"))
     assert arn not in run.decisions
     assert dbs.state(arn) == "available"
