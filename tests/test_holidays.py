@@ -535,3 +535,18 @@ def test_skipping_starts_keeps_every_other_property(case: tuple[Schedule, dateti
         if e.action is Action.START and not open_day(e)
     }
     assert [day for day, _ in line.skipped_between(t, hi)] == sorted(skipped)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("Germany", "did you mean 'DE', the code of Germany?"),
+        ("united_states", "did you mean 'US', the code of united_states?"),
+        ("DE-XX", "is not a subdivision of DE"),
+    ],
+)
+def test_a_country_written_by_name_gets_its_code_as_the_hint(text, hint):
+    from offhours.closures import unknown_reason
+
+    assert hint in unknown_reason(text, [])
+    assert "the code of" not in unknown_reason("Narnia", [])

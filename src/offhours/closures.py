@@ -78,10 +78,23 @@ def unknown_reason(text: str, calendars: Iterable[str]) -> str:
         "is not a holiday calendar: expected a country or subdivision code of the holidays "
         "package (DE, DE-BY, US-CA, GB-SCT) or the name of a calendar of the catalogue"
     )
+    named = _country_names()
+    wanted = text.replace(" ", "").replace("_", "").upper()
+    if wanted in named and named[wanted] in codes:  # a country's name: its code is meant
+        return reason + f" (did you mean {codes[named[wanted]]!r}, the code of {text}?)"
     choices = {code: canonical for code, canonical in codes.items()}
     choices.update({name.upper(): name for name in calendars})
     close = difflib.get_close_matches(text.upper(), list(choices), n=1, cutoff=0.6)
     return reason + (f" (did you mean {choices[close[0]]!r}?)" if close else "")
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """The holidays package's country names (`Germany`, `UnitedStates`), upper case, to their
+    codes: the registry lists them without importing any country."""
+    from holidays import registry
+
+    return {entry[0].upper(): entry[1] for entry in registry.COUNTRIES.values()}
 
 
 _WARNINGS = threading.Lock()  # catch_warnings changes process-wide state
