@@ -213,6 +213,25 @@ def test_no_notice_for_what_offhours_never_stops(fleet, invoke, notices):
         assert fleet.state(iid) == "running"
 
 
+def test_an_enforced_instance_gets_its_notice_once(fleet, invoke, notices):
+    iid = box(fleet, f"{OFFICE} enforce")
+    for when in ("2026-03-27T17:50:00", "2026-03-27T17:55:00", "2026-03-27T17:58:00"):
+        invoke(at(when))
+    assert [json.loads(e["Detail"])["instance_id"] for e in notices] == [iid]
+    assert fleet.handled(iid) == "2026-03-27T08:00:00Z fp notice=2026-03-27T18:00:00Z"
+
+
+def test_a_notice_keeps_the_word_fp_of_a_state_tag_without_its_fingerprint(fleet, invoke, notices):
+    """A state tag copied alone says "fp"; remembering a notice in it must not turn it into an
+    earlier version's tag, which would be believed."""
+    clone = fleet.one(OFFICE, name="clone", handled="2026-03-20T18:00:00Z fp")
+    override(fleet, clone, "running until 2026-03-27T18:00")
+    invoke(at("2026-03-27T17:50:00"))
+    assert [json.loads(e["Detail"])["instance_id"] for e in notices] == [clone]
+    assert fleet.handled(clone) == "2026-03-20T18:00:00Z fp notice=2026-03-27T18:00:00Z"
+    assert fleet.fingerprint(clone) is None
+
+
 def test_a_notice_names_the_end_of_a_running_override(fleet, invoke, notices):
     iid = box(fleet)
     override(fleet, iid, "running until 2026-03-27T21:00")

@@ -459,6 +459,8 @@ def test_what_needs_no_details_is_decided_quietly_whatever_the_details(situation
     assert decision.step is Step.NONE, decision.reason
     assert decision.verdict in (Verdict.UNCHANGED, Verdict.SKIPPED), decision.reason
     assert decision.warning is None
+    assert decision.notice is None  # a notice due needs the instance read: it is logged
+    assert is_quiet(decision), decision
 
 
 def test_a_state_a_little_later_than_the_run_was_written_by_a_newer_run_and_is_left_alone():
@@ -491,3 +493,33 @@ def test_deciding_once_per_group_decides_as_each_instance_alone(situations, minu
     assert sorted(kept, key=lambda d: d.instance.id) == sorted(
         (d for d in alone if not is_quiet(d)), key=lambda d: d.instance.id
     )
+
+
+@pytest.mark.parametrize(
+    ("schedule", "past_limit", "removed"),
+    [
+        (OFFICE, timedelta(minutes=20), True),
+        (OFFICE, timedelta(minutes=10), False),  # within the run's 15 minutes of skew: kept
+        ("off", timedelta(minutes=20), True),  # opted out: the default zone is the right one
+        ("Mon-Fri 25:00-26:00", timedelta(minutes=20), False),  # unreadable: the zone may not be
+        (f"{OFFICE}", timedelta(days=3), True),
+    ],
+)
+def test_an_override_beyond_the_limit_is_removed_only_when_surely_beyond(
+    schedule, past_limit, removed
+):
+    at = instant("2026-03-27T12:00:00Z")
+    until = at + timedelta(hours=SETTINGS.max_override_hours) + past_limit
+    value = f"stopped until {until:%Y-%m-%dT%H:%M}Z"
+    decision = decide(Instance("i-1", "running", schedule, override=value), at, SETTINGS)
+    assert decision.warning is not None and "MaxOverrideHours" in decision.warning
+    assert decision.override_clear is removed
+
+
+def test_an_override_beyond_the_limit_on_an_instance_never_touched_keeps_its_tag():
+    at = instant("2026-03-27T12:00:00Z")
+    asg = Instance(
+        "i-1", "running", OFFICE, override="stopped until 2026-04-20T08:00Z", auto_scaling_group="w"
+    )
+    decision = decide(asg, at, SETTINGS)
+    assert decision.verdict is Verdict.SKIPPED and not decision.override_clear

@@ -26,6 +26,7 @@ from offhours.state import (
     fingerprint_tag_key,
     handled_value,
     read_anchor,
+    says_fingerprinted,
     state_tag_key,
 )
 
@@ -215,10 +216,11 @@ def execute(
     marks = {d.instance.id: tags_of(d) for d in by_step[Step.MARK] if d.anchor is not None}
     for d in due:  # the notice remembered in a state tag that does not move otherwise
         current = read_anchor(d.instance.handled)[0] if d.instance.handled else None
-        if d.anchor is None and d.instance.id in noticed and current is not None:
-            marks[d.instance.id] = {
-                state_key: handled_value(current, d.notice, d.instance.fingerprint is not None)
-            }
+        if d.step is Step.NONE and d.instance.id in noticed and current is not None:
+            # "fp" stays as it was found (a state tag that says "fp" without its fingerprint
+            # tag must go on saying so), and is added once the fingerprint tag is there.
+            marked = d.instance.fingerprint is not None or says_fingerprinted(d.instance.handled)
+            marks[d.instance.id] = {state_key: handled_value(current, d.notice, marked)}
     if marks:
         tagged.merge(attempt(list(marks), gateway.tag_each, marks, may_call))
     forget = [d.instance.id for d in by_step[Step.FORGET]]
@@ -395,7 +397,7 @@ def _people(
         return outcome
     reason = f"{outcome.reason}; {'; '.join(notes)}"
     state_after = outcome.state_after
-    if d.anchor is None and iid in marks and iid in recorded:
+    if d.step is Step.NONE and iid in marks and iid in recorded:
         state_after = state_text(marks[iid][next(iter(marks[iid]))], d.instance.fingerprint)
     if failed is not None:
         return replace(outcome, outcome=Outcomes.FAILED, reason=reason, error_code=failed[0])

@@ -19,9 +19,9 @@ override tag.
   "22:00" as tomorrow's. A date and time without an offset is in the schedule's zone; with an
   offset (or `Z`) it is that instant.
 - An override that does not parse is ignored with a warning. One that lasts longer than the
-  deployment's limit (`MaxOverrideHours`, 168 by default) from the run is ignored and its tag
-  removed, with a warning: else it would take effect by itself days later, once its end came
-  within the limit.
+  deployment's limit (`MaxOverrideHours`, 168 by default) from the run is ignored with a
+  warning, and the planner removes its tag when it surely ends past the limit: else it would
+  take effect by itself days later, once its end came within the limit.
 - `running`/`stopped` may also be written `on`/`off` and in any case.
 """
 
@@ -75,7 +75,11 @@ class OverrideError(ValueError):
 
 class OverrideTooLong(OverrideError):
     """An override beyond MaxOverrideHours: it is ignored and its tag removed, or it would
-    take effect by itself once its end came within the limit."""
+    take effect by itself once its end came within the limit. `until` is its end."""
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
 
 
 class Override(NamedTuple):
@@ -153,7 +157,8 @@ def parse_override(
             raise OverrideError(f"{when!r} is not a time ({exc})") from None
     if until - at > timedelta(hours=max_hours):
         raise OverrideTooLong(
-            f"it lasts until {iso(until)}, more than {max_hours} hours from now (MaxOverrideHours)"
+            f"it lasts until {iso(until)}, more than {max_hours} hours from now (MaxOverrideHours)",
+            until,
         )
     return Override(state, until, pinned)
 

@@ -64,6 +64,9 @@ KMS_WINDOW = timedelta(hours=1)
 # within 15 minutes of the clock, either way): this older run leaves the instance alone. Later
 # than that, the state tag lies.
 NEWER_RUN = timedelta(minutes=30)
+# How far past MaxOverrideHours an override must end to be removed rather than only ignored:
+# a run's time may be up to 15 minutes before the clock (DESIGN §2).
+OVERRIDE_SLACK = timedelta(minutes=15)
 
 
 class Step(StrEnum):
@@ -331,6 +334,7 @@ def decide(
     else:
         decision = _decide_schedule(instance, at, settings, r)
         if problem is not None:
+            remove = remove and _never_touched(instance) is None
             decision = replace(
                 decision, warning=_join(decision.warning, problem), override_clear=remove
             )
@@ -443,7 +447,14 @@ def _read_override(
         override = parse_override(instance.override, zone_name, at, settings.max_override_hours)
         return override, None, False
     except OverrideTooLong as exc:
-        return None, f"its override {value} is ignored and removed: {exc}", True
+        # Removed only when the limit is surely passed: measured from the run's time, which
+        # may be up to 15 minutes before the clock that `offhours override` checked it with,
+        # and in the schedule's own zone (not the default zone that stands in for it while the
+        # catalogue cannot be read).
+        sure = exc.until - at > timedelta(hours=settings.max_override_hours) + OVERRIDE_SLACK
+        if sure and (r.schedule is not None or r.opt_out):
+            return None, f"its override {value} is ignored and removed: {exc}", True
+        return None, f"its override {value} is ignored: {exc}", False
     except OverrideError as exc:
         return None, f"its override {value} is ignored: {exc}", False
     except Exception as exc:  # a bad tag never stops the run
