@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = 11
+RUNS = 21
 BARE = "import boto3; boto3.client('ec2')"
 OURS = "import offhours.handler; from offhours import runtime; runtime.clients.ec2('us-east-1')"
 TIMER = "import time; t = time.perf_counter(); exec({code!r}); print(time.perf_counter() - t)"

@@ -19,7 +19,6 @@ about, and kept.
 
 from __future__ import annotations
 
-import difflib
 import re
 import threading
 import warnings
@@ -84,6 +83,8 @@ def unknown_reason(text: str, calendars: Iterable[str]) -> str:
         return reason + f" (did you mean {codes[named[wanted]]!r}, the code of {text}?)"
     choices = {code: canonical for code, canonical in codes.items()}
     choices.update({name.upper(): name for name in calendars})
+    import difflib  # only for a hint: not on a cold start's path
+
     close = difflib.get_close_matches(text.upper(), list(choices), n=1, cutoff=0.6)
     return reason + (f" (did you mean {choices[close[0]]!r}?)" if close else "")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import boto3  # noqa: F401  (the SDK first, as in offhours.handler: a faster cold start)
 from aws_lambda_powertools.utilities.batch import (
     SqsFifoPartialProcessor,
     process_partial_response,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo, available_timezones
@@ -36,6 +35,8 @@ def resolve_zone(name: str) -> str:
     known = _by_lower_name()
     if name.lower() in known:
         return known[name.lower()]
+    import difflib  # only for a hint: not on a cold start's path
+
     close = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.8)
     raise UnknownZone(name, known[close[0]] if close else None)
 
