@@ -29,6 +29,7 @@ from offhours.planner import (
     plan_groups,
     read_value,
 )
+from offhours.resources.ec2 import ec2_skip
 from offhours.schedule import DesiredState, iso
 from offhours.state import fingerprint, read_anchor
 
@@ -140,15 +141,15 @@ TABLE = [
          FRI_10, Step.NONE, Verdict.UNCHANGED, state_reason="Client.UserInitiatedShutdown"),
     # -- instances that are never touched -------------------------------------------------------
     case("Auto Scaling member", f"{OFFICE} enforce", "running", FRI_START, FRI_20, Step.NONE,
-         Verdict.SKIPPED, auto_scaling_group="web"),
+         Verdict.SKIPPED, skip_reason=ec2_skip("web")),
     case("one-time Spot", f"{OFFICE} enforce", "running", FRI_START, FRI_20, Step.NONE,
-         Verdict.SKIPPED, spot="one-time"),
+         Verdict.SKIPPED, skip_reason=ec2_skip(None, "one-time")),
     case("Spot of unknown request type", OFFICE, "running", FRI_START, FRI_20, Step.NONE,
-         Verdict.SKIPPED, spot="unknown"),
+         Verdict.SKIPPED, skip_reason=ec2_skip(None, "unknown")),
     case("persistent Spot can stop", OFFICE, "running", FRI_START, FRI_20, Step.STOP,
-         Verdict.ACT, FRI_STOP, spot="persistent"),
+         Verdict.ACT, FRI_STOP, skip_reason=ec2_skip(None, "persistent")),
     case("instance-store root", f"{OFFICE} enforce", "running", FRI_START, FRI_20, Step.NONE,
-         Verdict.SKIPPED, root_device_type="instance-store"),
+         Verdict.SKIPPED, skip_reason=ec2_skip(None, None, "instance-store")),
     case("opted out with off: its state tag goes", "off", "running", FRI_START, FRI_20,
          Step.FORGET, Verdict.SKIPPED),
     case("opted out without a state tag: nothing to do", "off", "running", None, FRI_20,
@@ -209,9 +210,18 @@ def test_hibernate_without_configuration_warns():
 @pytest.mark.parametrize(
     ("instance", "words"),
     [
-        (Instance("i-1", "running", OFFICE, auto_scaling_group="web"), "Auto Scaling group 'web'"),
-        (Instance("i-1", "running", OFFICE, spot="one-time"), "one-time Spot"),
-        (Instance("i-1", "running", OFFICE, root_device_type="instance-store"), "instance store"),
+        (
+            Instance("i-1", "running", OFFICE, skip_reason=ec2_skip("web")),
+            "Auto Scaling group 'web'",
+        ),
+        (
+            Instance("i-1", "running", OFFICE, skip_reason=ec2_skip(None, "one-time")),
+            "one-time Spot",
+        ),
+        (
+            Instance("i-1", "running", OFFICE, skip_reason=ec2_skip(None, None, "instance-store")),
+            "instance store",
+        ),
         (Instance("i-1", "running", "off"), "opted out"),
         (Instance("i-1", "running", "Mon-Fri 08:00-18:00 Nowhere/City"), "Nowhere/City"),
         (Instance("i-1", "running", "Mon-Fri 08:00-08:00"), "08:00-08:00"),
@@ -420,9 +430,11 @@ def tagged_situations(draw: Any) -> tuple[Instance, datetime, bool]:
         instance,
         fingerprint=draw(st.sampled_from([None, fingerprint("i-1", instance.schedule), "0"])),
         untagged=draw(st.booleans()) and instance.schedule == "off",
-        auto_scaling_group=draw(st.sampled_from([None, "web"])),
-        spot=draw(st.sampled_from([None, "one-time", "persistent", "unknown"])),
-        root_device_type=draw(st.sampled_from(["ebs", "instance-store"])),
+        skip_reason=ec2_skip(
+            draw(st.sampled_from([None, "web"])),
+            draw(st.sampled_from([None, "one-time", "persistent", "unknown"])),
+            draw(st.sampled_from(["ebs", "instance-store"])),
+        ),
         override=draw(
             st.sampled_from([None, None, "running until 22:00", "stopped until Mon 08:00", "x"])
         ),
@@ -447,7 +459,10 @@ def test_what_needs_no_details_is_decided_quietly_whatever_the_details(situation
         fingerprint=instance.fingerprint,
         override=instance.override,
         untagged=instance.untagged,
-        auto_scaling_group=instance.auto_scaling_group,
+        # an Auto Scaling member is known from its tags; the other EC2 rules need its details
+        skip_reason=instance.skip_reason
+        if "Auto Scaling" in (instance.skip_reason or "")
+        else None,
         state_reason="Client.InternalError" if undone else None,
         resource_type=instance.resource_type,
         # what DescribeEvents tells of it (the RDS gateway reads them before this decision)
@@ -519,7 +534,11 @@ def test_an_override_beyond_the_limit_is_removed_only_when_surely_beyond(
 def test_an_override_beyond_the_limit_on_an_instance_never_touched_keeps_its_tag():
     at = instant("2026-03-27T12:00:00Z")
     asg = Instance(
-        "i-1", "running", OFFICE, override="stopped until 2026-04-20T08:00Z", auto_scaling_group="w"
+        "i-1",
+        "running",
+        OFFICE,
+        override="stopped until 2026-04-20T08:00Z",
+        skip_reason=ec2_skip("w"),
     )
     decision = decide(asg, at, SETTINGS)
     assert decision.verdict is Verdict.SKIPPED and not decision.override_clear

@@ -50,9 +50,6 @@ class Instance:
     launch_time: datetime | None = None
     region: str = ""
     account: str = ""
-    auto_scaling_group: str | None = None
-    spot: str | None = None
-    root_device_type: str = "ebs"
     hibernation_configured: bool = False
     state_reason: str | None = None
     untagged: bool = False

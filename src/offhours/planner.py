@@ -16,10 +16,11 @@ and A the instant up to which offhours has handled the instance (its state tag):
 - Otherwise nothing: a person who started or stopped it since A is respected until the next event.
 - Missed runs are caught up by applying the latest event only.
 - `pending`, `stopping` and `shutting-down` instances wait for the next run.
-- Never touched: Auto Scaling members, one-time Spot instances, instance-store roots, opted-out
-  values, and whatever a resource kind's own rules leave alone (`Instance.skip_reason`: RDS
-  read replicas, members of a cluster, engines that cannot be stopped). An invalid value leaves
-  the instance alone and says why.
+- Never touched: opted-out values, and whatever a resource kind's own rules leave alone, which
+  its gateway gives as `Instance.skip_reason` (EC2: Auto Scaling members, one-time Spot
+  instances, instance-store roots; RDS: read replicas, members of a cluster, engines that cannot
+  be stopped). The planner knows no kind's rules. An invalid value leaves the instance alone and
+  says why.
 - RDS starts a database that has been stopped for seven days. A start by RDS after offhours
   last handled it (`Instance.auto_started`), while the schedule wants it stopped, is undone:
   it is stopped again, and A becomes the run's time. A start by a person is respected.
@@ -356,50 +357,11 @@ KIND_WORDS = {
 
 
 def _never_touched(instance: Instance) -> Decision | None:
-    """The reasons offhours never touches an instance, and instances that must settle first."""
+    """The reasons offhours never touches an instance (its kind's rules, which its gateway
+    gives as `skip_reason`: an Auto Scaling member, a one-time Spot instance, a read replica…),
+    and instances that must settle first."""
     if instance.skip_reason is not None:
         return Decision(instance, Step.NONE, Verdict.SKIPPED, instance.skip_reason)
-    if instance.auto_scaling_group:
-        return Decision(
-            instance,
-            Step.NONE,
-            Verdict.SKIPPED,
-            (
-                f"member of Auto Scaling group {instance.auto_scaling_group!r}: stopping it would "
-                "make the group replace it, so offhours never touches it (schedule the group "
-                "instead)"
-            ),
-        )
-    if instance.spot == "unknown":
-        return Decision(
-            instance,
-            Step.NONE,
-            Verdict.SKIPPED,
-            (
-                "Spot instance whose request type could not be read (it may be one-time, which "
-                "cannot be stopped): left alone to be safe"
-            ),
-        )
-    if instance.spot == "one-time":
-        return Decision(
-            instance,
-            Step.NONE,
-            Verdict.SKIPPED,
-            (
-                "one-time Spot instance: it cannot be stopped and started, so offhours never "
-                "touches it"
-            ),
-        )
-    if instance.root_device_type == "instance-store":
-        return Decision(
-            instance,
-            Step.NONE,
-            Verdict.SKIPPED,
-            (
-                "its root device is an instance store: it cannot be stopped, so offhours never "
-                "touches it"
-            ),
-        )
     if instance.state in TRANSITIONAL_STATES:
         return Decision(
             instance,
@@ -760,7 +722,7 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
     need not read the instance (`offhours.service`); a test checks this against `decide`."""
     if instance.override is not None:
         return True  # a person's request: it may act, and it is always said
-    if instance.auto_scaling_group and not instance.untagged and not reading.opt_out:
+    if instance.skip_reason is not None and not instance.untagged and not reading.opt_out:
         return reading.schedule is None  # never touched: a quiet skip, and no notice
     if settings.notice_minutes > 0 and not instance.untagged and reading.next_stop is not None:
         stop = reading.next_stop
@@ -868,9 +830,6 @@ def _group_key(i: Instance) -> tuple[object, ...]:
         ok if ok is not False else i.fingerprint,
         i.state,
         i.state_reason == "Client.InternalError",
-        i.auto_scaling_group,
-        i.spot,
-        i.root_device_type,
         i.hibernation_configured,
         i.untagged,
         i.override,

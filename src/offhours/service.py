@@ -251,7 +251,7 @@ def reconcile_target(
         needed: list[str] = []
         entries: list[tuple[Instance, Reading]] = []
         for instance_id, tags in gateway.tagged(may_call).items():
-            value, handled, fingerprint, override, group = tags
+            value, handled, fingerprint, override, skip = tags
             if value is None and handled is None and fingerprint is None:
                 continue  # an override or a group alone: offhours acts where the schedule is
             instance = Instance(
@@ -264,7 +264,7 @@ def reconcile_target(
                 untagged=value is None,
                 region=gateway.region,
                 account=gateway.account,
-                auto_scaling_group=group,
+                skip_reason=skip,
                 resource_type=gateway.resource_type(instance_id),
             )
             reading = readings.get(instance.schedule)
@@ -278,7 +278,7 @@ def reconcile_target(
             if needs_details(instance, at, settings, reading):
                 needed.append(instance.id)
             else:
-                skipped = reading.opt_out or instance.auto_scaling_group is not None
+                skipped = reading.opt_out or instance.skip_reason is not None
                 _quiet(report.tallies, skipped)
         del entries
         for start in range(0, len(needed), SLICE):

@@ -46,7 +46,8 @@ WHOLE_BATCH_ERRORS = frozenset(
 )
 
 # A resource's tags as the listing gives them: the schedule value, the state tag, the
-# fingerprint tag, the override tag and the Auto Scaling group (None where it has none).
+# fingerprint tag, the override tag (None where it has none), and the reason its kind's rules
+# leave it alone when the tags alone say so (an EC2 instance of an Auto Scaling group).
 TagSet = list[str | None]
 MayCall = Callable[[], bool] | None
 

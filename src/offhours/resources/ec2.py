@@ -51,6 +51,7 @@ __all__ = [
     "OutOfTime",
     "PartialBatch",
     "chunks",
+    "ec2_skip",
 ]
 
 LISTED_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
@@ -58,6 +59,34 @@ DEFAULT_BATCH_SIZE = 100
 # Instances read by id in one DescribeInstances request: EC2 takes at most 200 filter values a
 # request, and the state filter has five.
 DETAILS_BATCH = 195
+
+
+def ec2_skip(
+    auto_scaling_group: str | None, spot: str | None = None, root_device_type: str = "ebs"
+) -> str | None:
+    """Why offhours never touches an EC2 instance, or None: EC2's own rules, given to the
+    planner as `Instance.skip_reason` (the planner knows no resource kind). `spot` is the
+    Spot request's type (one-time, persistent, or unknown when it could not be read)."""
+    if auto_scaling_group:
+        return (
+            f"member of Auto Scaling group {auto_scaling_group!r}: stopping it would make the "
+            "group replace it, so offhours never touches it (schedule the group instead)"
+        )
+    if spot == "unknown":
+        return (
+            "Spot instance whose request type could not be read (it may be one-time, which "
+            "cannot be stopped): left alone to be safe"
+        )
+    if spot == "one-time":
+        return (
+            "one-time Spot instance: it cannot be stopped and started, so offhours never touches it"
+        )
+    if root_device_type == "instance-store":
+        return (
+            "its root device is an instance store: it cannot be stopped, so offhours never "
+            "touches it"
+        )
+    return None
 
 
 class Ec2Gateway:
@@ -126,6 +155,8 @@ class Ec2Gateway:
                     raise OutOfTime("the run's time ran out while listing the tags")
         except CONNECTION_ERRORS as exc:
             raise EndpointUnavailable(str(exc)) from exc
+        for entry in found.values():  # the group's name becomes the reason to leave it alone
+            entry[4] = ec2_skip(entry[4]) if entry[4] is not None else None
         return found
 
     def details(self, ids: Sequence[str]) -> list[Instance]:
@@ -274,9 +305,7 @@ class Ec2Gateway:
             launch_time=item.get("LaunchTime"),
             region=self.region,
             account=self.account,
-            auto_scaling_group=tags.get(ASG_TAG),
-            spot=spot,
-            root_device_type=item.get("RootDeviceType", "ebs"),
+            skip_reason=ec2_skip(tags.get(ASG_TAG), spot, item.get("RootDeviceType", "ebs")),
             hibernation_configured=bool(item.get("HibernationOptions", {}).get("Configured")),
             state_reason=(item.get("StateReason") or {}).get("Code"),
             untagged=self.tag_key not in tags,
