@@ -35,6 +35,19 @@ def error_response(request: Any, status: int, code: str, message: str) -> AWSRes
     return AWSResponse(request.url, status, {}, _Body(xml))
 
 
+def query_error_response(
+    request: Any, status: int, code: str, message: str, kind: str = "Sender"
+) -> AWSResponse:
+    """What RDS or STS (the query protocol's ErrorResponse) answers when it refuses a request;
+    `kind` is Sender (the caller's fault) or Receiver (the service's)."""
+    xml = (
+        f"<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code>"
+        f"<Message>{message}</Message></Error>"
+        "<RequestId>offhours-test</RequestId></ErrorResponse>"
+    ).encode()
+    return AWSResponse(request.url, status, {}, _Body(xml))
+
+
 def html_response(request: Any, page: str, status: int = 500) -> AWSResponse:
     """What a proxy, or an endpoint that breaks, answers: a web page instead of EC2's XML."""
     return AWSResponse(request.url, status, {"Content-Type": "text/html"}, _Body(page.encode()))
@@ -42,10 +55,14 @@ def html_response(request: Any, page: str, status: int = 500) -> AWSResponse:
 
 def instance_ids_of(request: Any) -> list[str]:
     """The `InstanceId.N` (or `ResourceId.N`) parameters of a query-protocol request."""
-    body = request.body
-    text = body.decode() if isinstance(body, bytes) else str(body or "")
-    params = parse_qs(text)
+    params = params_of(request)
     return [v[0] for k, v in sorted(params.items()) if k.startswith(("InstanceId.", "ResourceId."))]
+
+
+def params_of(request: Any) -> dict[str, list[str]]:
+    """The parameters of a query-protocol request (EC2, RDS, STS), as `parse_qs` reads them."""
+    body = request.body
+    return parse_qs(body.decode() if isinstance(body, bytes) else str(body or ""))
 
 
 @dataclass

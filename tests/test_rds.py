@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 import boto3
 import pytest
@@ -20,7 +19,7 @@ from offhours import runtime, service
 from offhours.config import Config
 from offhours.resources.rds import cluster_skip, instance_skip, split_arn
 from offhours.state import fingerprint
-from tests.faults import Hooks, _Body
+from tests.faults import Hooks, _Body, params_of, query_error_response
 from tests.harness import Invocation, scheduled_event
 
 OFFICE = "Mon-Fri 08:00-18:00 UTC"
@@ -208,8 +207,7 @@ def show_events(hooks: Hooks, events: list[dict[str, Any]]) -> list[int]:
 
     def answer(request: Any, **_: Any) -> AWSResponse:
         calls.append(1)
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
-        asked = parse_qs(body).get("SourceType", [])
+        asked = params_of(request).get("SourceType", [])
         shown = [e for e in events if not asked or e["SourceType"] in asked]
         return AWSResponse(request.url, 200, {}, _Body(events_xml(shown)))
 
@@ -223,19 +221,14 @@ def refuse(hooks: Hooks, operation: str, name: str, code: str) -> list[str]:
     refused: list[str] = []
 
     def answer(request: Any, **_: Any) -> AWSResponse | None:
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
-        params = parse_qs(body)
+        params = params_of(request)
         if name not in params.get("DBInstanceIdentifier", []) + params.get(
             "DBClusterIdentifier", []
         ):
             return None
         refused.append(name)
-        xml = (
-            "<ErrorResponse><Error><Type>Sender</Type>"
-            f"<Code>{code}</Code><Message>DB instance {name} is not in available state.</Message>"
-            "</Error><RequestId>offhours-test</RequestId></ErrorResponse>"
-        ).encode()
-        return AWSResponse(request.url, 400, {}, _Body(xml))
+        message = f"DB instance {name} is not in available state."
+        return query_error_response(request, 400, code, message)
 
     hooks.on(f"before-send.rds.{operation}", answer)
     return refused
@@ -449,12 +442,8 @@ def test_events_that_cannot_be_read_never_stop_the_other_databases(dbs, invoke, 
 
     def deny(request: Any, **_: Any) -> AWSResponse:
         refused.append("DescribeEvents")
-        xml = (
-            b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
-            b"<Message>not authorized to perform: rds:DescribeEvents</Message></Error>"
-            b"<RequestId>offhours-test</RequestId></ErrorResponse>"
-        )
-        return AWSResponse(request.url, 403, {}, _Body(xml))
+        message = "not authorized to perform: rds:DescribeEvents"
+        return query_error_response(request, 403, "AccessDenied", message)
 
     rds_hooks.on("before-send.rds.DescribeEvents", deny)
     run = invoke(at("2026-03-27T18:05:00"))
@@ -472,16 +461,10 @@ def test_a_restart_read_before_an_unreadable_page_is_not_acted_on(dbs, invoke, r
     arn = dbs.db("archive", MONTHLY, handled="2026-04-01T18:00:00Z")
 
     def pages(request: Any, **_: Any) -> AWSResponse:
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
-        if "page-2" not in parse_qs(body).get("Marker", []):
+        if "page-2" not in params_of(request).get("Marker", []):
             first = [restart_event(arn, "2026-04-08T18:01:00")]
             return AWSResponse(request.url, 200, {}, _Body(events_xml(first, "page-2")))
-        xml = (
-            b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
-            b"<Message>try again</Message></Error>"
-            b"<RequestId>offhours-test</RequestId></ErrorResponse>"
-        )
-        return AWSResponse(request.url, 400, {}, _Body(xml))
+        return query_error_response(request, 400, "InternalFailure", "try again", "Receiver")
 
     rds_hooks.on("before-send.rds.DescribeEvents", pages)
     run = invoke(at("2026-04-08T18:45:00"))
@@ -499,8 +482,7 @@ def test_rds_lost_in_the_middle_of_the_stops_defers_the_rest_to_the_next_run(
     arns = [dbs.db(f"db-{k}", handled="2026-03-27T08:00:00Z") for k in range(6)]
 
     def lose(request: Any, **_: Any) -> None:
-        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
-        if "db-1" in parse_qs(body).get("DBInstanceIdentifier", []):
+        if "db-1" in params_of(request).get("DBInstanceIdentifier", []):
             raise EndpointConnectionError(endpoint_url=request.url)
 
     rds_hooks.on("before-send.rds.StopDBInstance", lose)

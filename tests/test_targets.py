@@ -15,6 +15,7 @@ from offhours.aws import Clients
 from offhours.catalog import default_catalog
 from offhours.config import Config
 from offhours.service import RunReport, Target, rotated, run, targets_of
+from tests.faults import query_error_response
 from tests.fleet import Fleet
 
 OWN = "123456789012"  # moto's default account: the scheduler's own
@@ -35,14 +36,6 @@ class Context:
         return 300_000
 
 
-class _Body:
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Any:
-        yield self.body
-
-
 def refuse_role_of(clients: Clients, account: str) -> None:
     """Make STS refuse AssumeRole into `account`, as a missing member role would."""
 
@@ -50,12 +43,8 @@ def refuse_role_of(clients: Clients, account: str) -> None:
         body = request.body or b""
         if account not in (body.decode() if isinstance(body, bytes) else str(body)):
             return None
-        refusal = (
-            b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>"
-            b"not authorized to perform sts:AssumeRole</Message></Error>"
-            b"<RequestId>x</RequestId></ErrorResponse>"
-        )
-        return AWSResponse(request.url, 403, {}, _Body(refusal))
+        message = "not authorized to perform sts:AssumeRole"
+        return query_error_response(request, 403, "AccessDenied", message)
 
     clients.client("sts", "us-east-1").meta.events.register("before-send.sts.AssumeRole", refuse)
 
