@@ -31,7 +31,7 @@ from offhours.explain import (
 )
 from offhours.language import is_opt_out, parse_schedule
 from offhours.records import decision_record
-from offhours.schedule import DesiredState, Schedule, ScheduleError, iso
+from offhours.schedule import MAX_EVENT_SKEW, DesiredState, Schedule, ScheduleError, iso
 from offhours.service import RunReport
 from offhours.service import run as service_run
 from offhours.timeline import timeline
@@ -44,8 +44,6 @@ MAX_COUNT = 1000
 # enough that a year of look-back and ten years of look-ahead stay inside the calendar.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
-# `run --apply` acts for real: like the Lambda (DESIGN §2), not at a time far from the clock.
-MAX_APPLY_SKEW = timedelta(minutes=15)
 
 
 class UsageError(Exception):
@@ -382,7 +380,7 @@ def _reconcile(args: argparse.Namespace, out: TextIO, *, dry: bool, converge: bo
 
     config = _run_config(args)
     at = parse_instant(args.at) if args.at else _now()
-    if not dry and abs(at - _now()) > MAX_APPLY_SKEW:
+    if not dry and abs(at - _now()) > MAX_EVENT_SKEW:  # acts for real: as the Lambda does
         raise UsageError(
             f"--at {iso(at)} is more than 15 minutes from now: --apply acts only at the "
             "present time (without --apply, any time can be shown)"

@@ -150,6 +150,13 @@ def execute(
     one_call_each = getattr(gateway, "tags_each_alone", False)
     noticed: set[str] = set()  # instances whose notice was put in this run
 
+    def fingerprint_later(d: Decision) -> bool:
+        """Its fingerprint tag is new (it never had one) and goes in a call of its own, after
+        the actions: A does not say "fp" until that tag is there."""
+        return (
+            d.fingerprint_after is not None and d.instance.fingerprint is None and not one_call_each
+        )
+
     def tags_of(d: Decision) -> dict[str, str]:
         """The state tags to write with A. A fingerprint that replaces another one goes with A
         (else the next run would find the other one again); one that an instance never had
@@ -160,8 +167,7 @@ def execute(
         fp = d.fingerprint_after
         if fp is None:  # the instance has its own fingerprint tag already
             return {state_key: handled_value(d.anchor, notice)}
-        if d.instance.fingerprint is None and not one_call_each:
-            # A says "fp" only once the fingerprint tag is there (the next time it moves).
+        if fingerprint_later(d):  # A says "fp" the next time it moves
             later[d.instance.id] = {fp_key: fp}
             return {state_key: handled_value(d.anchor, notice, fingerprinted=False)}
         return {state_key: handled_value(d.anchor, notice), fp_key: fp}
@@ -264,7 +270,7 @@ def execute(
         if d.anchor is None:
             return None
         fp = d.fingerprint_after
-        later_fp = fp is not None and d.instance.fingerprint is None and not one_call_each
+        later_fp = fingerprint_later(d)
         if fp is None or (later_fp and d.instance.id not in fingerprinted):
             fp = d.instance.fingerprint
         notice = d.notice if d.instance.id in noticed else None

@@ -26,10 +26,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from offhours import fanout, runtime, service
 from offhours.config import Config
 from offhours.runtime import logger, metrics
-from offhours.schedule import iso
+from offhours.schedule import MAX_EVENT_SKEW, iso
 
-# An event further than this from the clock, either way, is not acted on.
-MAX_EVENT_SKEW = timedelta(minutes=15)
 RESERVE_MS = runtime.RESERVE_MS
 
 

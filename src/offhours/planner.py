@@ -49,7 +49,15 @@ from offhours.override import (
     OverrideTooLong,
     parse_override,
 )
-from offhours.schedule import Action, DesiredState, Event, Schedule, ScheduleError, iso
+from offhours.schedule import (
+    MAX_EVENT_SKEW,
+    Action,
+    DesiredState,
+    Event,
+    Schedule,
+    ScheduleError,
+    iso,
+)
 from offhours.state import fingerprint, read_anchor, read_notice, says_fingerprinted, shown
 from offhours.timeline import timeline
 
@@ -62,12 +70,9 @@ KMS_HINT = (
 # start that did not hold (then, a manual stop since the event is the likelier reading).
 KMS_WINDOW = timedelta(hours=1)
 # A state up to this much later than the run was written by a newer run (runs act on events
-# within 15 minutes of the clock, either way): this older run leaves the instance alone. Later
-# than that, the state tag lies.
-NEWER_RUN = timedelta(minutes=30)
-# How far past MaxOverrideHours an override must end to be removed rather than only ignored:
-# a run's time may be up to 15 minutes before the clock (DESIGN §2).
-OVERRIDE_SLACK = timedelta(minutes=15)
+# within MAX_EVENT_SKEW of the clock, either way): this older run leaves the instance alone.
+# Later than that, the state tag lies.
+NEWER_RUN = 2 * MAX_EVENT_SKEW
 
 
 class Step(StrEnum):
@@ -413,7 +418,7 @@ def _read_override(
         # may be up to 15 minutes before the clock that `offhours override` checked it with,
         # and in the schedule's own zone (not the default zone that stands in for it while the
         # catalogue cannot be read).
-        sure = exc.until - at > timedelta(hours=settings.max_override_hours) + OVERRIDE_SLACK
+        sure = exc.until - at > timedelta(hours=settings.max_override_hours) + MAX_EVENT_SKEW
         if sure and (r.schedule is not None or r.opt_out):
             return None, f"its override {value} is ignored and removed: {exc}", True
         return None, f"its override {value} is ignored: {exc}", False

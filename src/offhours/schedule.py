@@ -10,11 +10,14 @@ lives in `offhours.timeline`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
 MINUTES_PER_DAY = 1440
+# DESIGN §2: a run acts only at a time this close to the clock, either way (the function, the
+# worker and `offhours run --apply`); so a run's time may lag the clock by as much.
+MAX_EVENT_SKEW = timedelta(minutes=15)
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 FULL_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 

@@ -68,13 +68,21 @@ def read_anchor(text: str) -> tuple[datetime | None, str | None]:
     cannot be read)."""
     if len(text) > MAX_TAG_VALUE:
         return None, f"it is longer than {MAX_TAG_VALUE} characters"
-    words = text.split()
-    first, rest = (words[0], words[1:]) if words else ("", [])
-    notices = [w for w in rest if w.startswith(NOTICE_PREFIX)]
-    marks = [w for w in rest if w == FINGERPRINT_MARK]
-    if len(notices) > 1 or len(marks) > 1 or len(notices) + len(marks) != len(rest):
+    first, notices, marks, others = _words(text)
+    if len(notices) > 1 or marks > 1 or others:
         return None, "it is not an instant (ISO 8601, like 2026-03-27T17:00:00Z)"
     return _instant(first)
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, tuple[str, ...], int, int]:
+    """The state tag's words: the instant's, the instants of `notice=` words, how many `fp`
+    words, and how many other words (none in a tag that offhours wrote)."""
+    words = text.split()
+    first, rest = (words[0], words[1:]) if words else ("", [])
+    notices = tuple(w[len(NOTICE_PREFIX) :] for w in rest if w.startswith(NOTICE_PREFIX))
+    marks = rest.count(FINGERPRINT_MARK)
+    return first, notices, marks, len(rest) - len(notices) - marks
 
 
 def _instant(word: str) -> tuple[datetime | None, str | None]:
@@ -93,13 +101,13 @@ def read_notice(text: str | None) -> str | None:
     """The instant of the stop whose notice was sent, as the state tag writes it, or None."""
     if not text:
         return None
-    found = [w for w in text.split()[1:] if w.startswith(NOTICE_PREFIX)]
-    return found[0][len(NOTICE_PREFIX) :] if len(found) == 1 else None
+    notices = _words(text)[1]
+    return notices[0] if len(notices) == 1 else None
 
 
 def says_fingerprinted(text: str | None) -> bool:
     """Whether the state tag says that a fingerprint tag goes with it."""
-    return bool(text) and FINGERPRINT_MARK in text.split()[1:]  # type: ignore[union-attr]
+    return text is not None and _words(text)[2] > 0
 
 
 def handled_value(

@@ -156,7 +156,7 @@ class Ec2Gateway:
         except CONNECTION_ERRORS as exc:
             raise EndpointUnavailable(str(exc)) from exc
         for entry in found.values():  # the group's name becomes the reason to leave it alone
-            entry[4] = ec2_skip(entry[4]) if entry[4] is not None else None
+            entry[4] = ec2_skip(entry[4])
         return found
 
     def details(self, ids: Sequence[str]) -> list[Instance]:
