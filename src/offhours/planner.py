@@ -527,11 +527,15 @@ def _with_notice(
             stop = override.until
     else:
         stop = r.next_stop
-    if stop is None or not at < stop <= at + window:
-        return d
-    if read_notice(d.instance.handled) == iso(stop):
+    if stop is None or not _notice_due(d.instance, stop, at, settings):
         return d
     return replace(d, notice=stop, notice_zone=_override_zone(r, settings))
+
+
+def _notice_due(instance: Instance, stop: datetime, at: datetime, settings: Settings) -> bool:
+    """The stop falls within NoticeMinutes of the run, and its notice was not sent yet."""
+    window = timedelta(minutes=settings.notice_minutes)
+    return at < stop <= at + window and read_notice(instance.handled) != iso(stop)
 
 
 def _stopped_at(schedule: Schedule, at: datetime) -> bool:
@@ -729,11 +733,14 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
         return True  # a person's request: it may act, and it is always said
     if instance.skip_reason is not None and not instance.untagged and not reading.opt_out:
         return reading.schedule is None  # never touched: a quiet skip, and no notice
-    if settings.notice_minutes > 0 and not instance.untagged and reading.next_stop is not None:
-        stop = reading.next_stop
-        due = at < stop <= at + timedelta(minutes=settings.notice_minutes)
-        if due and read_notice(instance.handled) != iso(stop):
-            return True
+    stop = reading.next_stop
+    if (
+        settings.notice_minutes > 0
+        and not instance.untagged
+        and stop is not None
+        and _notice_due(instance, stop, at, settings)
+    ):
+        return True  # a notice to put: said at INFO, so the instance is read
     if instance.untagged:
         return instance.handled is not None or instance.fingerprint is not None
     if reading.opt_out:
