@@ -20,8 +20,7 @@ from itertools import pairwise
 
 import holidays
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from offhours.catalog import parse_catalog
 from offhours.cli import check_result, main

@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from itertools import pairwise
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from offhours.language import is_opt_out, parse_schedule
 from offhours.schedule import Action, DesiredState, Schedule, ScheduleError

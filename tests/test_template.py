@@ -9,32 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from offhours.catalog import default_catalog_text
 from offhours.override import override_tag_key
 from offhours.state import fingerprint_tag_key, state_tag_key
+from tests.policies import (
+    allowed as _allowed,
+    holds as _holds,
+    inline_policies as _inline_policies,
+    listed as _listed,
+    member,
+    reconciling_policies as _reconciling_policies,
+    resolve,
+    stack_params as _stack_params,
+    template,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}  # type: ignore[arg-type]
-
-
-_Loader.add_multi_constructor("!", _tag)
-
-
-def template() -> Any:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)
 
 
 def test_the_stack_ships_the_same_catalogue_as_the_package():
@@ -74,24 +65,6 @@ def test_the_function_gets_the_environment_the_code_reads():
     assert function["Handler"] == "offhours.handler.lambda_handler"
     assert template()["Globals"]["Function"]["CodeUri"] == "src/"
     assert "CodeUri" not in function
-
-
-def member() -> Any:
-    return yaml.load((ROOT / "member.yaml").read_text(), Loader=_Loader)
-
-
-def _inline_policies(resource: Any) -> list[tuple[str | None, Any]]:
-    """A role's inline policies with the condition each depends on: `- !If [Cond, policy,
-    !Ref AWS::NoValue]` in the list gives (Cond, policy), a plain entry (None, policy)."""
-    found = []
-    for entry in resource.get("Properties", {}).get("Policies", []):
-        if "If" in entry:
-            condition, policy, otherwise = entry["If"]
-            assert otherwise == {"Ref": "AWS::NoValue"}
-            found.append((condition, policy))
-        else:
-            found.append((None, entry))
-    return found
 
 
 # The managed policy of the main stack and the inline policy of the member role that hold the
@@ -339,32 +312,6 @@ def test_the_queue_is_written_by_the_scheduler_and_read_by_the_worker():
 # -- issue 8: trust, least privilege, silence alarmed -----------------------------------------
 
 
-def resolve(node: Any, params: dict[str, Any]) -> Any:
-    """Enough of CloudFormation's intrinsics (Ref, Sub, Join, Split) to read a document as
-    IAM receives it for the given parameters."""
-    if isinstance(node, list):
-        return [resolve(n, params) for n in node]
-    if not isinstance(node, dict):
-        return node
-    if set(node) == {"Ref"}:
-        return params[node["Ref"]]
-    if set(node) == {"Sub"}:
-        body = node["Sub"]
-        variables = dict(params)
-        if isinstance(body, list):
-            body, extra = body
-            variables.update({k: resolve(v, params) for k, v in extra.items()})
-        return re.sub(r"\$\{([\w:]+)\}", lambda m: str(variables[m.group(1)]), body)
-    if set(node) == {"Join"}:
-        delimiter, parts = node["Join"]
-        assert isinstance(delimiter, str), "a Join's delimiter must be a literal"
-        return delimiter.join(resolve(parts, params))
-    if set(node) == {"Split"}:
-        delimiter, text = node["Split"]
-        return resolve(text, params).split(delimiter)
-    return {k: resolve(v, params) for k, v in node.items()}
-
-
 PARAMS = {"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "MemberRoleName": "m"}
 
 
@@ -599,70 +546,6 @@ def test_the_rds_policy_starts_stops_and_tags_only_scheduled_databases(document)
     assert len(actions) == 10 and not any("*" in a for a in actions)
 
 
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _wildcard(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
-    """IAM's matching of an action, a resource or a StringLike value: `*` any run of
-    characters, `?` any one; nothing else is special."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, re.IGNORECASE if ignore_case else 0) is not None
-
-
-def _condition_holds(operator: str, key: str, wanted: Any, context: dict[str, list[str]]) -> bool:
-    """One condition key of one operator, as IAM evaluates it, for the operators the policies
-    use. `context` maps each key present in the request to its values."""
-    values = [str(v) for v in _listed(wanted)]
-    present = context.get(key)
-    if operator == "Null":
-        (flag,) = values
-        return (present is None) == (flag == "true")
-    if operator == "StringEquals":
-        return present is not None and any(v in values for v in present)
-    if operator == "StringLike":
-        return present is not None and any(_wildcard(w, v) for v in present for w in values)
-    if operator == "Bool":
-        flags = [w.lower() for w in values]
-        return present is not None and any(v.lower() in flags for v in present)
-    if operator == "ForAllValues:StringEquals":
-        return all(v in values for v in present or [])  # true for no values: Null guards that
-    raise AssertionError(f"the evaluator does not know {operator}")
-
-
-def _allowed(
-    policies: list[Any],
-    action: str,
-    resource: str,
-    resource_tags: dict[str, str] | None = None,
-    tag_keys: list[str] | None = None,
-    context: dict[str, list[str]] | None = None,
-) -> bool:
-    """Whether identity policies made only of Allow statements allow a request (otherwise it
-    is refused: an implicit deny). `tag_keys` are the keys a tagging request names, `context`
-    any other condition keys of the request."""
-    context = dict(context or {})
-    context.update({f"aws:ResourceTag/{k}": [v] for k, v in (resource_tags or {}).items()})
-    if tag_keys is not None:
-        context["aws:TagKeys"] = list(tag_keys)
-    for policy in policies:
-        for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow", "no Deny in these policies"
-            actions = _listed(statement["Action"])
-            if not any(_wildcard(a, action, ignore_case=True) for a in actions):
-                continue
-            if not any(_wildcard(r, resource) for r in _listed(statement["Resource"])):
-                continue
-            conditions = statement.get("Condition", {})
-            if all(
-                _condition_holds(operator, key, wanted, context)
-                for operator, block in conditions.items()
-                for key, wanted in block.items()
-            ):
-                return True
-    return False
-
-
 DB = "arn:aws:rds:eu-west-1:123456789012:db:reporting"
 CLUSTER = "arn:aws:rds:eu-west-1:123456789012:cluster:analytics"
 SNAPSHOT = "arn:aws:rds:eu-west-1:123456789012:snapshot:before-upgrade"
@@ -723,99 +606,6 @@ def test_the_rds_policy_refuses_what_it_must(document, action, resource, tags, k
 def test_the_ec2_policy_refuses_what_it_must(action, resource, tags, keys, allowed):
     policy = _ec2_policy_with("Schedule")
     assert _allowed([policy], action, resource, tags, keys) is allowed
-
-
-_NO_VALUE = object()
-
-
-def _realize(node: Any, document: Any, params: dict[str, Any]) -> Any:
-    """A template fragment as CloudFormation makes it for the given parameters: conditions,
-    Fn::If (AWS::NoValue drops the entry), Ref, Sub, Join, Split; GetAtt gives a placeholder."""
-    if isinstance(node, list):
-        items = [_realize(n, document, params) for n in node]
-        return [i for i in items if i is not _NO_VALUE]
-    if not isinstance(node, dict):
-        return node
-    if len(node) == 1:
-        ((function, argument),) = node.items()
-        if function == "Ref" and argument == "AWS::NoValue":
-            return _NO_VALUE
-        if function == "If":
-            condition, yes, no = argument
-            return _realize(yes if _holds(document, condition, params) else no, document, params)
-        if function == "Condition":
-            return _holds(document, argument, params)
-        if function == "Equals":
-            left, right = (_realize(a, document, params) for a in argument)
-            return str(left) == str(right)
-        if function == "Not":
-            (inner,) = argument
-            return not _realize(inner, document, params)
-        if function == "And":
-            return all(_realize(a, document, params) for a in argument)
-        if function == "Or":
-            return any(_realize(a, document, params) for a in argument)
-        if function == "GetAtt":
-            return f"<{argument}>"
-        if function in ("Ref", "Sub", "Join", "Split"):
-            return resolve(node, params)
-    items = {k: _realize(v, document, params) for k, v in node.items()}
-    return {k: v for k, v in items.items() if v is not _NO_VALUE}
-
-
-def _holds(document: Any, condition: str, params: dict[str, Any]) -> bool:
-    return bool(_realize(document["Conditions"][condition], document, params))
-
-
-def _stack_params(document: Any, **given: Any) -> dict[str, Any]:
-    """The parameters' defaults, overridden by `given`, with the pseudo parameters and what a
-    Ref of the resources the policies name returns."""
-    params = {name: p.get("Default", "") for name, p in document["Parameters"].items()}
-    for name, p in document["Parameters"].items():
-        if p["Type"] == "CommaDelimitedList":
-            params[name] = str(params[name]).split(",")
-    params.update(
-        {
-            "AWS::Partition": "aws",
-            "AWS::AccountId": "123456789012",
-            "AWS::Region": "eu-west-1",
-            "AWS::StackName": "offhours",
-            "CatalogParameter": "/offhours/offhours/catalog",
-            "OffhoursRole": "scheduler-role",
-            "WorkerRole": "worker-role",
-            "SchedulerRoleArn": "arn:aws:iam::111122223333:role/scheduler-role",
-        }
-    )
-    params.update(given)
-    return params
-
-
-def _policy_document(raw: Any) -> Any:
-    return json.loads(raw) if isinstance(raw, str) else raw
-
-
-def _reconciling_policies(document: Any, params: dict[str, Any]) -> list[Any]:
-    """The IAM policies that the role which reconciles gets for these parameters: in the main
-    stack the scheduler's role (the worker's with FanOut), its inline policies and the managed
-    policies that exist and are attached to it; in the member stack the member role's."""
-    resources = document["Resources"]
-    if "MemberRole" in resources:
-        role_name = "MemberRole"
-    else:
-        role_name = "WorkerRole" if _holds(document, "IsFanOut", params) else "OffhoursRole"
-    policies = []
-    for name, resource in resources.items():
-        condition = resource.get("Condition")
-        if condition is not None and not _holds(document, condition, params):
-            continue
-        if resource["Type"] == "AWS::IAM::ManagedPolicy":
-            properties = _realize(resource["Properties"], document, params)
-            if params[role_name] in properties["Roles"]:
-                policies.append(_policy_document(properties["PolicyDocument"]))
-        elif name == role_name:
-            inline = _realize(resource["Properties"]["Policies"], document, params)
-            policies += [_policy_document(p["PolicyDocument"]) for p in inline]
-    return policies
 
 
 def test_resources_is_a_parameter_whose_conditions_name_the_kinds():

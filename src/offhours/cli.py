@@ -32,8 +32,7 @@ from offhours.explain import (
 from offhours.language import is_opt_out, parse_schedule
 from offhours.records import decision_record
 from offhours.schedule import MAX_EVENT_SKEW, DesiredState, Schedule, ScheduleError, iso
-from offhours.service import RunReport
-from offhours.service import run as service_run
+from offhours.service import RunReport, run as service_run
 from offhours.timeline import timeline
 from offhours.zones import UnknownZone, resolve_zone
 
