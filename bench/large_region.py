@@ -40,11 +40,36 @@ os.environ.update(
 import boto3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
 
+from offhours import pace  # noqa: E402
 from offhours.catalog import default_catalog  # noqa: E402
 from offhours.planner import Settings  # noqa: E402
 from offhours.resources.ec2 import Ec2Gateway  # noqa: E402
 from offhours.service import Target, reconcile_target  # noqa: E402
 from offhours.state import fingerprint  # noqa: E402
+
+
+class PaperClock:
+    """offhours' pacing to EC2's rate limits (`offhours.pace`) on paper: a wait for a bucket
+    advances this clock instead of sleeping, so the CPU is measured alone and `waited` says how
+    long the run would wait at AWS's limits."""
+
+    def __init__(self) -> None:
+        self.waited = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.waited
+
+    def sleep(self, seconds: float) -> None:
+        self.waited += seconds
+
+    def reset(self) -> None:
+        self.waited = 0.0
+        pace.forget_all()
+
+
+PAPER = PaperClock()
+pace.monotonic = PAPER.monotonic
+pace.sleep = PAPER.sleep
 
 MEASURED = 10_000
 SCALE = 10  # to 100,000
@@ -176,6 +201,7 @@ def measure(handled: str) -> tuple[float, int, Counter[str], dict[str, int]]:
     client.meta.events.register("before-send.ec2.*", fake.answer)
     gateway = Ec2Gateway(client, tag_key="Schedule", region="us-east-1", account="123456789012")
     settings = Settings(catalog=default_catalog())
+    PAPER.reset()
     start = time.process_time()
     report = reconcile_target(
         Target("us-east-1"), gateway, AT, settings, dry=False, read_all=False, keep=lambda o: False
@@ -212,6 +238,14 @@ def main() -> None:
         detail = ", ".join(f"{n * SCALE:,} {op}" for op, n in sorted(by_call.items()))
         print(f"  {label}: {calls:,} calls ({detail}); {cpu:.1f} s of CPU on this machine")
         print(f"    counts: {tallies}")
+        stops = tallies.get("stopped", 0) * SCALE
+        if stops:
+            floor = max(0.0, (stops - 1000) / 20)
+            print(
+                f"    EC2's rate limits: {PAPER.waited:.0f} s of waiting for {stops // SCALE:,} "
+                f"stops measured; at {stops:,}, StopInstances' bucket alone (1,000 at once, "
+                f"then 20 a second) sets a floor of {floor:,.0f} s, spread over the runs"
+            )
         for memory in (256, 1769):
             seconds = wall(cpu, calls, memory)
             runs = -(-seconds // 880)

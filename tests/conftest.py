@@ -22,8 +22,23 @@ import pytest  # noqa: E402
 
 from tests.fleet import Fleet, MotoEndpoint  # noqa: E402
 
-# The Lambda harness's fixtures (env, invoke, hooks) for every test module.
-pytest_plugins = ["tests.harness"]
+# The Lambda harness's fixtures (env, invoke, hooks) for every test module; AWS's rate limits
+# at the local endpoint (rate_limits, simulated_clock), for the tests that ask for them.
+# Every AWS action the Lambda's code makes, checked against the stack's policies (rights).
+pytest_plugins = ["tests.harness", "tests.buckets", "tests.rights"]
+
+
+@pytest.fixture(autouse=True)
+def full_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test begins as a cold start does: offhours believes AWS's buckets full. Its
+    buckets refill on the handler's clock (the simulated weeks' runs are minutes apart) plus
+    the time that really passes within a run."""
+    import time
+
+    from offhours import handler, pace
+
+    pace.forget_all()
+    monkeypatch.setattr(pace, "monotonic", lambda: handler.clock().timestamp() + time.monotonic())
 
 
 @pytest.fixture(scope="session")

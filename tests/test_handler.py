@@ -100,7 +100,11 @@ def test_detailed_metrics_emit_all_counts_at_every_run(invoke, env):
     env.setenv("DETAILED_METRICS", "true")
     run = invoke()
     (directive,) = run.emf["_aws"]["CloudWatchMetrics"]
-    assert {m["Name"] for m in directive["Metrics"]} == {*COUNT_KEYS, "deferred_targets"}
+    assert {m["Name"] for m in directive["Metrics"]} == {
+        *COUNT_KEYS,
+        "deferred_targets",
+        "deferred_work",
+    }
     for key in COUNT_KEYS:
         assert run.emf[key] in (0, [0], [0.0])
 
@@ -304,7 +308,9 @@ def test_a_decision_line_is_the_line_powertools_would_write(fleet, invoke, capsy
 
 
 def test_a_run_with_nothing_due_reads_tags_only(fleet, invoke, hooks):
-    fleet.launch(EARLY, handled="2026-03-27T15:00:00Z", count=4, state="stopped")
+    fleet.launch(
+        EARLY, handled="2026-03-27T15:00:00Z fp", count=4, state="stopped", fingerprinted=True
+    )
     tags = hooks.calls("DescribeTags")
     described = hooks.calls("DescribeInstances")
     run = invoke()
@@ -314,7 +320,9 @@ def test_a_run_with_nothing_due_reads_tags_only(fleet, invoke, hooks):
 
 
 def test_a_run_at_an_event_reads_in_full_only_the_instances_that_may_act(fleet, invoke, hooks):
-    quiet = fleet.launch(EARLY, handled="2026-03-27T15:00:00Z", count=3, state="stopped")
+    quiet = fleet.launch(
+        EARLY, handled="2026-03-27T15:00:00Z fp", count=3, state="stopped", fingerprinted=True
+    )
     due = fleet.launch(EARLY, handled=FRIDAY_START, count=2)
     described = hooks.calls("DescribeInstances")
     run = invoke()
@@ -357,7 +365,7 @@ def test_every_due_instance_is_read_even_across_many_reservations(fleet, invoke)
 def test_both_ways_of_reading_make_the_same_decisions_instance_by_instance(fleet, invoke, env):
     fleet.launch(EARLY, handled=FRIDAY_START, count=3)  # due to stop
     for _ in range(3):
-        fleet.one(EARLY, handled="2026-03-27T15:00:00Z", state="stopped")  # quiet
+        fleet.one(EARLY, handled="2026-03-27T15:00:00Z fp", state="stopped", fingerprinted=True)
     fleet.one(EARLY)  # adopted
     fleet.one("off", handled=FRIDAY_START)  # forgets its state
     fleet.one("Mon-Fri 25:00-26:00")  # invalid
@@ -385,7 +393,8 @@ def test_both_ways_of_reading_make_the_same_decisions_instance_by_instance(fleet
 
 def test_a_start_that_did_not_hold_is_found_without_reading_every_instance(fleet, invoke, hooks):
     failed = fleet.one(EARLY, handled=FRIDAY_START, state="stopped")
-    fine = fleet.launch(EARLY, handled=FRIDAY_START, count=3)  # running, as the start wants
+    # running, as the start wants
+    fine = fleet.launch(EARLY, handled=f"{FRIDAY_START} fp", count=3, fingerprinted=True)
     asked: list[bool] = []
 
     def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:

@@ -8,7 +8,7 @@ handler's RDS client.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -17,10 +17,16 @@ from botocore.awsrequest import AWSResponse
 
 from offhours import runtime, service
 from offhours.config import Config
-from offhours.resources.rds import cluster_skip, instance_skip, split_arn
+from offhours.resources.rds import (
+    MAX_EVENT_PAGES,
+    PER_DATABASE_LISTINGS,
+    cluster_skip,
+    instance_skip,
+    split_arn,
+)
 from offhours.state import fingerprint
 from tests.faults import Hooks, _Body, params_of, query_error_response
-from tests.harness import Invocation, scheduled_event
+from tests.harness import Invocation, LambdaContext, scheduled_event
 
 OFFICE = "Mon-Fri 08:00-18:00 UTC"
 MONTHLY = "start=0 8 1 * *; stop=0 18 1 * *"  # up on the 1st only: stopped for weeks
@@ -199,20 +205,70 @@ def events_xml(events: list[dict[str, Any]], marker: str | None = None) -> bytes
     ).encode()
 
 
-def show_events(hooks: Hooks, events: list[dict[str, Any]]) -> list[int]:
+def show_events(
+    hooks: Hooks, events: list[dict[str, Any]], *, fail_at_page: int | None = None
+) -> list[dict[str, list[str]]]:
     """DescribeEvents answers with `events` (moto makes none of these), injected at the HTTP
-    layer as RDS would send them, filtered on the source type asked for. Returns the calls
-    seen."""
-    calls: list[int] = []
+    layer as RDS would send them: filtered on the source type, the source identifier, the
+    event categories and the time span asked for, oldest first, MaxRecords a page, with a
+    Marker while more remain. `fail_at_page` (1 for the first) is answered with an error, as a
+    page that RDS fails to give. Returns the parameters of every request seen."""
+    asked: list[dict[str, list[str]]] = []
+
+    def when(params: dict[str, list[str]], name: str) -> datetime | None:
+        value = params.get(name)
+        return datetime.fromisoformat(value[0]) if value else None
 
     def answer(request: Any, **_: Any) -> AWSResponse:
-        calls.append(1)
-        asked = params_of(request).get("SourceType", [])
-        shown = [e for e in events if not asked or e["SourceType"] in asked]
-        return AWSResponse(request.url, 200, {}, _Body(events_xml(shown)))
+        params = params_of(request)
+        asked.append(params)
+        sources = params.get("SourceType", [])
+        names = params.get("SourceIdentifier", [])
+        categories = [v[0] for k, v in params.items() if k.startswith("EventCategories.")]
+        start, end = when(params, "StartTime"), when(params, "EndTime")
+        shown = sorted(
+            (
+                e
+                for e in events
+                if (not sources or e["SourceType"] in sources)
+                and (not names or e["SourceIdentifier"] in names)
+                and (not categories or set(categories) & set(e.get("EventCategories", [])))
+                and (start is None or e["Date"] >= start)
+                and (end is None or e["Date"] <= end)
+            ),
+            key=lambda e: e["Date"],
+        )
+        offset = int(params.get("Marker", ["0"])[0])
+        size = int(params.get("MaxRecords", ["100"])[0])
+        if fail_at_page is not None and offset // size + 1 == fail_at_page:  # retries too
+            return query_error_response(request, 400, "InternalFailure", "try again", "Receiver")
+        page = shown[offset : offset + size]
+        more = str(offset + size) if offset + size < len(shown) else None
+        return AWSResponse(request.url, 200, {}, _Body(events_xml(page, more)))
 
     hooks.on("before-send.rds.DescribeEvents", answer)
-    return calls
+    return asked
+
+
+def notification(name: str, message: str, when: datetime, category: str = "notification") -> Any:
+    """An event of another kind than a restart, of the DB instance `name`."""
+    return {
+        "SourceIdentifier": name,
+        "SourceType": "db-instance",
+        "Message": message,
+        "EventCategories": [category],
+        "Date": when,
+    }
+
+
+def others_stopping(count: int, start: str) -> list[dict[str, Any]]:
+    """`count` other databases of the region (not offhours') stopping, a second apart from
+    `start`: RDS-EVENT-0087, in the notification category like a restart."""
+    first = instant(start)
+    return [
+        notification(f"other-{k}", "DB instance stopped", first + timedelta(seconds=k))
+        for k in range(count)
+    ]
 
 
 def refuse(hooks: Hooks, operation: str, name: str, code: str) -> list[str]:
@@ -414,6 +470,10 @@ def test_a_restart_by_rds_after_seven_days_is_stopped_again_and_a_person_is_resp
     assert dbs.state(arn) == "stopped"
     assert dbs.tags(arn)[HANDLED] == "2026-04-08T18:15:00Z fp"
     assert calls, "the events were read"
+    for params in calls:  # one database: a listing of its own notifications only
+        assert params["SourceType"] == ["db-instance" if kind == "db" else "db-cluster"]
+        assert params["SourceIdentifier"] == ["archive"]
+        assert params["EventCategories.EventCategory.1"] == ["notification"]
     # The event is still listed, but offhours has handled it: a person's start is respected.
     dbs.start(arn)
     run = invoke(at("2026-04-09T10:00:00"))
@@ -423,12 +483,7 @@ def test_a_restart_by_rds_after_seven_days_is_stopped_again_and_a_person_is_resp
 
 def test_a_restart_that_somebody_stopped_since_is_not_the_reason_it_runs(dbs, invoke, rds_hooks):
     arn = dbs.db("archive", MONTHLY, handled="2026-04-01T18:00:00Z")
-    stopped_by_hand = {
-        "SourceIdentifier": "archive",
-        "SourceType": "db-instance",
-        "Message": "DB instance stopped",
-        "Date": instant("2026-04-08T18:20:00"),
-    }
+    stopped_by_hand = notification("archive", "DB instance stopped", instant("2026-04-08T18:20:00"))
     show_events(rds_hooks, [restart_event(arn, "2026-04-08T18:01:00"), stopped_by_hand])
     run = invoke(at("2026-04-08T18:45:00"))  # and a person started it again at 18:30
     assert arn not in run.decisions
@@ -472,6 +527,136 @@ def test_a_restart_read_before_an_unreadable_page_is_not_acted_on(dbs, invoke, r
     assert dbs.state(arn) == "available"
     (warning,) = run.of_kind("rds-events-error")
     assert "InternalFailure" in warning["message"]
+
+
+def archives(dbs: Databases, count: int) -> list[str]:
+    """`count` databases up on the 1st only, stopped by offhours on April 1st at 18:00, now
+    running: RDS or a person started them."""
+    return [dbs.db(f"archive-{k}", MONTHLY, handled="2026-04-01T18:00:00Z") for k in range(count)]
+
+
+def test_the_event_listing_asks_for_notifications_only_and_is_not_filled_by_backups(
+    dbs, invoke, rds_hooks
+):
+    """The restarts (RDS-EVENT-0154, RDS-EVENT-0153) and the stops that end them are in the
+    notification category: the daily backups of a region never fill the listing."""
+    arns = archives(dbs, PER_DATABASE_LISTINGS + 1)  # one listing for all of them
+    backups = [
+        notification(f"db-{k}", "Finished DB Instance backup", when, "backup")
+        for k in range(300)
+        for day in range(2, 9)
+        for when in [instant(f"2026-04-0{day}T03:00:00") + timedelta(seconds=k)]
+    ]  # 2,100 backup events of 300 databases in the week: more than the page limit holds
+    asked = show_events(rds_hooks, [*backups, restart_event(arns[0], "2026-04-08T18:01:00")])
+    run = invoke(at("2026-04-08T18:15:00"))
+    assert decision(run, arns[0])["action"] == "stop" and dbs.state(arns[0]) == "stopped"
+    assert run.of_kind("rds-events-error") == []
+    (params,) = asked  # one page: the backups are not listed
+    categories = {k: v for k, v in params.items() if k.startswith("EventCategories.")}
+    assert categories == {"EventCategories.EventCategory.1": ["notification"]}
+    assert params["SourceType"] == ["db-instance"] and "SourceIdentifier" not in params
+    assert params["StartTime"] == ["2026-04-01T18:00:00Z"]  # since the oldest state tag
+
+
+def test_a_complete_event_listing_of_many_pages_still_stops_a_restarted_database(
+    dbs, invoke, rds_hooks
+):
+    arns = archives(dbs, PER_DATABASE_LISTINGS + 1)  # one listing for all of them
+    events = others_stopping(100 * (MAX_EVENT_PAGES - 1), "2026-04-05T18:00:00")
+    asked = show_events(rds_hooks, [*events, restart_event(arns[0], "2026-04-08T18:01:00")])
+    run = invoke(at("2026-04-08T18:15:00"))  # the restart is on the last page
+    line = decision(run, arns[0])
+    assert line["action"] == "stop" and line["outcome"] == "done"
+    assert line["reason"].startswith("RDS started it on its own at 2026-04-08T18:01:00Z")
+    assert dbs.state(arns[0]) == "stopped"
+    assert len(asked) == MAX_EVENT_PAGES and all("SourceIdentifier" not in p for p in asked)
+    assert run.of_kind("rds-events-error") == []
+    for arn in arns[1:]:  # started by a person: respected
+        assert arn not in run.decisions and dbs.state(arn) == "available"
+
+
+def test_a_cut_event_listing_trusts_no_restart(dbs, invoke, rds_hooks):
+    """A listing longer than the page limit: the restart read on its first page may have been
+    ended by a stop on a page not read, so it is not trusted, and a person's start stays."""
+    arns = archives(dbs, PER_DATABASE_LISTINGS + 1)
+    restart = restart_event(arns[0], "2026-04-08T18:01:00")
+    crowd = others_stopping(100 * MAX_EVENT_PAGES, "2026-04-08T18:02:00")  # a region at six
+    by_hand = notification("archive-0", "DB instance stopped", instant("2026-04-08T18:40:00"))
+    asked = show_events(rds_hooks, [restart, *crowd, by_hand])
+    run = invoke(at("2026-04-08T18:45:00"))  # and the person started it again at 18:42
+    assert arns[0] not in run.decisions
+    assert dbs.state(arns[0]) == "available"
+    assert len(asked) == MAX_EVENT_PAGES  # the limit holds
+    (warning,) = run.of_kind("rds-events-error")
+    assert warning["level"] == "WARNING"
+    assert "were not read to the end" in warning["message"]
+    assert (
+        f"{MAX_EVENT_PAGES} pages ({100 * MAX_EVENT_PAGES} events, up to " in (warning["message"])
+    )
+    assert f"the limit of {MAX_EVENT_PAGES} pages was reached" in warning["message"]
+    assert f"not recognised for the {len(arns)} databases concerned" in warning["message"]
+    (listing,) = warning["listings"]
+    assert listing["source_type"] == "db-instance" and listing["pages"] == MAX_EVENT_PAGES
+    assert listing["since"] == "2026-04-01T18:00:00Z"
+    assert run.result is not None and run.result["failed"] == 0
+
+
+def test_a_cut_event_listing_trusts_no_restart_when_every_database_is_read_in_full(
+    dbs, rds_hooks, caplog
+):
+    """The same rule where the run reads every database in full (the CLI, LogLevel DEBUG)."""
+    arns = archives(dbs, PER_DATABASE_LISTINGS + 1)
+    restart = restart_event(arns[0], "2026-04-08T18:01:00")
+    crowd = others_stopping(100 * MAX_EVENT_PAGES, "2026-04-08T18:02:00")
+    by_hand = notification("archive-0", "DB instance stopped", instant("2026-04-08T18:40:00"))
+    show_events(rds_hooks, [restart, *crowd, by_hand])
+    config = Config(regions=("us-east-1",), resources=("rds",))
+    with caplog.at_level("WARNING", logger="offhours.rds"):
+        report = service.run(
+            config, instant("2026-04-08T18:45:00"), clients=runtime.clients, catalog=None
+        )
+    outcomes = {o.decision.instance.id: o for t in report.targets for o in t.outcomes}
+    assert outcomes[arns[0]].decision.instance.auto_started is None
+    assert outcomes[arns[0]].outcome != "done" and dbs.state(arns[0]) == "available"
+    (warning,) = [r for r in caplog.records if getattr(r, "kind", "") == "rds-events-error"]
+    assert f"the limit of {MAX_EVENT_PAGES} pages was reached" in warning.getMessage()
+
+
+def test_an_event_page_that_fails_midway_trusts_no_restart(dbs, invoke, rds_hooks):
+    arns = archives(dbs, PER_DATABASE_LISTINGS + 1)
+    restart = restart_event(arns[0], "2026-04-08T18:01:00")
+    crowd = others_stopping(250, "2026-04-08T18:02:00")
+    by_hand = notification("archive-0", "DB instance stopped", instant("2026-04-08T18:40:00"))
+    asked = show_events(rds_hooks, [restart, *crowd, by_hand], fail_at_page=2)
+    run = invoke(at("2026-04-08T18:45:00"))
+    assert arns[0] not in run.decisions and dbs.state(arns[0]) == "available"
+    assert len(asked) >= 2
+    (warning,) = run.of_kind("rds-events-error")
+    assert "1 page (100 events, up to 2026-04-08T18:03:38Z) read" in warning["message"]
+    assert "a page could not be read" in warning["message"]
+    assert "InternalFailure" in warning["message"]
+    assert [listing["pages"] for listing in warning["listings"]] == [1]
+
+
+def test_time_running_out_while_listing_events_trusts_no_restart(dbs, invoke, rds_hooks):
+    from offhours.runtime import RESERVE_MS
+
+    arns = archives(dbs, PER_DATABASE_LISTINGS + 1)
+    restart = restart_event(arns[0], "2026-04-08T18:01:00")
+    crowd = others_stopping(250, "2026-04-08T18:02:00")
+    context = LambdaContext()
+    asked = show_events(rds_hooks, [restart, *crowd])
+
+    def late(**_: Any) -> None:
+        context.remaining_ms = RESERVE_MS - 1  # the first page took the last of the time
+
+    rds_hooks.on("after-call.rds.DescribeEvents", late)
+    run = invoke(at("2026-04-08T18:45:00"), context=context)
+    assert len(asked) == 1
+    assert arns[0] not in run.decisions and dbs.state(arns[0]) == "available"
+    (warning,) = run.of_kind("rds-events-error")
+    assert "1 page (100 events" in warning["message"]
+    assert "the run's time ran out" in warning["message"]
 
 
 def test_rds_lost_in_the_middle_of_the_stops_defers_the_rest_to_the_next_run(

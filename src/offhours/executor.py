@@ -13,10 +13,12 @@ once its state tag is written; an action whose tag could not be written in time 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from offhours.instance import Instance
 from offhours.override import override_tag_key
 from offhours.planner import Decision, Plan, Step, Verdict
 from offhours.resources import BatchResult, Gateway, PartialBatch, chunks
@@ -126,6 +128,8 @@ class Execution:
     outcomes: list[Outcome]
     endpoint_error: str | None = None
     calls: int = 0
+    # First fingerprints left to the caller (`defer_fingerprints`): id -> the tags to write.
+    fingerprints: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def execute(
@@ -136,12 +140,18 @@ def execute(
     may_call: Callable[[], bool] | None = None,
     may_record: Callable[[], bool] | None = None,
     notify: Notifier | None = None,
+    defer_fingerprints: bool = False,
+    gone: str | None = None,
 ) -> Execution:
     """Apply the plan. `may_call` is asked before every call that starts new work (the run's
     time budget); `may_record` before writing the state tags of instances just acted on.
     `notify` puts the notices of stops that are near (`offhours.notices`); after the actions,
     the state tags remember them, overrides get their instants pinned, and overrides that are
-    over lose their tags."""
+    over lose their tags. A state tag that already holds what would be written is not written
+    again. With `defer_fingerprints`, the first fingerprints (background work, a call per
+    instance) are not written here but returned, for the caller to write once every event of
+    the run has had its calls. `gone` says why the service went away earlier in the run:
+    nothing is attempted then."""
     state_key, fp_key = state_tag_key(tag_key), fingerprint_tag_key(tag_key)
     override_key = override_tag_key(tag_key)
 
@@ -173,7 +183,7 @@ def execute(
         return {state_key: handled_value(d.anchor, notice), fp_key: fp}
 
     calls = 0
-    endpoint_error: str | None = None
+    endpoint_error: str | None = gone
     record_budget = may_record if may_record is not None else may_call
 
     def attempt(ids: list[str], call: Callable[..., BatchResult], *args: Any) -> BatchResult:
@@ -186,6 +196,21 @@ def execute(
         except PartialBatch as exc:
             result, endpoint_error = exc.result, str(exc)
         calls += result.calls
+        return result
+
+    as_read = {d.instance.id: d.instance for d in plan.decisions}
+
+    def write(tags: dict[str, dict[str, str]], budget: Callable[[], bool] | None) -> BatchResult:
+        """Write each instance's tags, except where its tags already hold those values (an
+        `enforce` re-applying after a change by hand would rewrite A with itself)."""
+        same = [
+            i for i, wanted in tags.items() if _holds(as_read.get(i), wanted, state_key, fp_key)
+        ]
+        needed = {i: wanted for i, wanted in tags.items() if i not in same}
+        result = (
+            attempt(list(needed), gateway.tag_each, needed, budget) if needed else BatchResult()
+        )
+        result.succeeded += same
         return result
 
     operations: dict[Step, Callable[[list[str]], BatchResult]] = {
@@ -211,7 +236,7 @@ def execute(
                 if d.instance.id in done and d.anchor is not None
             }
             if values:
-                tagged.merge(attempt(list(values), gateway.tag_each, values, record_budget))
+                tagged.merge(write(values, record_budget))
     due = [d for d in plan.decisions if d.notice is not None]
     notice_failed: dict[str, str] = {}
     if due and notify is not None and endpoint_error is None and (may_call is None or may_call()):
@@ -227,19 +252,24 @@ def execute(
             # tag must go on saying so), and is added once the fingerprint tag is there.
             marked = d.instance.fingerprint is not None or says_fingerprinted(d.instance.handled)
             marks[d.instance.id] = {state_key: handled_value(current, d.notice, marked)}
-    if marks:
-        tagged.merge(attempt(list(marks), gateway.tag_each, marks, may_call))
-    forget = [d.instance.id for d in by_step[Step.FORGET]]
-    forgotten = (
-        attempt(forget, gateway.untag, forget, (state_key, fp_key), may_call) if forget else None
-    )
-    recorded = set(tagged.succeeded)
-    pending = {i: tags for i, tags in later.items() if i in recorded}
-    fingerprinted = (
-        set(attempt(list(pending), gateway.tag_each, pending, may_call).succeeded)
-        if pending
-        else set()
-    )
+    # Background work (adoptions, remembered notices, clean-up, first fingerprints) leaves the
+    # reserve of EC2's buckets to events (`offhours.pace`).
+    with background(gateway):
+        if marks:
+            tagged.merge(write(marks, may_call))
+        forget = [d.instance.id for d in by_step[Step.FORGET]]
+        forgotten = (
+            attempt(forget, gateway.untag, forget, (state_key, fp_key), may_call)
+            if forget
+            else None
+        )
+        recorded = set(tagged.succeeded)
+        pending = {i: tags for i, tags in later.items() if i in recorded}
+        fingerprinted = (
+            set(attempt(list(pending), gateway.tag_each, pending, may_call).succeeded)
+            if pending and not defer_fingerprints
+            else set()
+        )
 
     acted_ok = set(acted.succeeded)
 
@@ -276,11 +306,15 @@ def execute(
         notice = d.notice if d.instance.id in noticed else None
         return state_text(handled_value(d.anchor, notice, not later_fp), fp)
 
-    not_reached = (
-        f"not attempted: {gateway.service} could not be reached ({endpoint_error})"
-        if endpoint_error
-        else "not attempted: the run was near its time limit; the next run does it"
-    )
+    if endpoint_error:
+        not_reached = f"not attempted: {gateway.service} could not be reached ({endpoint_error})"
+    elif "rate" in (acted.deferred_reason, tagged.deferred_reason):
+        not_reached = (
+            f"not attempted: {gateway.service}'s rate limit left no time for it in this run "
+            "(throttling, not a fault of the instance); the next run does it"
+        )
+    else:
+        not_reached = "not attempted: the run was near its time limit; the next run does it"
     act_failed, act_skipped = acted.failed, set(acted.not_attempted)
     tag_failed, tag_skipped = tagged.failed, set(tagged.not_attempted)
     forget_failed = forgotten.failed if forgotten is not None else {}
@@ -368,7 +402,28 @@ def execute(
         else:
             outcome = _static(d)
         outcomes.append(_people(outcome, noticed, notice_failed, pinned, cleared, marks, recorded))
-    return Execution(outcomes, endpoint_error, calls)
+    return Execution(
+        outcomes, endpoint_error, calls, fingerprints=pending if defer_fingerprints else {}
+    )
+
+
+def _holds(instance: Instance | None, wanted: dict[str, str], state_key: str, fp_key: str) -> bool:
+    """Whether the instance's tags, as read in this run, already hold `wanted`."""
+    if instance is None:
+        return False
+    have = {state_key: instance.handled, fp_key: instance.fingerprint}
+    return all(key in have and have[key] == value for key, value in wanted.items())
+
+
+@contextmanager
+def background(gateway: Gateway) -> Iterator[None]:
+    """The gateway's calls inside are background work, where the gateway paces its calls."""
+    pacer = getattr(gateway, "pacer", None)
+    if pacer is None:
+        yield
+        return
+    with pacer.background():
+        yield
 
 
 def _people(

@@ -58,7 +58,14 @@ from offhours.schedule import (
     ScheduleError,
     iso,
 )
-from offhours.state import fingerprint, read_anchor, read_notice, says_fingerprinted, shown
+from offhours.state import (
+    fingerprint,
+    handled_value,
+    read_anchor,
+    read_notice,
+    says_fingerprinted,
+    shown,
+)
 from offhours.timeline import timeline
 
 KMS_HINT = (
@@ -346,7 +353,38 @@ def decide(
             )
     if settings.notice_minutes > 0:
         decision = _with_notice(decision, at, settings, r, override)
+    if (
+        decision.step is Step.NONE
+        and decision.verdict is Verdict.UNCHANGED
+        and is_quiet(decision)
+        and (anchor := _first_fingerprint_due(instance, at, r)) is not None
+    ):
+        decision = replace(decision, step=Step.MARK, anchor=anchor)
     return decision
+
+
+def _first_fingerprint_due(instance: Instance, at: datetime, r: Reading) -> datetime | None:
+    """A, when the instance's state tag is believed and plain (no notice remembered in it) but
+    its fingerprint tag was never written: adopted in a run whose time or rate limits ran out
+    before its fingerprint (background work), or handled by an earlier version. Its decision
+    is then to record A as it is (no call: it holds already) and, as background work, the
+    fingerprint, so that deferred fingerprints are finished by the next runs."""
+    if (
+        instance.fingerprint is not None
+        or instance.untagged
+        or instance.override is not None
+        or instance.skip_reason is not None
+        or r.opt_out
+        or r.schedule is None
+        or instance.handled is None
+    ):
+        return None
+    handled, _, _, newer = _trust(instance, at)
+    if handled is None or newer:
+        return None
+    if handled_value(handled, None, fingerprinted=False) != instance.handled:
+        return None
+    return handled
 
 
 def _kind(instance: Instance) -> str:
@@ -728,7 +766,14 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
     """Whether the decision for an instance known only by its tags (value, state tags) depends
     on anything else: its state, the reasons it is never touched, and so on. When it does not,
     the decision is "nothing to do, nothing to say" (a DEBUG line) whatever those are: the run
-    need not read the instance (`offhours.service`); a test checks this against `decide`."""
+    need not read the instance (`offhours.service`); a test checks this against `decide`. A
+    first fingerprint still to write (`_first_fingerprint_due`) is something to do."""
+    return _needs_details(instance, at, settings, reading) or (
+        _first_fingerprint_due(instance, at, reading) is not None
+    )
+
+
+def _needs_details(instance: Instance, at: datetime, settings: Settings, reading: Reading) -> bool:
     if instance.override is not None:
         return True  # a person's request: it may act, and it is always said
     if instance.skip_reason is not None and not instance.untagged and not reading.opt_out:

@@ -132,7 +132,7 @@ def zero_counts() -> dict[str, int]:
 
 
 # Put when not zero: they change at events, so they cost for a few hours a month.
-SPARSE_METRICS = frozenset({"started", "stopped", "failed", "deferred_targets"})
+SPARSE_METRICS = frozenset({"started", "stopped", "failed", "deferred_targets", "deferred_work"})
 
 
 def detailed_metrics() -> bool:
@@ -160,18 +160,26 @@ def emit_by_resource(by_resource: dict[str, dict[str, int]]) -> None:
                 metric.add_dimension(name="resource", value=kind)
 
 
-def emit(counts: dict[str, int], deferred_targets: int = 0, *, reconciled: bool = True) -> None:
+def emit(
+    counts: dict[str, int],
+    deferred_targets: int = 0,
+    *,
+    reconciled: bool = True,
+    deferred_work: int = 0,
+) -> None:
     """The run's metrics. A custom metric costs $0.30 a month for every hour in which it gets
     data, so by default (DESIGN §5, the README's cost table):
 
     - `failed` at every run that reconciled, zeros included: the failed-actions alarm, and the
       heartbeat (its samples are the completed runs);
-    - `started`, `stopped`, `failed` and `deferred_targets` whenever they are not zero.
+    - `started`, `stopped`, `failed`, `deferred_targets` and `deferred_work` (decisions and
+      first fingerprints left for the next run: the run's time or AWS's rate limits ran out)
+      whenever they are not zero.
 
     `DetailedMetrics` (env DETAILED_METRICS) puts all of them at every run. The scheduler in
     fan-out mode (`reconciled` False) does not feed the heartbeat: the workers do."""
     detailed = detailed_metrics()
-    values = {**counts, "deferred_targets": deferred_targets}
+    values = {**counts, "deferred_targets": deferred_targets, "deferred_work": deferred_work}
     for key, value in values.items():
         if detailed or (value and key in SPARSE_METRICS) or (key == "failed" and reconciled):
             metrics.add_metric(name=key, unit=MetricUnit.Count, value=value)
@@ -184,7 +192,11 @@ def summarise(
     details = report.details()
     by_resource = report.by_resource()
     if emit_metrics:
-        emit(counts, details.get("deferred_targets", 0))
+        emit(
+            counts,
+            details.get("deferred_targets", 0),
+            deferred_work=details.get("deferred", 0) + details.get("background_deferred", 0),
+        )
         emit_by_resource(by_resource)
     stamp = iso(report.at)
     summary = {
@@ -223,6 +235,8 @@ def reconcile(
         own_account=own_account(context),
         may_call=lambda: context.get_remaining_time_in_millis() > RESERVE_MS,
         may_record=lambda: context.get_remaining_time_in_millis() > RECORD_RESERVE_MS,
+        time_left=lambda: (context.get_remaining_time_in_millis() - RESERVE_MS) / 1000,
+        record_slack=(RESERVE_MS - RECORD_RESERVE_MS) / 1000,
         on_outcome=log_outcome,
         on_target_error=log_target_error,
         targets=targets,
@@ -232,10 +246,27 @@ def reconcile(
         keep=lambda outcome: False,
     )
     for t in report.targets:
-        if t.deferred:
-            logger.warning(
-                f"target {t.target}: not reached, the run was near its time limit; "
-                "the next run does it",
-                extra={"kind": "target-deferred", **target_fields(t.target)},
+        if not t.deferred:
+            continue
+        left, later = t.tallies.get("deferred", 0), t.tallies.get("background_deferred", 0)
+        if left or later:
+            message = (
+                f"target {t.target}: {left} decision(s) and {later} first fingerprint(s) left "
+                "for the next run (the run's time, or AWS's rate limits, ran out: throttling is "
+                "not a failure); the next runs finish them"
             )
+        else:
+            message = (
+                f"target {t.target}: not reached, the run was near its time limit; "
+                "the next run does it"
+            )
+        logger.warning(
+            message,
+            extra={
+                "kind": "target-deferred",
+                **target_fields(t.target),
+                "deferred": left,
+                "background_deferred": later,
+            },
+        )
     return report

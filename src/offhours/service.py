@@ -19,9 +19,19 @@ from botocore.exceptions import ClientError
 
 from offhours.aws import Clients
 from offhours.config import Config, region_problem
-from offhours.executor import Execution, Notifier, Outcome, Outcomes, dry_run, execute
+from offhours.executor import (
+    ACTING,
+    Execution,
+    Notifier,
+    Outcome,
+    Outcomes,
+    background,
+    dry_run,
+    execute,
+)
 from offhours.instance import Instance
 from offhours.language import CatalogLike
+from offhours.pace import Pacer, buckets_for
 from offhours.planner import (
     Decision,
     Plan,
@@ -33,7 +43,7 @@ from offhours.planner import (
     plan_groups,
     read_value,
 )
-from offhours.resources import EndpointUnavailable, Gateway, OutOfTime
+from offhours.resources import EndpointUnavailable, Gateway, OutOfTime, PartialBatch
 from offhours.resources.ec2 import DETAILS_BATCH, Ec2Gateway
 
 COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
@@ -161,6 +171,8 @@ class _Budget(NamedTuple):
     read_all: bool
     keep: Callable[[Outcome], bool] | None
     notify: Notifier | None
+    time_left: Callable[[], float] | None = None  # seconds before new calls must stop
+    record_slack: float = 0.0  # the seconds more that an action's state tags may take
 
 
 OutcomeSink = Callable[[Outcome], None]
@@ -200,6 +212,27 @@ def reconcile_target(
     is counted.
     """
     report = TargetReport(target)
+    # Decisions wait here across the slices of the run, so that an event shared by many
+    # instances is one call per batch, and background work follows every event's calls.
+    acting: list[Decision] = []
+    background: list[Decision] = []
+    fingerprints: dict[str, dict[str, str]] = {}
+    gone: list[str] = []  # the service went away in the middle of the run: why
+
+    def take(decisions: list[Decision]) -> None:
+        for d in decisions:
+            urgent = d.step in ACTING or d.override_pin is not None or d.override_clear
+            (acting if urgent else background).append(d)
+        if len(acting) >= FLUSH_ACTING:
+            flush(acting)
+        if len(background) >= FLUSH_BACKGROUND:  # memory stays bounded in a huge first run
+            flush(acting)
+            flush(background)
+
+    def flush(decisions: list[Decision]) -> None:
+        batch = decisions[:]
+        decisions.clear()
+        apply(batch)
 
     def apply(decisions: list[Decision]) -> None:
         if not decisions:
@@ -215,7 +248,12 @@ def reconcile_target(
                 may_call=may_call,
                 may_record=may_record,
                 notify=notify,
+                defer_fingerprints=True,
+                gone=gone[0] if gone else None,
             )
+            if execution.endpoint_error is not None and not gone:
+                gone.append(execution.endpoint_error)
+            fingerprints.update(execution.fingerprints)
         report.calls += execution.calls
         if execution.endpoint_error is not None and report.error is None:
             report.error = (
@@ -244,7 +282,7 @@ def reconcile_target(
     try:
         if read_all:
             for page in gateway.pages(may_call, at):
-                apply(decide(page))
+                take(decide(page))
                 if report.error is not None:
                     break
             return report
@@ -289,18 +327,49 @@ def reconcile_target(
                 report.tallies["deferred"] += len(needed) - start
                 break
             instances = gateway.details(needed[start : start + SLICE])
-            apply(decide(instances))
+            take(decide(instances))
             if report.error is not None:
                 break
     except OutOfTime:
         report.deferred = True
+    finally:  # what was decided is applied (or counted deferred), whatever cut the reading
+        flush(acting)
+        flush(background)
+        if fingerprints and not gone and report.error is None:
+            _write_fingerprints(gateway, fingerprints, may_call, report)
     if report.tallies.get("deferred"):
         report.deferred = True  # some work was left for the next run: the alarm says so
     return report
 
 
-# Instances read, planned and applied together: a DescribeInstances call by id.
+# Instances read and planned together: a DescribeInstances call by id.
 SLICE = DETAILS_BATCH
+# Acting decisions applied together (batches of the gateway's size, across slices), and the
+# background decisions kept waiting at most (then applied, after the acting ones so far).
+FLUSH_ACTING = 1000
+FLUSH_BACKGROUND = 5000
+
+
+def _write_fingerprints(
+    gateway: Gateway,
+    fingerprints: dict[str, dict[str, str]],
+    may_call: Callable[[], bool] | None,
+    report: TargetReport,
+) -> None:
+    """The first fingerprints of the run (a call per instance: background work, after every
+    event's calls, leaving the reserve of the rate limits to events). Those the run cannot
+    write are counted (`background_deferred`) and written at a later run: until then the state
+    tag reads as one written by an earlier version."""
+    with background(gateway):
+        try:
+            result = gateway.tag_each(fingerprints, may_call)
+        except PartialBatch as exc:
+            result = exc.result
+            report.error = report.error or f"{gateway.service} went away: {exc}"
+    report.calls += result.calls
+    left = len(result.not_attempted) + len(result.failed)
+    if left:
+        report.tallies["background_deferred"] += left
 
 
 def _quiet(c: Counter[str], skipped: bool, count: int = 1) -> None:
@@ -326,11 +395,15 @@ def run(
     targets: list[Target] | None = None,
     read_all: bool = True,
     keep: Callable[[Outcome], bool] | None = None,
+    time_left: Callable[[], float] | None = None,
+    record_slack: float = 0.0,
 ) -> RunReport:
     """Reconcile every target of `config` (or the `targets` given) at the run's time `at`,
     up to MAX_PARALLEL_TARGETS side by side, in an order that turns from run to run. One
     failing target never stops the others. `catalog_error` says why the deployment's catalogue
-    could not be loaded, if it could not."""
+    could not be loaded, if it could not. `time_left` (seconds before new calls must stop) is how
+    long a call may wait for its rate limit's tokens (`offhours.pace`); `record_slack` is the
+    longer wait allowed to the state tags of an action just done."""
     settings = Settings(
         tag_key=config.tag_key,
         default_timezone=config.default_timezone,
@@ -345,7 +418,7 @@ def run(
     chosen = rotated(targets_of(config, own_account) if targets is None else targets, at)
     clients.configure(config.member_role_name, config.member_external_id)
     notify = _notifier(config, clients) if config.notice_minutes > 0 and not is_dry else None
-    budget = _Budget(may_call, may_record, read_all, keep, notify)
+    budget = _Budget(may_call, may_record, read_all, keep, notify, time_left, record_slack)
 
     def one(target: Target) -> TargetReport:
         if may_call is not None and not may_call():
@@ -418,10 +491,21 @@ def _run_target(
 
 
 def gateway_for(
-    kind: str, target: Target, config: Config, clients: Clients, own_account: str
+    kind: str,
+    target: Target,
+    config: Config,
+    clients: Clients,
+    own_account: str,
+    budget: _Budget | None = None,
 ) -> Gateway:
-    """The gateway of one resource kind in one target."""
+    """The gateway of one resource kind in one target, pacing its calls to the target's rate
+    limits within the run's time (`budget`)."""
     account = target.account or own_account
+    pacer = Pacer(
+        buckets_for(kind, account, target.region),
+        budget.time_left if budget is not None else None,
+        record_slack=budget.record_slack if budget is not None else 0.0,
+    )
     if kind == "rds":
         from offhours.resources.rds import RdsGateway
 
@@ -431,12 +515,14 @@ def gateway_for(
             tag_key=config.tag_key,
             region=target.region,
             account=account,
+            pacer=pacer,
         )
     return Ec2Gateway(
         clients.ec2(target.region, target.account),
         tag_key=config.tag_key,
         region=target.region,
         account=account,
+        pacer=pacer,
     )
 
 
@@ -455,7 +541,7 @@ def _run_kind(
     service = "EC2" if kind == "ec2" else kind.upper()
     named = f"target {target}" if kind == "ec2" else f"target {target} ({service})"
     try:
-        gateway = gateway_for(kind, target, config, clients, own_account)
+        gateway = gateway_for(kind, target, config, clients, own_account, budget)
         return reconcile_target(
             target,
             gateway,

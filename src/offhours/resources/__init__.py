@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionError as BotoConnectionError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 if TYPE_CHECKING:
     from offhours.instance import Instance
@@ -67,8 +71,12 @@ class BatchResult:
     not_attempted: list[str] = field(default_factory=list)
     calls: int = 0
     request_ids: dict[str, str] = field(default_factory=dict)  # id -> the call's request id
+    # Why some were not attempted: "time" (the run's budget), "rate" (the service's rate limit
+    # left no time in this run), or None.
+    deferred_reason: str | None = None
 
     def merge(self, other: BatchResult) -> None:
+        self.deferred_reason = self.deferred_reason or other.deferred_reason
         self.succeeded += other.succeeded
         self.failed.update(other.failed)
         self.not_attempted += other.not_attempted

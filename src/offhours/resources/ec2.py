@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from offhours.instance import ASG_TAG, EC2_INSTANCE, Instance, fingerprint_tag_key, state_tag_key
 from offhours.override import override_tag_key
+from offhours.pace import THROTTLING_CODES, Pacer, buckets_for
 from offhours.resources import (
     CONNECTION_ERRORS,
     WHOLE_BATCH_ERRORS,
@@ -59,6 +60,10 @@ DEFAULT_BATCH_SIZE = 100
 # Instances read by id in one DescribeInstances request: EC2 takes at most 200 filter values a
 # request, and the state filter has five.
 DETAILS_BATCH = 195
+# Throttle answers (each after botocore's own retries) one operation takes, each followed by a
+# wait for the bucket, before its remaining batches are left to the next run. Few: every
+# retry botocore makes draws on the client's retry quota, which is not a rate limiter.
+MAX_THROTTLES = 3
 
 
 def ec2_skip(
@@ -103,6 +108,7 @@ class Ec2Gateway:
         region: str = "",
         account: str = "",
         batch_size: int = DEFAULT_BATCH_SIZE,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = client
         self.tag_key = tag_key
@@ -112,12 +118,36 @@ class Ec2Gateway:
         self.region = region or client.meta.region_name
         self.account = account
         self.batch_size = batch_size
+        # EC2's rate limits, modelled per account and region (`offhours.pace`): without a
+        # pacer from the run, no time limit (a workstation waits as long as EC2 needs).
+        self.pacer = pacer or Pacer(buckets_for("ec2", self.account, self.region))
 
     # -- reading -----------------------------------------------------------------------------
 
     def resource_type(self, resource_id: str) -> str:
         del resource_id
         return EC2_INSTANCE
+
+    def _paced(self, pages: Any, api: str) -> Iterator[Any]:
+        """The pages of a listing, each request paced to EC2's bucket for `api`. A listing
+        whose next page cannot be had in this run's time raises `OutOfTime`: what was read is
+        not complete, and nothing is decided from it."""
+        iterator = iter(pages)
+        while True:
+            if not self.pacer.acquire(api):
+                raise OutOfTime(f"EC2's rate limit for {api} left no time to finish the listing")
+            try:
+                page = next(iterator)
+            except StopIteration:
+                return
+            except ClientError as exc:
+                if error_of(exc)[0] not in THROTTLING_CODES:
+                    raise
+                self.pacer.throttled(api)
+                raise OutOfTime(f"EC2 throttled {api} beyond its retries") from exc
+            finally:
+                self.pacer.settle(api)
+            yield page
 
     def tagged(self, may_call: Callable[[], bool] | None = None) -> dict[str, TagSet]:
         """Every instance that carries the schedule tag or a state tag, with those tags only:
@@ -142,7 +172,7 @@ class Ec2Gateway:
             PaginationConfig={"PageSize": 1000},
         )
         try:
-            for page in pages:
+            for page in self._paced(pages, "DescribeTags"):
                 for tag in page.get("Tags", []):
                     slot = keys.get(tag.get("Key", ""))
                     if slot is None or tag.get("ResourceType") != "instance":
@@ -173,7 +203,7 @@ class Ec2Gateway:
             try:  # a page holds reservations, not instances: follow every page
                 raw = [
                     i
-                    for page in pages
+                    for page in self._paced(pages, "DescribeInstances")
                     for r in page.get("Reservations", [])
                     for i in r.get("Instances", [])
                 ]
@@ -217,7 +247,7 @@ class Ec2Gateway:
         try:
             return {
                 i["InstanceId"]
-                for page in pages
+                for page in self._paced(pages, "DescribeInstances")
                 for r in page.get("Reservations", [])
                 for i in r.get("Instances", [])
             }
@@ -254,7 +284,7 @@ class Ec2Gateway:
             PaginationConfig={"PageSize": 1000},
         )
         try:
-            for page in pages:
+            for page in self._paced(pages, "DescribeInstances"):
                 raw = [i for r in page.get("Reservations", []) for i in r.get("Instances", [])]
                 spot_types = self._spot_types(raw)
                 for item in raw:
@@ -316,7 +346,9 @@ class Ec2Gateway:
     # -- changing ----------------------------------------------------------------------------
 
     def start(self, ids: Sequence[str], may_call: Callable[[], bool] | None = None) -> BatchResult:
-        return self._batched(lambda b: self.client.start_instances(InstanceIds=b), ids, may_call)
+        return self._batched(
+            lambda b: self.client.start_instances(InstanceIds=b), ids, may_call, "StartInstances"
+        )
 
     def stop(
         self,
@@ -327,9 +359,14 @@ class Ec2Gateway:
     ) -> BatchResult:
         if hibernate:
             return self._batched(
-                lambda b: self.client.stop_instances(InstanceIds=b, Hibernate=True), ids, may_call
+                lambda b: self.client.stop_instances(InstanceIds=b, Hibernate=True),
+                ids,
+                may_call,
+                "StopInstances",
             )
-        return self._batched(lambda b: self.client.stop_instances(InstanceIds=b), ids, may_call)
+        return self._batched(
+            lambda b: self.client.stop_instances(InstanceIds=b), ids, may_call, "StopInstances"
+        )
 
     def tag(
         self,
@@ -340,7 +377,7 @@ class Ec2Gateway:
         """Write the same `tags` (key to value) on every instance of `ids`."""
         pairs: list[Any] = [{"Key": k, "Value": v} for k, v in tags.items()]
         return self._batched(
-            lambda b: self.client.create_tags(Resources=b, Tags=pairs), ids, may_call
+            lambda b: self.client.create_tags(Resources=b, Tags=pairs), ids, may_call, "CreateTags"
         )
 
     def tag_each(
@@ -374,7 +411,7 @@ class Ec2Gateway:
         """Remove the tags `keys` (whatever their values) from every instance of `ids`."""
         pairs: list[Any] = [{"Key": k} for k in keys]
         return self._batched(
-            lambda b: self.client.delete_tags(Resources=b, Tags=pairs), ids, may_call
+            lambda b: self.client.delete_tags(Resources=b, Tags=pairs), ids, may_call, "DeleteTags"
         )
 
     def _batched(
@@ -382,12 +419,23 @@ class Ec2Gateway:
         call: Callable[[list[str]], Any],
         ids: Sequence[str],
         may_call: Callable[[], bool] | None,
+        api: str,
     ) -> BatchResult:
+        """`call` over `ids` in batches, each paced to EC2's buckets for `api` (the request
+        bucket, and the resource bucket of StartInstances and StopInstances). A batch that EC2
+        throttles anyway waits for its bucket and is tried again; what the run's time cannot
+        take is `not_attempted` (deferred to the next run), never failed."""
         result = BatchResult()
         pending = deque(chunks(ids, self.batch_size))
+        recording = api in ("CreateTags", "DeleteTags")
+        throttles = 0
         while pending:
             batch = pending.popleft()
             if may_call is not None and not may_call():
+                result.deferred_reason = "time"
+            elif not self.pacer.acquire(api, len(batch), recording=recording):
+                result.deferred_reason = "rate"
+            if result.deferred_reason is not None:
                 result.not_attempted += batch
                 for rest in pending:
                     result.not_attempted += rest
@@ -396,7 +444,17 @@ class Ec2Gateway:
             try:
                 response = call(batch)
             except ClientError as exc:
+                self.pacer.settle(api)
                 code, message = error_of(exc)
+                if code in THROTTLING_CODES and throttles < MAX_THROTTLES:
+                    throttles += 1  # other callers share the bucket: wait for it, try again
+                    self.pacer.throttled(api)
+                    pending.appendleft(batch)
+                    continue
+                if code in THROTTLING_CODES:
+                    result.deferred_reason = "rate"
+                    result.not_attempted += batch
+                    continue
                 request_id = request_id_of(exc.response)
                 for instance_id in batch:
                     result.request_ids[instance_id] = request_id
@@ -417,6 +475,7 @@ class Ec2Gateway:
                 for instance_id in batch:
                     result.failed[instance_id] = (type(exc).__name__, str(exc))
                 continue
+            self.pacer.settle(api)
             result.succeeded += batch
             request_id = request_id_of(response)
             for instance_id in batch:

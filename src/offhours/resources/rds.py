@@ -22,6 +22,14 @@ and rules as EC2 instances (DESIGN §8). A resource's id is its ARN.
   read when a database that the schedule wants stopped may have been started so, and the
   restart time is given to the planner (`Instance.auto_started`), which stops it again. A stop
   of the database after the restart (by anyone) means that the restart is over.
+- Listings that are cut short are not trusted (DESIGN §3). The tagging and Describe listings
+  are read to the end or raise (a page that fails, `OutOfTime`), so nothing is decided from
+  part of them. An events listing asks only for the `notification` category (the restarts,
+  and the stops RDS-EVENT-0087 / RDS-EVENT-0150, are all in it), one listing per source type,
+  or one per database where few are concerned; one that is cut (MAX_EVENT_PAGES pages read
+  with more to come, a page that failed, the run's time ran out) trusts none of its restarts:
+  the databases it concerns are taken as started by a person, and a warning
+  (`rds-events-error`) says how far it got.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +45,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from offhours.instance import Instance
 from offhours.override import override_tag_key
+from offhours.pace import THROTTLING_CODES, Pacer, buckets_for
 from offhours.resources import (
     CONNECTION_ERRORS,
     BatchResult,
@@ -48,7 +58,7 @@ from offhours.resources import (
     error_of,
     request_id_of,
 )
-from offhours.schedule import DesiredState
+from offhours.schedule import DesiredState, iso
 from offhours.state import fingerprint_tag_key, read_anchor, state_tag_key
 
 if TYPE_CHECKING:
@@ -59,13 +69,22 @@ DB = "rds:db"
 CLUSTER = "rds:cluster"
 STATES = {"available": "running", "stopped": "stopped"}
 DEFAULT_BATCH_SIZE = 20
+# Throttle answers (each after botocore's retries) before the rest is left to the next run.
+MAX_THROTTLES = 3
 WORKERS = 4  # calls side by side: RDS has no batch call
 DESCRIBE_BATCH = 100  # ARNs in one Describe call's filter
 # RDS keeps its events for 14 days: a restart older than that cannot be recognised.
 EVENT_HORIZON = timedelta(days=14)
 AUTO_START = "exceeding the maximum allowed time being stopped"
 SOURCE_TYPES = {"db-instance": DB, "db-cluster": CLUSTER}
-MAX_EVENT_PAGES = 20  # a bound on what one run reads of a region's events
+MAX_EVENT_PAGES = 20  # a bound on what one listing reads: more to read, and it is not trusted
+EVENT_PAGE_SIZE = 100  # DescribeEvents' largest page
+# The one category the events offhours reads belong to (RDS's event tables): the restarts
+# (RDS-EVENT-0154, RDS-EVENT-0153) and the stops that end them (RDS-EVENT-0087, RDS-EVENT-0150).
+EVENT_CATEGORIES = ("notification",)
+# Up to this many databases of one source type to look at: one listing each (SourceIdentifier),
+# which reads their own events only; more: one listing of the source type.
+PER_DATABASE_LISTINGS = 3
 
 # Engines whose DB instances RDS can stop (RDS for ... ; Aurora instances belong to a cluster).
 INSTANCE_ENGINES = (
@@ -173,6 +192,51 @@ def cluster_skip(item: Any) -> str | None:
     return None
 
 
+@dataclass
+class EventListing:
+    """One DescribeEvents listing: the events of a source type since `first`, of one database
+    (`identifier`) or of all; the databases whose restarts it may show (`feeds`), and how far
+    it got. `cut` says why it was not read to the end (None: it was)."""
+
+    source: str
+    first: datetime
+    feeds: frozenset[str]
+    identifier: str | None = None
+    pages: int = 0
+    events: int = 0
+    reached: datetime | None = None  # the latest event read
+    cut: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "source_type": self.source,
+            "source_identifier": self.identifier,
+            "since": iso(self.first),
+            "pages": self.pages,
+            "events": self.events,
+            "reached": iso(self.reached) if self.reached else None,
+            "databases": len(self.feeds),
+            "cut": self.cut,
+        }
+
+    def describe(self) -> str:
+        of = f" of {self.identifier}" if self.identifier else ""
+        pages = f"{self.pages} page{'' if self.pages == 1 else 's'}"
+        events = f"{self.events} event{'' if self.events == 1 else 's'}"
+        reached = f", up to {iso(self.reached)}" if self.reached else ""
+        return (
+            f"{self.source} events{of} since {iso(self.first)}: {pages} ({events}{reached}) "
+            f"read, then {self.cut}"
+        )
+
+
+def _event_time(event: Any) -> datetime | None:
+    when = event.get("Date")
+    if not isinstance(when, datetime):
+        return None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 class RdsGateway:
     """RDS for one account and region. `client` is a boto3 RDS client, `tagging` a Resource
     Groups Tagging API client of the same account and region, both built by the caller."""
@@ -191,6 +255,7 @@ class RdsGateway:
         account: str = "",
         batch_size: int = DEFAULT_BATCH_SIZE,
         workers: int = WORKERS,
+        pacer: Pacer | None = None,
     ) -> None:
         self.client = client
         self.tagging = tagging
@@ -202,8 +267,11 @@ class RdsGateway:
         self.account = account
         self.batch_size = batch_size
         self.workers = workers
+        # RDS's rate limit (one bucket for the account-region's RDS API: `offhours.pace`).
+        self.pacer = pacer or Pacer(buckets_for("rds", self.account, self.region))
         self._listed: dict[str, TagSet] = {}
         self._auto: dict[tuple[str, str], datetime] = {}
+        self._may_call: MayCall = None  # the run's budget, as `tagged` was given it
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -214,6 +282,7 @@ class RdsGateway:
         """Every DB instance and cluster that carries the schedule tag or the state tag, with
         offhours' tags: two filtered listings of the Resource Groups Tagging API."""
         keys = {self.tag_key: 0, self.state_key: 1, self.fp_key: 2, self.override_key: 3}
+        self._may_call = may_call
         found: dict[str, TagSet] = {}
         paginator = self.tagging.get_paginator("get_resources")
         try:
@@ -243,9 +312,9 @@ class RdsGateway:
 
     def amend(self, entries: list[tuple[Instance, Reading]], at: datetime) -> None:
         """Look for starts by RDS after seven days stopped, when a database that the schedule
-        wants stopped and that offhours has handled since the last event may have had one (a
-        DescribeEvents listing of that source type, since the oldest of their state tags)."""
-        since: dict[str, datetime] = {}
+        wants stopped and that offhours has handled since the last event may have had one
+        (DescribeEvents, since each one's state tag)."""
+        since: dict[tuple[str, str], datetime] = {}
         for instance, reading in entries:
             if reading.desired is not DesiredState.STOPPED or instance.untagged:
                 continue
@@ -254,8 +323,8 @@ class RdsGateway:
                 continue
             if reading.event is not None and reading.event.at > anchor:
                 continue  # the event applies anyway
-            kind = split_arn(instance.id)[0]
-            since[kind] = min(anchor, since.get(kind, anchor))
+            key = split_arn(instance.id)
+            since[key] = min(anchor, since.get(key, anchor))
         if not since:
             return
         self._auto = self.auto_starts(since, at)
@@ -263,54 +332,103 @@ class RdsGateway:
             instance.auto_started = self._auto.get(split_arn(instance.id))
 
     def auto_starts(
-        self, since: dict[str, datetime], at: datetime
+        self, since: dict[tuple[str, str], datetime], at: datetime
     ) -> dict[tuple[str, str], datetime]:
         """The databases that RDS started on its own after seven days stopped, between
-        `since[kind]` and `at`, and not stopped since: (type, identifier) to the time of that
-        start. The events only serve this rule: when they cannot be read, a warning says so
-        and the run goes on (a restart is then taken for a person's start, which is safe)."""
-        starts: dict[tuple[str, str], datetime] = {}
-        stops: dict[tuple[str, str], datetime] = {}
-        for source, kind in SOURCE_TYPES.items():
-            if kind not in since:
+        `since[(type, identifier)]` and `at`, and not stopped since: (type, identifier) to the
+        time of that start. The events only serve this rule: a listing that is not read to the
+        end (a page limit, a page that failed, the run's time) trusts none of its restarts, a
+        warning says so, and the run goes on (those restarts are taken for a person's start,
+        which is safe: a stop on an unread page could have ended them)."""
+        found: dict[tuple[str, str], datetime] = {}
+        cut: list[EventListing] = []
+        for listing in self._listings(since, at):
+            kind = SOURCE_TYPES[listing.source]
+            starts: dict[tuple[str, str], datetime] = {}
+            stops: dict[tuple[str, str], datetime] = {}
+            for event in self._events(listing, at):
+                when = _event_time(event)
+                if when is None:
+                    continue
+                listing.reached = max(when, listing.reached or when)
+                name = str(event.get("SourceIdentifier", ""))
+                if name not in listing.feeds or not since[(kind, name)] < when <= at:
+                    continue
+                if SOURCE_TYPES.get(event.get("SourceType")) != kind:
+                    continue
+                key = (kind, name)
+                message = str(event.get("Message", "")).lower()
+                if AUTO_START in message:
+                    starts[key] = max(when, starts.get(key, when))
+                elif "stop" in message:  # anyone's stop since: the restart is over
+                    stops[key] = max(when, stops.get(key, when))
+            if listing.cut is not None:
+                cut.append(listing)
                 continue
-            first = max(since[kind], at - EVENT_HORIZON)
-            seen: dict[tuple[str, str], datetime] = {}  # this source's starts, kept if read whole
-            try:
-                for event in self._events(source, first, at):
-                    when = event.get("Date")
-                    if not isinstance(when, datetime):
-                        continue
-                    when = when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
-                    if not first < when <= at or SOURCE_TYPES.get(event.get("SourceType")) != kind:
-                        continue
-                    key = (kind, str(event.get("SourceIdentifier", "")))
-                    message = str(event.get("Message", "")).lower()
-                    if AUTO_START in message:
-                        seen[key] = max(when, seen.get(key, when))
-                    elif "stop" in message:  # anyone's stop since: the restart is over
-                        stops[key] = max(when, stops.get(key, when))
-            except (ClientError, BotoCoreError) as exc:
-                log.warning(
-                    f"RDS events of {self.account or 'this account'}/{self.region} cannot be "
-                    f"read ({exc}): a start by RDS after seven days stopped is not recognised "
-                    "in this run",
-                    extra={"kind": "rds-events-error", "region": self.region},
-                )
-                continue  # a stop on an unread page could cancel a start read before it
-            starts.update(seen)
-        return {k: t for k, t in starts.items() if k not in stops or stops[k] < t}
+            found.update((k, t) for k, t in starts.items() if k not in stops or stops[k] < t)
+        if cut:
+            concerned = sum(len(listing.feeds) for listing in cut)
+            log.warning(
+                f"RDS events of {self.account or 'this account'}/{self.region} were not read "
+                f"to the end: {'; '.join(listing.describe() for listing in cut)}. A start by "
+                f"RDS after seven days stopped is not recognised for the {concerned} "
+                f"database{'' if concerned == 1 else 's'} concerned in this run (each is taken "
+                "for a person's start)",
+                extra={
+                    "kind": "rds-events-error",
+                    "region": self.region,
+                    "account": self.account,
+                    "listings": [listing.record() for listing in cut],
+                },
+            )
+        return found
 
-    def _events(self, source: str, first: datetime, at: datetime) -> Iterator[Any]:
-        """The events of one source type, at most MAX_EVENT_PAGES pages of them."""
-        pages = self.client.get_paginator("describe_events").paginate(
-            SourceType=source,
-            StartTime=first,
-            EndTime=at,
-            PaginationConfig={"PageSize": 100, "MaxItems": 100 * MAX_EVENT_PAGES},
-        )
-        for page in pages:
-            yield from page.get("Events", [])
+    def _listings(
+        self, since: dict[tuple[str, str], datetime], at: datetime
+    ) -> Iterator[EventListing]:
+        """The listings that cover `since`: per source type, one for each database when there
+        are few, else one for all of them, since the oldest of their times (RDS keeps 14 days)."""
+        horizon = at - EVENT_HORIZON
+        for source, kind in SOURCE_TYPES.items():
+            names = {name: t for (k, name), t in since.items() if k == kind}
+            if len(names) <= PER_DATABASE_LISTINGS:
+                for name, first in sorted(names.items()):
+                    if max(first, horizon) < at:
+                        yield EventListing(source, max(first, horizon), frozenset([name]), name)
+            elif max(min(names.values()), horizon) < at:
+                yield EventListing(source, max(min(names.values()), horizon), frozenset(names))
+
+    def _events(self, listing: EventListing, at: datetime) -> Iterator[Any]:
+        """The events of one listing, page by page, at most MAX_EVENT_PAGES pages; where it
+        stops before its end, `listing.cut` says why."""
+        args: dict[str, Any] = {
+            "SourceType": listing.source,
+            "StartTime": listing.first,
+            "EndTime": at,
+            "EventCategories": list(EVENT_CATEGORIES),
+            "PaginationConfig": {"PageSize": EVENT_PAGE_SIZE},
+        }
+        if listing.identifier is not None:
+            args["SourceIdentifier"] = listing.identifier
+        pages = iter(self.client.get_paginator("describe_events").paginate(**args))
+        while True:
+            if self._may_call is not None and not self._may_call():
+                listing.cut = "the run's time ran out"
+                return
+            try:
+                page = next(pages, None)
+            except (ClientError, BotoCoreError) as exc:
+                listing.cut = f"a page could not be read ({exc})"
+                return
+            if page is None:
+                return
+            listing.pages += 1
+            events = page.get("Events", [])
+            listing.events += len(events)
+            yield from events
+            if page.get("Marker") and listing.pages >= MAX_EVENT_PAGES:
+                listing.cut = f"the limit of {MAX_EVENT_PAGES} pages was reached with more to read"
+                return
 
     def details(self, ids: Sequence[str]) -> list[Instance]:
         """The DB instances and clusters of `ids` (ARNs) that still exist, read in full."""
@@ -342,16 +460,15 @@ class RdsGateway:
         listed = self.tagged(may_call)
         found = self.details(list(listed))
         if at is not None:
-            anchors = [
-                a
+            since = {
+                split_arn(i.id): a
                 for i in found
                 if i.state == "running" and i.handled and not i.untagged
                 for a in [read_anchor(i.handled)[0]]
                 if a is not None and a <= at
-            ]
-            if anchors:
-                first = min(anchors)
-                self._auto = self.auto_starts({DB: first, CLUSTER: first}, at)
+            }
+            if since:
+                self._auto = self.auto_starts(since, at)
                 for instance in found:
                     instance.auto_started = self._auto.get(split_arn(instance.id))
         yield from chunks(found, 1000)
@@ -450,10 +567,13 @@ class RdsGateway:
     def _each(
         self, call: Callable[[str], Any], ids: Sequence[str], may_call: MayCall
     ) -> BatchResult:
-        """One call per resource, `workers` at a time. A refused call is that resource's
-        failure (with RDS's error code), never the others'."""
+        """One call per resource, `workers` at a time, each paced to RDS's bucket. A refused
+        call is that resource's failure (with RDS's error code), never the others'; a throttled
+        one waits for the bucket and is tried again, a few times, and is otherwise left to the
+        next run (`not_attempted`), never failed."""
         result = BatchResult()
-        waves = list(chunks(list(ids), self.workers))
+        pending = list(ids)
+        throttles = 0
 
         def one(arn: str) -> tuple[str, str | None, tuple[str, str] | None, Exception | None]:
             try:
@@ -467,23 +587,44 @@ class RdsGateway:
             return arn, request_id_of(response), None, None
 
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            for index, wave in enumerate(waves):
+            while pending:
                 if may_call is not None and not may_call():
-                    for rest in waves[index:]:
-                        result.not_attempted += rest
+                    result.deferred_reason = "time"
                     break
+                wave: list[str] = []
+                for arn in pending[: max(1, self.workers)]:
+                    if not self.pacer.acquire("*"):
+                        result.deferred_reason = "rate"
+                        break
+                    wave.append(arn)
+                if not wave:
+                    break
+                pending = pending[len(wave) :]
                 lost: Exception | None = None
-                for arn, request_id, failure, gone in pool.map(one, wave):
+                throttled: list[str] = []
+                answers = list(pool.map(one, wave))
+                self.pacer.settle("*")
+                for arn, request_id, failure, gone in answers:
                     result.calls += 1
                     if request_id:
                         result.request_ids[arn] = request_id
                     if failure is None:
                         result.succeeded.append(arn)
+                    elif failure[0] in THROTTLING_CODES:
+                        throttled.append(arn)
                     else:
                         result.failed[arn] = failure
                     lost = lost or gone
+                if throttled:
+                    self.pacer.throttled("*")
+                    throttles += 1
+                    if throttles > MAX_THROTTLES:
+                        result.deferred_reason = "rate"
+                        result.not_attempted += throttled
+                    else:
+                        pending = throttled + pending
                 if lost is not None:
-                    for rest in waves[index + 1 :]:
-                        result.not_attempted += rest
+                    result.not_attempted += pending
                     raise PartialBatch(result, str(lost)) from lost
+        result.not_attempted += pending
         return result

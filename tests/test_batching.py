@@ -1,0 +1,99 @@
+"""One call per batch across the whole run (issue 16, item 4), and background work after every
+event's calls (DESIGN §4, "AWS's rate limits"), through the real handler on the local
+endpoint."""
+
+from __future__ import annotations
+
+from offhours import runtime
+from tests.harness import EARLY, FRIDAY_START, LambdaContext, scheduled_event
+
+LATE = "Mon-Fri 16:00-20:00 UTC"  # its start is the event's own 16:00
+THURSDAY_STOP = "2026-03-26T20:00:00Z"
+
+
+def ids_of(call: dict[str, str]) -> list[str]:
+    return [v for k, v in sorted(call.items()) if k.startswith(("InstanceId.", "ResourceId."))]
+
+
+def test_an_event_shared_by_many_instances_is_one_call_per_full_batch(fleet, invoke, hooks):
+    """200 instances read in two slices (195 and 5) start in two calls of 100, not three
+    (98, 97 and 5), and their state tags in two more."""
+    due = fleet.launch(LATE, handled=THURSDAY_STOP, state="stopped", count=200, fingerprinted=True)
+    starts = hooks.calls("StartInstances")
+    tags = hooks.calls("CreateTags")
+    run = invoke()
+    assert run.result is not None and run.result["started"] == 200
+    assert sorted(len(ids_of(c)) for c in starts) == [100, 100]
+    assert sorted(len(ids_of(c)) for c in tags) == [100, 100]
+    assert all(fleet.anchor(i) == "2026-03-27T16:00:00Z" for i in due)
+
+
+def test_a_state_tag_that_already_holds_the_value_is_not_written_again(fleet, invoke, hooks):
+    """`enforce` re-applies the 15:00 stop to an instance a person started after it: the
+    instance is stopped again, and its state tag, which already says 15:00, is left as it is."""
+    iid = fleet.one(f"{EARLY} enforce", fingerprinted=True, handled="2026-03-27T15:00:00Z fp")
+    tags = hooks.calls("CreateTags")
+    run = invoke()
+    assert fleet.state(iid) == "stopped"
+    assert run.decisions[iid]["outcome"] == "done"
+    assert tags == []
+    assert fleet.handled(iid) == "2026-03-27T15:00:00Z fp"
+
+
+def test_first_fingerprints_wait_until_every_event_call_is_made(fleet, invoke, hooks):
+    """An upgrade from a version without fingerprints: at the first stop, the stops of every
+    slice go first, then the fingerprints (a call per instance), never between the stops."""
+    due = fleet.launch(EARLY, handled=FRIDAY_START, count=240)  # no fingerprint tag yet
+    order: list[tuple[str, int]] = []
+
+    def watch(operation: str):
+        def record(params, **_):
+            order.append((operation, len(ids_of(dict(params.get("body") or {})))))
+
+        return record
+
+    hooks.on("before-call.ec2.StopInstances", watch("StopInstances"))
+    hooks.on("before-call.ec2.CreateTags", watch("CreateTags"))
+    run = invoke()
+    assert run.result is not None and run.result["stopped"] == 240
+    stops = [i for i, (op, _) in enumerate(order) if op == "StopInstances"]
+    fingerprints = [i for i, (op, n) in enumerate(order) if op == "CreateTags" and n == 1]
+    assert len(fingerprints) == 240
+    assert max(stops) < min(fingerprints)
+    assert all(fleet.tags(i).get("Schedule:offhours-fingerprint") for i in due)
+
+
+def test_fingerprints_a_run_could_not_write_are_counted_and_written_by_the_next_run(
+    fleet, invoke, hooks
+):
+    """First sight of 30 instances: the state tags go in one call, the fingerprints one call
+    each, as background work. Time runs out after ten of them: the other twenty are counted
+    (`background_deferred`, a warning, the deferred_work metric) and the next run, with
+    nothing due, writes them without touching the instances."""
+    new = fleet.launch(EARLY, count=30)
+    context = LambdaContext()
+    written: list[str] = []
+
+    def count(params, **_):
+        ids = ids_of(dict(params.get("body") or {}))
+        if len(ids) == 1:
+            written.append(ids[0])
+            if len(written) == 10:
+                context.remaining_ms = runtime.RESERVE_MS - 1
+
+    hooks.on("before-call.ec2.CreateTags", count)
+    first = invoke(context=context)
+    assert first.summary["adopted"] == 30
+    assert first.summary["background_deferred"] == 20
+    (warning,) = first.of_kind("target-deferred")
+    assert warning["background_deferred"] == 20 and "first fingerprint" in warning["message"]
+    assert first.emf["deferred_work"] in (20, [20], [20.0])
+    fingerprinted = {i for i in new if fleet.tags(i).get("Schedule:offhours-fingerprint")}
+    assert fingerprinted == set(written)
+    later = scheduled_event(time="2026-03-27T16:05:00Z")
+    second = invoke(later, context=LambdaContext())
+    assert second.result is not None and second.result["failed"] == 0
+    assert second.summary.get("background_deferred", 0) == 0
+    assert all(fleet.tags(i).get("Schedule:offhours-fingerprint") for i in new)
+    assert all(fleet.state(i) == "running" for i in new)  # adopted: nothing acted
+    assert all(fleet.anchor(i) == "2026-03-27T16:00:00Z" for i in new)
