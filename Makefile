@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit lint validate demo bench build deploy invoke logs clean
+.PHONY: install test unit lint validate demo bench build deploy invoke logs smoke smoke-clean clean
 
 install: $(STAMP)
 
@@ -22,8 +22,8 @@ unit: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench smoke
+	$(BIN)/ruff format --check src tests bench smoke
 	$(BIN)/mypy
 
 # AWS SAM CLI lives in its own venv: it pins boto3, botocore, click, pydantic and cfn-lint
@@ -62,6 +62,20 @@ invoke: build
 
 logs: $(SAM_STAMP)
 	$(SAM_ENV) $(SAM) logs --stack-name offhours --tail
+
+# A throw-away stack in a real account, two t4g.nano instances and a db.t4g.micro, two runs,
+# the checks, and everything deleted (about 2 cents, 25 minutes; README "Smoke test"). Refuses to
+# run unless OFFHOURS_SMOKE_ACCOUNT names the account of your credentials, before `sam build`.
+# SMOKE_ARGS: --no-database (about 10 minutes), --yes, --region R, --subnet-id S.
+smoke: install $(SAM_STAMP)
+	$(BIN)/python -m smoke check $(SMOKE_ARGS)
+	$(MAKE) build
+	$(BIN)/python -m smoke run --sam $(SAM) $(SMOKE_ARGS)
+
+# Deletes what smoke runs left in the region (a run killed with SIGKILL): only resources tagged
+# offhours-smoke-run, stacks and log groups named offhours-smoke-*. SMOKE_ARGS: --run-id ID.
+smoke-clean: install
+	$(BIN)/python -m smoke clean $(SMOKE_ARGS)
 
 demo: install
 	$(BIN)/offhours demo

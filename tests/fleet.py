@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from offhours.local import LocalEndpoint
+from offhours.local import IamLab, LocalEndpoint
 from offhours.state import fingerprint
+from tests import iam
 
 AMI = "ami-12c6146b"  # one of moto's built-in images (EBS root)
 
 
-MotoEndpoint = LocalEndpoint
+@dataclass
+class MotoEndpoint(LocalEndpoint):
+    """The tests' endpoint: moto on loopback, whose IAM holds the stack's policies
+    (`tests.iam`); authorization is switched on by the `iam` fixture of `tests.harness`."""
+
+    lab: IamLab | None = None
+
+    @classmethod
+    def start(cls) -> MotoEndpoint:
+        endpoint = super().start()
+        assert isinstance(endpoint, MotoEndpoint)
+        endpoint.lab = iam.install(endpoint)
+        return endpoint
+
+    def stop(self) -> None:
+        iam.uninstall()
+        super().stop()
 
 
 class Fleet:

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from offhours import handler, runtime
+from offhours.local import Credentials, IamLab, credentials_in_environment
+from tests import iam as lab
 from tests.faults import Hooks
-from tests.fleet import Fleet
+from tests.fleet import Fleet, MotoEndpoint
 
 EVENT_FILE = Path(__file__).resolve().parent.parent / "events" / "scheduled.json"
 EVENT_ID = "89d1a02d-5ec7-412e-82f5-13505f849b41"
@@ -94,12 +96,55 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+@pytest.fixture(scope="session")
+def iam_lab(moto_endpoint: MotoEndpoint) -> IamLab:
+    """moto's IAM with the admin user and the function's role (`tests.iam`)."""
+    assert moto_endpoint.lab is not None
+    return moto_endpoint.lab
+
+
+@pytest.fixture
+def function_credentials(iam_lab: IamLab) -> Credentials:
+    """What the handler runs with: the temporary credentials of the role that carries exactly
+    the stack's policies. A module may override this fixture to run it with other rights."""
+    return iam_lab.roles[lab.FUNCTION]
+
+
+@pytest.fixture
+def function_role(
+    iam_lab: IamLab, function_credentials: Credentials, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Credentials]:
+    """The handler's clients carry `function_credentials` (everything else the admin's).
+    Powertools keeps its SSM client, made with the credentials of the moment, across
+    invocations: it starts afresh, so that the handler's first read makes it with these."""
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+    monkeypatch.setattr(runtime, "clients", lab.clients_for(function_credentials))
+    DEFAULT_PROVIDERS.clear()
+    yield function_credentials
+    DEFAULT_PROVIDERS.clear()
+
+
+@pytest.fixture
+def iam(iam_lab: IamLab, function_role: Credentials) -> Iterator[Credentials]:
+    """moto's IAM authorization on for the whole test, not only while the handler runs."""
+    with iam_lab.enforced():
+        yield function_role
+
+
 @pytest.fixture
 def invoke(
-    fleet: Fleet, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fleet: Fleet,
+    env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    iam_lab: IamLab,
+    function_role: Credentials,
 ) -> Callable[..., Invocation]:
-    """Invoke the handler as Lambda would. The clock reads the event's own time unless `now`
-    says otherwise: EventBridge delivers a scheduled event within moments of its time."""
+    """Invoke the handler as Lambda would: with the function role's credentials in the
+    environment, on an endpoint that enforces the stack's IAM policies while it runs (what
+    sets the scene acts as the admin, unchecked: checking it would only cost time). The clock
+    reads the event's own time unless `now` says otherwise: EventBridge delivers a scheduled
+    event within moments of its time."""
 
     def go(
         event: dict[str, Any] | None = None,
@@ -114,7 +159,8 @@ def invoke(
         result: dict[str, int] | None = None
         error: Exception | None = None
         try:
-            result = handler.lambda_handler(event, context or LambdaContext())
+            with iam_lab.enforced(), credentials_in_environment(function_role):
+                result = handler.lambda_handler(event, context or LambdaContext())
         except Exception as exc:
             error = exc
         out = capsys.readouterr().out

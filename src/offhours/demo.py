@@ -8,11 +8,19 @@ someone keeps a box up until 21:00 with an override; notices before stops are pu
 EventBridge.
 Then it shows a timeline, the actions with their reasons, the instance-hours saved, the invalid
 schedules, and the JSON log lines of one hour, as CloudWatch Logs would hold them.
+
+Run from a checkout (`make demo`), the endpoint enforces IAM: the handler runs with the
+temporary credentials of a role that carries exactly the policies of template.yaml (read by
+tests/policies.py, loaded from the checkout; neither is part of the package), the people and
+the fleet with an admin's (`offhours.local.IamLab`). Installed without the checkout, the demo
+says that IAM is not enforced and runs without it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import itertools
 import json
 import math
 import os
@@ -25,9 +33,13 @@ from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html import escape
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
 from offhours.schedule import iso
+
+if TYPE_CHECKING:
+    from offhours.local import Credentials, IamLab, LocalEndpoint
 
 WEEK_START = datetime(2026, 3, 27, tzinfo=UTC)  # a Friday; Europe springs forward on Sunday
 TICK = timedelta(minutes=15)
@@ -150,6 +162,9 @@ PEOPLE = (
 )
 
 
+_LABS = itertools.count(1)  # each run of the demo in a process has its own principals
+
+
 @dataclass(frozen=True)
 class DemoContext:
     """Enough of a Lambda context for the handler."""
@@ -262,8 +277,14 @@ def log_hour(days: int) -> datetime:
     return LOG_HOUR if days >= 4 else WEEK_START + timedelta(hours=7)
 
 
-def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None = None) -> Replay:
-    """Run the week. Needs the local endpoint already in AWS_ENDPOINT_URL."""
+def replay(
+    days: int = 7,
+    progress: Callable[[int, int, datetime], None] | None = None,
+    function: Credentials | None = None,
+) -> Replay:
+    """Run the week. Needs the local endpoint already in AWS_ENDPOINT_URL. The fleet and the
+    people act with the environment's credentials, the handler with `function`'s when given
+    (put in the environment while it runs, as Lambda gives its role's)."""
     import boto3
 
     from offhours import handler
@@ -282,7 +303,7 @@ def replay(days: int = 7, progress: Callable[[int, int, datetime], None] | None 
     real_clock = handler.clock
     try:
         for n in range(total):
-            _tick(n, (ec2, rds), ids, names, people, result, days, progress, total)
+            _tick(n, (ec2, rds), ids, names, people, result, days, progress, total, function)
     finally:
         handler.clock = real_clock
     result.seconds = time.perf_counter() - started
@@ -299,10 +320,12 @@ def _tick(
     days: int,
     progress: Callable[[int, int, datetime], None] | None,
     total: int,
+    function: Credentials | None = None,
 ) -> None:
     """One simulated run: people act, then the clock reads the event's time (a week is
     simulated: the handler acts only on events close to its clock), then the handler runs."""
     from offhours import handler
+    from offhours.local import credentials_in_environment
 
     ec2, rds = clients
     at = WEEK_START + n * TICK
@@ -323,7 +346,11 @@ def _tick(
     handler.clock = lambda: at
     result.now = iso(at)
     with redirect_stdout(buffer):
-        handler.lambda_handler(_event(at, n), DemoContext())
+        if function is None:
+            handler.lambda_handler(_event(at, n), DemoContext())
+        else:
+            with credentials_in_environment(function):
+                handler.lambda_handler(_event(at, n), DemoContext())
     lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
     if log_hour(days) <= at < log_hour(days) + timedelta(hours=1):
         result.log_lines += lines
@@ -593,6 +620,59 @@ def _progress(out: TextIO) -> Callable[[int, int, datetime], None]:
     return show
 
 
+def stack_policies() -> list[Any] | None:
+    """The policies of the role that reconciles, as IAM receives them from template.yaml for
+    the demo's parameters, read by the tests' reader, tests/policies.py; None when the package
+    does not run from a checkout (neither file is in the package)."""
+    root = Path(__file__).resolve().parents[2]
+    reader, stack = root / "tests" / "policies.py", root / "template.yaml"
+    if not (reader.is_file() and stack.is_file()):
+        return None
+    spec = importlib.util.spec_from_file_location("offhours_demo_policies", reader)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    document = module.template()
+    params = module.stack_params(document, TagKey=TAG, NoticeMinutes=NOTICE_MINUTES)
+    found: list[Any] = module.reconciling_policies(document, params)
+    return found
+
+
+def _replay_with_iam(endpoint: LocalEndpoint, days: int, err: TextIO) -> Replay:
+    """The week on an endpoint that enforces the stack's IAM policies, when they can be read:
+    the admin's keys in the environment for the fleet and the people, the role's for the
+    handler's clients; moto's authorization and the handler's clients as they were after."""
+    from offhours import runtime
+    from offhours.aws import Clients
+    from offhours.local import IamLab, credentials_in_environment
+
+    policies = stack_policies()
+    if policies is None:
+        err.write("  IAM not enforced: template.yaml is not next to the package (make demo)\n")
+        return replay(days, _progress(err))
+    lab: IamLab = IamLab.create(endpoint, prefix=f"offhours-demo-{os.getpid()}-{next(_LABS)}")
+    function = lab.role("function", policies)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.update(lab.admin.environment())
+    with credentials_in_environment(function):
+        import boto3
+
+        session = boto3.Session()
+        session.get_credentials()  # read from the environment, as in Lambda, and kept
+    err.write(
+        f"  IAM enforced: the handler runs as a role with the {len(policies)} policies of "
+        "template.yaml\n"
+    )
+    saved = runtime.clients
+    runtime.clients = Clients(session)
+    try:
+        with lab.enforced():
+            return replay(days, _progress(err), function)
+    finally:
+        runtime.clients = saved
+
+
 def main(
     svg: str | None = None, days: int = 7, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
@@ -642,7 +722,7 @@ def _main(
     os.environ["AWS_ENDPOINT_URL"] = endpoint.url
     try:
         err.write(f"  endpoint {endpoint.url}; creating {len(FLEET)} instances\n")
-        result = replay(days, _progress(err))
+        result = _replay_with_iam(endpoint, days, err)
     finally:
         endpoint.stop()
         folder.cleanup()

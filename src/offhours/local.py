@@ -2,15 +2,22 @@
 
 Nothing here talks to AWS: `offline_environment` sets dummy credentials and a dead proxy for
 every host that is not loopback, so a client that misses the local endpoint fails loudly.
+
+`IamLab` makes the endpoint enforce IAM (moto's IAM authorization) with given policies: an
+admin user for whoever sets the scene (instances, tags, databases), and a role with exactly
+the stack's policies whose temporary credentials the function runs with, as Lambda gives them.
+What moto checks, and what it does not, is said at `moto_readable`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import urllib.request
-from collections.abc import MutableMapping
-from dataclasses import dataclass
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 OFFLINE_ENV = {
@@ -42,6 +49,9 @@ def offline_environment(env: MutableMapping[str, str] | None = None) -> None:
         target.pop(name, None)
 
 
+KEPT_SERVICES = frozenset({"iam", "sts"})
+
+
 @dataclass
 class LocalEndpoint:
     """moto's server on 127.0.0.1 and a free port."""
@@ -65,10 +75,229 @@ class LocalEndpoint:
         return cls(server, f"http://127.0.0.1:{port}")
 
     def reset(self) -> None:
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        """Empty every service but IAM and STS, which keep the principals of an `IamLab` (and
+        the temporary credentials handed out) for as long as the process lives. moto's own
+        reset (POST /moto-api/reset) empties them too; its backends live in this process, so
+        the reset is done here, as moto does it, service by service."""
+        from moto.core.base_backend import BackendDict, backend_lock
+        from moto.core.model_instances import reset_model_data
+
+        instances: list[Any] = BackendDict._instances  # type: ignore[misc]
+        with backend_lock:
+            kept = []
+            for backend in list(instances):
+                if backend.service_name in KEPT_SERVICES:
+                    kept.append(backend)
+                    continue
+                for account_backend in backend.values():
+                    account_backend.reset()
+                backend.clear()
+            instances[:] = kept
+        reset_model_data()
+
+    def authorize(self, enforced: bool) -> bool:
+        """Switch moto's IAM authorization on or off (POST /moto-api/reset-auth, which sets
+        INITIAL_NO_AUTH_ACTION_COUNT for the whole server: 0 checks every request, inf none).
+        Returns whether it was on."""
+        request = urllib.request.Request(
+            f"{self.url}/moto-api/reset-auth",
+            data=b"0" if enforced else b"inf",
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
-            if response.status != 200:
-                raise RuntimeError(f"resetting the local endpoint failed: {response.status}")
+            previous = json.loads(response.read())["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]
+        return float(previous) == 0
 
     def stop(self) -> None:
         self.server.stop()
+
+
+# --- IAM on the local endpoint --------------------------------------------------------------
+
+# The services whose requests moto gives a resource (sqs: the queue's ARN; sts:AssumeRole: the
+# role's ARN; iam: a role's ARN). For every other service the resource moto checks is "*".
+MOTO_RESOURCES = frozenset({"sqs", "sts", "iam"})
+# moto names an action by the service's signing name, which is not always IAM's prefix.
+MOTO_PREFIXES = {"tag": "tagging"}
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def moto_readable(policy: dict[str, Any]) -> dict[str, Any]:
+    """A policy as moto (5.x, moto/iam/access_control.py) can enforce it, granting the same
+    actions. moto checks a request's signature and access key, and whether an Allow statement
+    of the principal's policies names its action (wildcards matched) and its resource; but:
+
+    - the resource it checks is "*" for every service except SQS, sts:AssumeRole and IAM, so
+      a statement naming ARNs (`arn:aws:ec2:*:123456789012:instance/*`) would grant nothing:
+      its Resource becomes "*", and so does a GetAtt that was not resolved (`<Queue.Arn>`);
+    - conditions of identity policies are not evaluated (no request context reaches them: a
+      condition passes whatever it says), so they are kept as they are and change nothing;
+      only a role's trust policy sees one key, sts:ExternalId;
+    - NotResource is not understood (a Deny with NotResource reads as an Allow), so Deny
+      statements are left out; the stack's only Deny, AssumeMemberPolicy's, names accounts;
+    - an action is named by the signing name: tag:GetResources is asked as tagging:GetResources,
+      so both are granted."""
+    statements = []
+    for statement in _listed(policy["Statement"]):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = [str(a) for a in _listed(statement.get("Action", []))]
+        aliases = [
+            f"{MOTO_PREFIXES[a.split(':', 1)[0]]}:{a.split(':', 1)[1]}"
+            for a in actions
+            if a.split(":", 1)[0] in MOTO_PREFIXES
+        ]
+        resources = [str(r) for r in _listed(statement.get("Resource", "*"))]
+        services = {a.split(":", 1)[0].lower() for a in actions}
+        if not services <= MOTO_RESOURCES or any(r.startswith("<") for r in resources):
+            resources = ["*"]
+        readable = {**statement, "Action": actions + aliases, "Resource": resources}
+        statements.append(readable)
+    return {"Version": policy.get("Version", "2012-10-17"), "Statement": statements}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def environment(self) -> dict[str, str]:
+        """The variables that carry them, as Lambda sets them for its function's role."""
+        env = {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+        }
+        if self.session_token:
+            env["AWS_SESSION_TOKEN"] = self.session_token
+        return env
+
+    def session(self) -> Any:
+        import boto3
+
+        return boto3.Session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            aws_session_token=self.session_token,
+        )
+
+
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+@contextmanager
+def credentials_in_environment(credentials: Credentials) -> Iterator[None]:
+    """AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN say `credentials` for the
+    duration (as Lambda gives its function the role's), then what they said before."""
+    saved = {name: os.environ.get(name) for name in CREDENTIAL_VARIABLES}
+    for name in CREDENTIAL_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(credentials.environment())
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@dataclass
+class IamLab:
+    """Principals in moto's IAM (kept across `LocalEndpoint.reset`): an admin user, for
+    whoever sets the scene, and roles whose temporary credentials run the function."""
+
+    endpoint: LocalEndpoint
+    admin: Credentials
+    prefix: str
+    roles: dict[str, Credentials] = field(default_factory=dict)
+    account: str = "123456789012"
+
+    @classmethod
+    def create(cls, endpoint: LocalEndpoint, prefix: str = "offhours-lab") -> IamLab:
+        """Make the admin user `<prefix>-admin`, with moto's authorization off while doing so
+        (it stays as it was)."""
+        was_on = endpoint.authorize(False)
+        try:
+            iam = cls._bootstrap_client(endpoint, "iam")
+            name = f"{prefix}-admin"
+            iam.create_user(UserName=name)
+            iam.put_user_policy(
+                UserName=name, PolicyName="everything", PolicyDocument=json.dumps(ALLOW_ALL)
+            )
+            key = iam.create_access_key(UserName=name)["AccessKey"]
+            admin = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+            account = cls._bootstrap_client(endpoint, "sts").get_caller_identity()["Account"]
+        finally:
+            endpoint.authorize(was_on)
+        return cls(endpoint, admin, prefix, account=str(account))
+
+    @staticmethod
+    def _bootstrap_client(endpoint: LocalEndpoint, service: str) -> Any:
+        import boto3
+
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name="us-east-1",
+            endpoint_url=endpoint.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def role(self, name: str, policies: list[dict[str, Any]]) -> Credentials:
+        """A role `<prefix>-<name>` with exactly these policies (inline, as moto can read them:
+        `moto_readable`) and its temporary credentials, from sts:AssumeRole."""
+        if name in self.roles:
+            return self.roles[name]
+        was_on = self.endpoint.authorize(False)
+        try:
+            iam = self._bootstrap_client(self.endpoint, "iam")
+            role_name = f"{self.prefix}-{name}"
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))[
+                "Role"
+            ]["Arn"]
+            for number, policy in enumerate(policies):
+                iam.put_role_policy(
+                    RoleName=role_name,
+                    PolicyName=f"policy-{number}",
+                    PolicyDocument=json.dumps(moto_readable(policy)),
+                )
+            sts = self._bootstrap_client(self.endpoint, "sts")
+            given = sts.assume_role(RoleArn=arn, RoleSessionName="offhours", DurationSeconds=43200)[
+                "Credentials"
+            ]
+        finally:
+            self.endpoint.authorize(was_on)
+        credentials = Credentials(
+            given["AccessKeyId"], given["SecretAccessKey"], given["SessionToken"]
+        )
+        self.roles[name] = credentials
+        return credentials
+
+    @contextmanager
+    def enforced(self) -> Iterator[None]:
+        """moto's IAM authorization on for the duration, then as it was."""
+        was_on = self.endpoint.authorize(True)
+        try:
+            yield
+        finally:
+            self.endpoint.authorize(was_on)
