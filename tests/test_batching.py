@@ -66,11 +66,12 @@ def test_first_fingerprints_wait_until_every_event_call_is_made(fleet, invoke, h
 def test_fingerprints_a_run_could_not_write_are_counted_and_written_by_the_next_run(
     fleet, invoke, hooks
 ):
-    """First sight of 30 instances: the state tags go in one call, the fingerprints one call
-    each, as background work. Time runs out after ten of them: the other twenty are counted
-    (`background_deferred`, a warning, the deferred_work metric) and the next run, with
-    nothing due, writes them without touching the instances."""
-    new = fleet.launch(EARLY, count=30)
+    """An upgrade from a version without fingerprints: at the 15:00 stop, 30 instances stop
+    and their A moves with the batch; their fingerprints follow one call each, as background
+    work. Time runs out after ten: the other twenty are counted (`background_deferred`, a
+    warning, the deferred_work metric) and the next run, with nothing due, writes them without
+    touching the instances or their A."""
+    due = fleet.launch(EARLY, handled=FRIDAY_START, count=30)  # no fingerprint tag yet
     context = LambdaContext()
     written: list[str] = []
 
@@ -83,17 +84,47 @@ def test_fingerprints_a_run_could_not_write_are_counted_and_written_by_the_next_
 
     hooks.on("before-call.ec2.CreateTags", count)
     first = invoke(context=context)
-    assert first.summary["adopted"] == 30
+    assert first.result is not None and first.result["stopped"] == 30
     assert first.summary["background_deferred"] == 20
     (warning,) = first.of_kind("target-deferred")
     assert warning["background_deferred"] == 20 and "first fingerprint" in warning["message"]
     assert first.emf["deferred_work"] in (20, [20], [20.0])
-    fingerprinted = {i for i in new if fleet.tags(i).get("Schedule:offhours-fingerprint")}
+    fingerprinted = {i for i in due if fleet.tags(i).get("Schedule:offhours-fingerprint")}
     assert fingerprinted == set(written)
     later = scheduled_event(time="2026-03-27T16:05:00Z")
     second = invoke(later, context=LambdaContext())
     assert second.result is not None and second.result["failed"] == 0
     assert second.summary.get("background_deferred", 0) == 0
-    assert all(fleet.tags(i).get("Schedule:offhours-fingerprint") for i in new)
-    assert all(fleet.state(i) == "running" for i in new)  # adopted: nothing acted
-    assert all(fleet.anchor(i) == "2026-03-27T16:00:00Z" for i in new)
+    assert second.of_kind("decision") == []  # background work only: DEBUG lines
+    assert all(fleet.tags(i).get("Schedule:offhours-fingerprint") for i in due)
+    assert all(fleet.state(i) == "stopped" for i in due)
+    assert all(fleet.anchor(i) == "2026-03-27T15:00:00Z" for i in due)
+
+
+def test_a_first_sight_cut_short_adopts_what_it_wrote_whole_and_the_rest_next_run(
+    fleet, invoke, hooks
+):
+    """Adopting writes A and the fingerprint together, a call per instance (background work):
+    an instance is adopted with both or not at all, so no state tag of offhours' is left unbound
+    to its instance. Time runs out after ten: twenty are deferred and adopted at the next run."""
+    new = fleet.launch(EARLY, count=30)
+    context = LambdaContext()
+    calls: list[str] = []
+
+    def count(params, **_):
+        calls.extend(ids_of(dict(params.get("body") or {})))
+        if len(calls) == 10:
+            context.remaining_ms = runtime.RESERVE_MS - 1
+
+    hooks.on("before-call.ec2.CreateTags", count)
+    first = invoke(context=context)
+    assert first.summary["adopted"] == 10 and first.summary["deferred"] == 20
+    assert first.result is not None and first.result["failed"] == 0
+    for iid in new:
+        tags = fleet.tags(iid)
+        whole = "Schedule:offhours-fingerprint" in tags and "Schedule:offhours-handled" in tags
+        assert whole is (iid in calls)
+        assert ("Schedule:offhours-handled" in tags) is whole
+    second = invoke(scheduled_event(time="2026-03-27T16:05:00Z"), context=LambdaContext())
+    assert second.summary["adopted"] == 20
+    assert all(fleet.state(i) == "running" for i in new)

@@ -161,17 +161,23 @@ def execute(
     noticed: set[str] = set()  # instances whose notice was put in this run
 
     def fingerprint_later(d: Decision) -> bool:
-        """Its fingerprint tag is new (it never had one) and goes in a call of its own, after
-        the actions: A does not say "fp" until that tag is there."""
+        """Its fingerprint tag is new (it never had one) and A moves to an event: A goes with
+        its event's batch, and the fingerprint in a call of its own after every event's calls
+        (background work); A does not say "fp" until that tag is there. An adoption, or a
+        first fingerprint on its own, writes A and the fingerprint together (a call each):
+        no state tag of offhours' is ever left unbound to its instance by its own doing."""
+        on_event = d.step in ACTING or (d.event is not None and d.anchor == d.event.at)
         return (
-            d.fingerprint_after is not None and d.instance.fingerprint is None and not one_call_each
+            on_event
+            and d.fingerprint_after is not None
+            and d.instance.fingerprint is None
+            and not one_call_each
         )
 
     def tags_of(d: Decision) -> dict[str, str]:
         """The state tags to write with A. A fingerprint that replaces another one goes with A
         (else the next run would find the other one again); one that an instance never had
-        (new, or recorded by an earlier version) is written after every action of the run, a
-        call per instance, time permitting: without it the state reads as matching."""
+        goes with A too, except where A moves to an event (`fingerprint_later`)."""
         assert d.anchor is not None
         notice = d.notice if d.instance.id in noticed else None
         fp = d.fingerprint_after

@@ -44,6 +44,8 @@ class Priority(Enum):
 RESERVE = 0.5
 # Seconds of refill kept in hand at the edge of a bucket (round trips vary).
 MARGIN = 0.25
+# A wait shorter than this is taken as none (float rounding must not make a run spin).
+SLACK = 0.001
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ class Pacer:
                     wait = max(
                         wait, resource.wait(resources, now, floor_share * resource.limit.size)
                     )
-                if wait <= 0:
+                if wait <= SLACK:  # a millisecond short: rounding, not a bucket to wait for
                     request.take(1, now)
                     if resource is not None and resources:
                         resource.take(resources, now)

@@ -221,7 +221,12 @@ def reconcile_target(
 
     def take(decisions: list[Decision]) -> None:
         for d in decisions:
-            urgent = d.step in ACTING or d.override_pin is not None or d.override_clear
+            urgent = (
+                d.step in ACTING
+                or d.override_pin is not None
+                or d.override_clear
+                or (d.event is not None and d.anchor == d.event.at)  # A moves to its event
+            )
             (acting if urgent else background).append(d)
         if len(acting) >= FLUSH_ACTING:
             flush(acting)
@@ -321,22 +326,33 @@ def reconcile_target(
         del entries
         for start in range(0, len(needed), SLICE):
             if may_call is not None and not may_call():
-                report.deferred = True
-                report.tallies["evaluated"] += len(needed) - start
-                report.tallies["skipped"] += len(needed) - start
-                report.tallies["deferred"] += len(needed) - start
+                _not_read(report, len(needed) - start)
                 break
-            instances = gateway.details(needed[start : start + SLICE])
+            try:
+                instances = gateway.details(needed[start : start + SLICE])
+            except OutOfTime:  # the rate limit or the time: the rest is the next run's
+                _not_read(report, len(needed) - start)
+                break
             take(decide(instances))
             if report.error is not None:
                 break
     except OutOfTime:
         report.deferred = True
+    except Exception as exc:
+        # What was decided before the error is still applied below and counted in this report,
+        # which goes with the error to the caller (`_run_kind` keeps its counts).
+        exc.offhours_report = report  # type: ignore[attr-defined]
+        raise
     finally:  # what was decided is applied (or counted deferred), whatever cut the reading
-        flush(acting)
-        flush(background)
+        for waiting in (acting, background):
+            try:
+                flush(waiting)
+            except Exception as exc:  # one failure never hides the other buffer
+                report.error = report.error or f"{gateway.service}: {type(exc).__name__}: {exc}"
         if fingerprints and not gone and report.error is None:
             _write_fingerprints(gateway, fingerprints, may_call, report)
+        elif fingerprints:
+            report.tallies["background_deferred"] += len(fingerprints)
     if report.tallies.get("deferred"):
         report.deferred = True  # some work was left for the next run: the alarm says so
     return report
@@ -348,6 +364,14 @@ SLICE = DETAILS_BATCH
 # background decisions kept waiting at most (then applied, after the acting ones so far).
 FLUSH_ACTING = 1000
 FLUSH_BACKGROUND = 5000
+
+
+def _not_read(report: TargetReport, count: int) -> None:
+    """Instances that may act but were not read in this run: counted, and left to the next."""
+    report.deferred = True
+    report.tallies["evaluated"] += count
+    report.tallies["skipped"] += count
+    report.tallies["deferred"] += count
 
 
 def _write_fingerprints(
@@ -556,12 +580,20 @@ def _run_kind(
             notify=budget.notify,
         )
     except EndpointUnavailable as exc:
-        return TargetReport(target, error=f"{named}: {service} cannot be reached: {exc}")
+        return _failed(target, f"{named}: {service} cannot be reached: {exc}", exc)
     except ClientError as exc:
         error: Any = exc.response.get("Error", {})
-        return TargetReport(
-            target,
-            error=f"{named}: {error.get('Code', 'Error')}: {error.get('Message', exc)}",
-        )
+        text = f"{named}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
+        return _failed(target, text, exc)
     except Exception as exc:  # one target never stops the others (DESIGN §4)
-        return TargetReport(target, error=f"{named}: {type(exc).__name__}: {exc}")
+        return _failed(target, f"{named}: {type(exc).__name__}: {exc}", exc)
+
+
+def _failed(target: Target, error: str, exc: Exception) -> TargetReport:
+    """The report of a kind that failed: the error, with the counts of what was done before it
+    (`reconcile_target` attaches them to the exception)."""
+    partial: TargetReport | None = getattr(exc, "offhours_report", None)
+    if partial is None:
+        return TargetReport(target, error=error)
+    partial.error = error
+    return partial

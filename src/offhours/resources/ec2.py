@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from offhours.instance import ASG_TAG, EC2_INSTANCE, Instance, fingerprint_tag_key, state_tag_key
 from offhours.override import override_tag_key
-from offhours.pace import THROTTLING_CODES, Pacer, buckets_for
+from offhours.pace import THROTTLING_CODES, Pacer, Priority, buckets_for
 from offhours.resources import (
     CONNECTION_ERRORS,
     WHOLE_BATCH_ERRORS,
@@ -130,9 +130,12 @@ class Ec2Gateway:
 
     def _paced(self, pages: Any, api: str) -> Iterator[Any]:
         """The pages of a listing, each request paced to EC2's bucket for `api`. A listing
-        whose next page cannot be had in this run's time raises `OutOfTime`: what was read is
-        not complete, and nothing is decided from it."""
+        whose next page cannot be had in this run's time, or that EC2 throttles in its middle
+        beyond botocore's retries, raises `OutOfTime`: what was read is not complete, and
+        nothing is decided from it. (A throttled first page waits for the bucket and is asked
+        again, a few times.)"""
         iterator = iter(pages)
+        throttles = read = 0
         while True:
             if not self.pacer.acquire(api):
                 raise OutOfTime(f"EC2's rate limit for {api} left no time to finish the listing")
@@ -141,13 +144,21 @@ class Ec2Gateway:
             except StopIteration:
                 return
             except ClientError as exc:
-                if error_of(exc)[0] not in THROTTLING_CODES:
+                throttled = error_of(exc)[0] in THROTTLING_CODES
+                if not throttled:
                     raise
                 self.pacer.throttled(api)
-                raise OutOfTime(f"EC2 throttled {api} beyond its retries") from exc
+                throttles += 1
+                if read or throttles > MAX_THROTTLES:
+                    raise OutOfTime(f"EC2 throttled {api} beyond its retries") from exc
+                iterator = iter(pages)  # nothing read yet: start the listing again
+                continue
             finally:
                 self.pacer.settle(api)
+            read += 1
             yield page
+            if not page.get("NextToken"):
+                return  # that was the last page: no request (and no token) follows
 
     def tagged(self, may_call: Callable[[], bool] | None = None) -> dict[str, TagSet]:
         """Every instance that carries the schedule tag or a state tag, with those tags only:
@@ -427,11 +438,14 @@ class Ec2Gateway:
         take is `not_attempted` (deferred to the next run), never failed."""
         result = BatchResult()
         pending = deque(chunks(ids, self.batch_size))
-        recording = api in ("CreateTags", "DeleteTags")
+        # An event's state tags may wait into the time kept for recording; background may not.
+        recording = api in ("CreateTags", "DeleteTags") and self.pacer.priority is Priority.EVENT
         throttles = 0
         while pending:
             batch = pending.popleft()
-            if may_call is not None and not may_call():
+            if result.deferred_reason is not None:
+                pass  # throttled beyond the retries: the rest waits for the next run
+            elif may_call is not None and not may_call():
                 result.deferred_reason = "time"
             elif not self.pacer.acquire(api, len(batch), recording=recording):
                 result.deferred_reason = "rate"
