@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import botocore.endpoint
 import pytest
 
@@ -23,12 +24,14 @@ from offhours.aws import Clients
 from offhours.catalog import default_catalog
 from offhours.config import Config
 from offhours.executor import Outcome
+from offhours.local import IamLab, credentials_in_environment
 from offhours.records import decision_record, level_of
 from offhours.resources.ec2 import MAX_THROTTLES, Ec2Gateway
 from offhours.service import RunReport, run
 from offhours.state import fingerprint
 from tests.faults import Hooks, error_response, html_response
 from tests.fleet import Fleet
+from tests.iam import FUNCTION
 
 OFFICE = "Mon-Fri 08:00-18:00 UTC"
 FRIDAY_START = "2026-03-27T08:00:00Z"
@@ -42,9 +45,14 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def clients(moto_endpoint: Any) -> Clients:
-    """The service's clients, shared by the module (a client costs ~0.3 s to build)."""
-    return Clients()
+def clients(iam_lab: IamLab) -> Clients:
+    """The service's clients, shared by the module (a client costs ~0.3 s to build), with the
+    credentials of the role that carries exactly the stack's policies (`tests.iam`)."""
+    with credentials_in_environment(iam_lab.roles[FUNCTION]):
+        session = boto3.Session()
+        resolved = session.get_credentials()  # resolved now, and kept by the session
+    assert resolved is not None and resolved.access_key == iam_lab.roles[FUNCTION].access_key_id
+    return Clients(session)
 
 
 @pytest.fixture
@@ -65,7 +73,10 @@ def backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def reconcile(fleet: Fleet, clients: Clients) -> Callable[..., RunReport]:
+def reconcile(fleet: Fleet, clients: Clients, iam_lab: IamLab) -> Callable[..., RunReport]:
+    """A run of the service as the function's role, moto's IAM authorization on (the scene is
+    set by the admin)."""
+
     def go(
         when: str,
         *,
@@ -77,16 +88,17 @@ def reconcile(fleet: Fleet, clients: Clients) -> Callable[..., RunReport]:
         **config: Any,
     ) -> RunReport:
         cfg = Config(regions=regions, **config)
-        return run(
-            cfg,
-            at(when),
-            clients=clients,
-            catalog=default_catalog(),
-            dry=dry,
-            converge=converge,
-            may_call=may_call,
-            may_record=may_record,
-        )
+        with iam_lab.enforced():
+            return run(
+                cfg,
+                at(when),
+                clients=clients,
+                catalog=default_catalog(),
+                dry=dry,
+                converge=converge,
+                may_call=may_call,
+                may_record=may_record,
+            )
 
     return go
 
