@@ -857,3 +857,25 @@ def json_line(text: str) -> Any:
     import json
 
     return json.loads(text)
+
+
+def test_rds_describes_wait_for_rds_bucket_and_stop_when_the_run_has_no_time_for_it():
+    """RDS's reads are paced to its bucket like its writes: a describe listing whose next page
+    the run's time cannot wait for raises OutOfTime (nothing is decided from a part)."""
+    from offhours import pace
+    from offhours.resources import OutOfTime
+    from offhours.resources.rds import RdsGateway
+
+    buckets = pace.Buckets("rds")
+    request, _ = buckets.of("*")
+    request.empty(pace.monotonic())
+    gateway = RdsGateway(
+        None, None, tag_key="Schedule", region="us-east-1", account="123456789012",
+        pacer=pace.Pacer(buckets, lambda: 0.0),
+    )  # fmt: skip
+    pages = iter([{"DBInstances": [], "Marker": "m"}, {"DBInstances": []}])
+    with pytest.raises(OutOfTime):
+        list(gateway._paced(pages))
+    waited = pace.Pacer(buckets, lambda: 60.0)  # a minute left: it waits for its token
+    gateway.pacer = waited
+    assert len(list(gateway._paced(iter([{"DBInstances": []}])))) == 1

@@ -415,11 +415,16 @@ class RdsGateway:
             if self._may_call is not None and not self._may_call():
                 listing.cut = "the run's time ran out"
                 return
+            if not self.pacer.acquire("*"):
+                listing.cut = "RDS's rate limit left no time to read on"
+                return
             try:
                 page = next(pages, None)
             except (ClientError, BotoCoreError) as exc:
                 listing.cut = f"a page could not be read ({exc})"
                 return
+            finally:
+                self.pacer.settle("*")
             if page is None:
                 return
             listing.pages += 1
@@ -429,6 +434,23 @@ class RdsGateway:
             if page.get("Marker") and listing.pages >= MAX_EVENT_PAGES:
                 listing.cut = f"the limit of {MAX_EVENT_PAGES} pages was reached with more to read"
                 return
+
+    def _paced(self, pages: Any) -> Iterator[Any]:
+        """The pages of a describe listing, each request paced to RDS's bucket; `OutOfTime`
+        when the next one cannot be had in this run's time (nothing is decided from a part)."""
+        iterator = iter(pages)
+        while True:
+            if not self.pacer.acquire("*"):
+                raise OutOfTime("RDS's rate limit left no time to finish the listing")
+            try:
+                page = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                self.pacer.settle("*")
+            yield page
+            if not page.get("Marker"):
+                return  # that was the last page: no request (and no token) follows
 
     def details(self, ids: Sequence[str]) -> list[Instance]:
         """The DB instances and clusters of `ids` (ARNs) that still exist, read in full."""
@@ -440,13 +462,13 @@ class RdsGateway:
                 pages = self.client.get_paginator("describe_db_instances").paginate(
                     Filters=[{"Name": "db-instance-id", "Values": batch}]
                 )
-                for page in pages:
+                for page in self._paced(pages):
                     out += [self._instance(item) for item in page.get("DBInstances", [])]
             for batch in chunks(clusters, DESCRIBE_BATCH):
                 pages = self.client.get_paginator("describe_db_clusters").paginate(
                     Filters=[{"Name": "db-cluster-id", "Values": batch}]
                 )
-                for page in pages:
+                for page in self._paced(pages):
                     out += [self._cluster(item) for item in page.get("DBClusters", [])]
         except CONNECTION_ERRORS as exc:
             raise EndpointUnavailable(str(exc)) from exc
