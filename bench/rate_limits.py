@@ -38,22 +38,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from offhours.local import offline_environment  # noqa: E402
+
+offline_environment()  # dummy credentials, nothing but loopback reachable
 os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_REGION="us-east-1",
-    AWS_EC2_METADATA_DISABLED="true",
-    HTTPS_PROXY="http://127.0.0.1:9",
-    HTTP_PROXY="http://127.0.0.1:9",
-    NO_PROXY="127.0.0.1,localhost",
     REGIONS="us-east-1",
     DRY_RUN="false",
     POWERTOOLS_TRACE_DISABLED="true",
     POWERTOOLS_LOG_LEVEL="INFO",
 )
-for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_RDS"):
-    os.environ.pop(_name, None)
 
 N = int(os.environ.get("BENCH_INSTANCES", "3000"))
 VALUE = "Mon-Fri 08:00-18:00 UTC"

@@ -52,13 +52,8 @@ def signals_raise() -> Iterator[None]:
     def interrupt(number: int, _frame: Any) -> None:
         raise Interrupted(signal.Signals(number).name)
 
-    wanted = [signal.SIGTERM, signal.SIGHUP]
-    saved = {number: signal.signal(number, interrupt) for number in wanted}
-    try:
+    with _handling([signal.SIGTERM, signal.SIGHUP], interrupt):
         yield
-    finally:
-        for number, handler in saved.items():
-            signal.signal(number, handler)
 
 
 @contextmanager
@@ -73,13 +68,19 @@ def signals_held(say: Callable[[str], None]) -> Iterator[None]:
             "run `make smoke-clean` afterwards"
         )
 
-    wanted = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
-    saved = {number: signal.signal(number, note) for number in wanted}
+    with _handling([signal.SIGINT, signal.SIGTERM, signal.SIGHUP], note):
+        yield
+
+
+@contextmanager
+def _handling(wanted: list[signal.Signals], handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """`handler` for the signals `wanted` for the duration; their handlers as they were after."""
+    saved = {number: signal.signal(number, handler) for number in wanted}
     try:
         yield
     finally:
-        for number, handler in saved.items():
-            signal.signal(number, handler)
+        for number, previous in saved.items():
+            signal.signal(number, previous)
 
 
 def sam_deploy_command(sam: str, options: Options, region: str) -> list[str]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout
+from collections.abc import Callable
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,20 +54,6 @@ class Context:
         return 300_000
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 @dataclass
 class LocalFunction:
     """offhours.handler.lambda_handler in this process, as Lambda runs the stack's function:
@@ -86,7 +71,7 @@ class LocalFunction:
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         from offhours import handler, runtime
-        from offhours.local import credentials_in_environment
+        from offhours.local import credentials_in_environment, environment_set
 
         self.invocations += 1
         arn = f"arn:aws:lambda:{self.clients.region}:{self.account}:function:{self.log_group}"
@@ -97,7 +82,7 @@ class LocalFunction:
         out = io.StringIO()
         try:
             with (
-                _environment(self.environment),
+                environment_set(self.environment),
                 credentials_in_environment(self.credentials),
                 redirect_stdout(out),
             ):

@@ -166,9 +166,8 @@ def execute(
         (background work); A does not say "fp" until that tag is there. An adoption, or a
         first fingerprint on its own, writes A and the fingerprint together (a call each):
         no state tag of offhours' is ever left unbound to its instance by its own doing."""
-        on_event = d.step in ACTING or (d.event is not None and d.anchor == d.event.at)
         return (
-            on_event
+            on_event(d)
             and d.fingerprint_after is not None
             and d.instance.fingerprint is None
             and not one_call_each
@@ -419,6 +418,11 @@ def _holds(instance: Instance | None, wanted: dict[str, str], state_key: str, fp
         return False
     have = {state_key: instance.handled, fp_key: instance.fingerprint}
     return all(key in have and have[key] == value for key, value in wanted.items())
+
+
+def on_event(d: Decision) -> bool:
+    """The decision is the current event's work: an action, or A moving to its event."""
+    return d.step in ACTING or (d.event is not None and d.anchor == d.event.at)
 
 
 @contextmanager

@@ -15,8 +15,8 @@ import json
 import logging
 import os
 import urllib.request
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,13 +194,13 @@ CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSI
 
 
 @contextmanager
-def credentials_in_environment(credentials: Credentials) -> Iterator[None]:
-    """AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN say `credentials` for the
-    duration (as Lambda gives its function the role's), then what they said before."""
-    saved = {name: os.environ.get(name) for name in CREDENTIAL_VARIABLES}
-    for name in CREDENTIAL_VARIABLES:
+def environment_set(values: Mapping[str, str], *, cleared: Iterable[str] = ()) -> Iterator[None]:
+    """The environment says `values` (and nothing for the names `cleared`) for the duration,
+    then what it said before."""
+    saved = {name: os.environ.get(name) for name in {*cleared, *values}}
+    for name in cleared:
         os.environ.pop(name, None)
-    os.environ.update(credentials.environment())
+    os.environ.update(values)
     try:
         yield
     finally:
@@ -209,6 +209,12 @@ def credentials_in_environment(credentials: Credentials) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def credentials_in_environment(credentials: Credentials) -> AbstractContextManager[None]:
+    """AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN say `credentials` for the
+    duration (as Lambda gives its function the role's), then what they said before."""
+    return environment_set(credentials.environment(), cleared=CREDENTIAL_VARIABLES)
 
 
 @dataclass

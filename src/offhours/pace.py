@@ -160,17 +160,10 @@ def forget_all() -> None:
         _REGISTRY.clear()
 
 
-@dataclass
-class Tally:
-    """What pacing cost a run: seconds slept, calls that AWS throttled anyway."""
-
-    waited: float = 0.0
-    throttled: int = 0
-
-
 class Pacer:
-    """One run's use of the buckets of one account-region service: waits until `deadline`
-    (a `monotonic` time; None: no limit) and no later."""
+    """One run's use of the buckets of one account-region service: it waits for tokens as
+    long as `time_left` (seconds before the run's new calls must stop; None: no limit) allows,
+    and no longer."""
 
     def __init__(
         self,
@@ -183,7 +176,6 @@ class Pacer:
         self.time_left = time_left  # seconds before new calls must stop; None: no limit
         self.record_slack = record_slack  # the extra seconds that recording an action has
         self.priority = Priority.EVENT
-        self.tally = Tally()
 
     @contextmanager
     def background(self) -> Iterator[None]:
@@ -223,7 +215,6 @@ class Pacer:
                 if deadline is not None and now + wait > deadline:
                     return False
                 sleep(wait)
-                self.tally.waited += wait
 
     def settle(self, api: str) -> None:
         """A call of `api` has come back: the tokens it took count as taken now, not when it
@@ -238,7 +229,6 @@ class Pacer:
 
     def throttled(self, api: str) -> None:
         """AWS said the bucket is empty (other callers share it): believe it."""
-        self.tally.throttled += 1
         with self.buckets.lock:
             request, resource = self.buckets.of(api)
             now = monotonic()

@@ -354,8 +354,7 @@ def decide(
     if settings.notice_minutes > 0:
         decision = _with_notice(decision, at, settings, r, override)
     if (
-        decision.step is Step.NONE
-        and decision.verdict is Verdict.UNCHANGED
+        decision.verdict is Verdict.UNCHANGED
         and is_quiet(decision)
         and (anchor := _first_fingerprint_due(instance, at, r)) is not None
     ):
@@ -868,7 +867,27 @@ def is_quiet(decision: Decision) -> bool:
     return (
         decision.step is Step.NONE
         and decision.verdict in (Verdict.UNCHANGED, Verdict.SKIPPED)
-        and decision.warning is None
+        and _says_nothing(decision)
+    )
+
+
+def records_fingerprint_only(decision: Decision) -> bool:
+    """The decision only records A as it already is, for its first fingerprint to follow
+    (`_first_fingerprint_due`): background work, nothing to say either (a DEBUG line)."""
+    handled = decision.instance.handled
+    return (
+        decision.step is Step.MARK
+        and decision.verdict is Verdict.UNCHANGED
+        and _says_nothing(decision)
+        and handled is not None
+        and decision.anchor == read_anchor(handled)[0]
+    )
+
+
+def _says_nothing(decision: Decision) -> bool:
+    """No warning, no override to pin or clear, no notice, no person's request."""
+    return (
+        decision.warning is None
         and decision.override_pin is None
         and not decision.override_clear
         and decision.notice is None

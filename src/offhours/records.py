@@ -23,9 +23,8 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from offhours.executor import Outcome, Outcomes
-from offhours.planner import Step, Verdict, is_quiet
+from offhours.planner import is_quiet, records_fingerprint_only
 from offhours.schedule import iso
-from offhours.state import read_anchor
 
 LEVELS = {Outcomes.FAILED: "ERROR", Outcomes.INVALID: "WARNING"}
 # Outcomes that change nothing, and so are DEBUG lines (unless a warning comes with them).
@@ -75,27 +74,9 @@ def level_of(outcome: Outcome) -> str:
         return "WARNING"
     if outcome.outcome in QUIET and is_quiet(outcome.decision):
         return "DEBUG"
-    if _only_background(outcome):
+    if outcome.outcome == Outcomes.UNCHANGED and records_fingerprint_only(outcome.decision):
         return "DEBUG"
     return LEVELS.get(outcome.outcome, "INFO")
-
-
-def _only_background(outcome: Outcome) -> bool:
-    """A decision whose only work is background (a first fingerprint) and whose A this run
-    leaves as it was: nothing a person needs to read at 3 a.m."""
-    d = outcome.decision
-    return (
-        outcome.outcome == Outcomes.UNCHANGED
-        and d.step is Step.MARK
-        and d.verdict is Verdict.UNCHANGED
-        and d.warning is None
-        and d.notice is None
-        and d.override_pin is None
-        and not d.override_clear
-        and d.instance.override is None
-        and d.instance.handled is not None
-        and d.anchor == read_anchor(d.instance.handled)[0]
-    )
 
 
 class DecisionLog:

@@ -20,7 +20,6 @@ from botocore.exceptions import ClientError
 from offhours.aws import Clients
 from offhours.config import Config, region_problem
 from offhours.executor import (
-    ACTING,
     Execution,
     Notifier,
     Outcome,
@@ -28,6 +27,7 @@ from offhours.executor import (
     background,
     dry_run,
     execute,
+    on_event,
 )
 from offhours.instance import Instance
 from offhours.language import CatalogLike
@@ -221,12 +221,7 @@ def reconcile_target(
 
     def take(decisions: list[Decision]) -> None:
         for d in decisions:
-            urgent = (
-                d.step in ACTING
-                or d.override_pin is not None
-                or d.override_clear
-                or (d.event is not None and d.anchor == d.event.at)  # A moves to its event
-            )
+            urgent = on_event(d) or d.override_pin is not None or d.override_clear
             (acting if urgent else background).append(d)
         if len(acting) >= FLUSH_ACTING:
             flush(acting)

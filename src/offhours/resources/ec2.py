@@ -458,7 +458,6 @@ class Ec2Gateway:
             try:
                 response = call(batch)
             except ClientError as exc:
-                self.pacer.settle(api)
                 code, message = error_of(exc)
                 if code in THROTTLING_CODES and throttles < MAX_THROTTLES:
                     throttles += 1  # other callers share the bucket: wait for it, try again
@@ -489,7 +488,8 @@ class Ec2Gateway:
                 for instance_id in batch:
                     result.failed[instance_id] = (type(exc).__name__, str(exc))
                 continue
-            self.pacer.settle(api)
+            finally:
+                self.pacer.settle(api)  # whatever came back, the tokens were taken on arrival
             result.succeeded += batch
             request_id = request_id_of(response)
             for instance_id in batch:
