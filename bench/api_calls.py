@@ -4,8 +4,9 @@ Counts the calls by operation with a botocore `before-call` hook and compares th
 minimum: describe pages + one call per batch of starts and of stops + one CreateTags call per
 batch of instances that share a state-tag value. Goal: at most 1.2 times the minimum, never a
 call per instance. Then the first sight of the same number of instances, never seen before:
-adopting them writes each one's state tag and fingerprint together (`offhours.state`), one
-call per instance, once in its life. Prints figures; it is not a timed test.
+adopting them writes their state tags and fingerprints together (`offhours.state`), 42
+instances to a call (a fingerprint tag holds 42 instances' entries), once in their life.
+Prints figures; it is not a timed test.
 Run: .venv/bin/python bench/api_calls.py
 """
 
@@ -107,7 +108,8 @@ def main() -> None:
         adopted = sum(calls.values())
         print(
             f"first sight of {N:,} new instances (adoption): {adopted} calls "
-            f"({calls['CreateTags']} CreateTags: one per instance, A and its fingerprint, once)"
+            f"({calls['CreateTags']} CreateTags: A and the fingerprint together, "
+            f"42 instances to a call, once; minimum {-(-N // 42)})"
         )
     finally:
         endpoint.stop()

@@ -71,6 +71,26 @@ def test_an_instance_launched_with_another_instances_state_tag_is_adopted(fleet,
     assert line["state_tag_after"] == f"2026-03-27T20:05:00Z fp={fingerprint(clone, OFFICE)}"
 
 
+def test_a_clone_of_an_instance_adopted_with_others_is_adopted_too(fleet, invoke):
+    """Instances adopted in the same run share one fingerprint value (42 entries side by
+    side); a launch template that copies it to a new box carries entries that are not the
+    box's own: the box is adopted, not stopped for another instance's history."""
+    crew = fleet.launch(OFFICE, count=5)
+    invoke(at("2026-03-26T10:00:00"))
+    invoke(at("2026-03-26T18:05:00"))
+    shared = fleet.fingerprint(crew[0])
+    assert shared is not None and len(shared) == 30
+    assert {fleet.fingerprint(i) for i in crew} == {shared}
+    copied = {k: v for k, v in fleet.tags(crew[2]).items() if k != "Name"}
+    clone = fleet.one(None, name="clone", tags=copied)
+    run = invoke(at("2026-03-27T20:05:00"))
+    assert fleet.state(clone) == "running"
+    line = run.decisions[clone]
+    assert line["action"] == "adopt" and "another instance" in line["reason"]
+    assert fleet.fingerprint(clone) == fingerprint(clone, OFFICE)
+    assert all(fleet.state(i) == "stopped" for i in crew)
+
+
 def test_a_value_changed_in_the_middle_of_a_window_is_adopted(fleet, invoke):
     box = fleet.one(OFFICE, name="box")
     invoke(at("2026-03-27T07:00:00"))

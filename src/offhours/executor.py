@@ -24,7 +24,9 @@ from offhours.planner import Decision, Plan, Step, Verdict
 from offhours.resources import BatchResult, Gateway, PartialBatch, chunks
 from offhours.schedule import iso
 from offhours.state import (
+    ENTRIES_PER_TAG,
     FINGERPRINT_MARK,
+    fingerprint_shown,
     fingerprint_tag_key,
     handled_value,
     read_anchor,
@@ -57,21 +59,46 @@ class Outcome:
     @property
     def state_before(self) -> str:
         i = self.decision.instance
-        return state_text(i.handled, i.fingerprint)
+        return state_text(i.handled, i.fingerprint, i)
 
     @property
     def state_tag_after(self) -> str:
         return self.state_before if self.state_after is None else self.state_after
 
 
-def state_text(handled: str | None, fingerprint: str | None) -> str:
-    """offhours' two state tags as one line shows them: "A fp=xxxxxxxx" (the state tag's word
-    "fp", which says that the fingerprint tag goes with it, only when that tag is missing)."""
+def state_text(handled: str | None, fingerprint: str | None, instance: Instance) -> str:
+    """offhours' two state tags as one line shows them: "A fp=xxxxxx+41" (the instance's own
+    fingerprint entry, and how many other instances' entries its tag holds; the state tag's
+    word "fp", which says that the fingerprint tag goes with it, only when that tag is
+    missing)."""
     words = (handled or "").split()
     if fingerprint is not None:
         words = words[:1] + [w for w in words[1:] if w != FINGERPRINT_MARK]
-        words.append(f"fp={fingerprint}")
+        words.append(f"fp={fingerprint_shown(fingerprint, instance.id, instance.schedule)}")
     return " ".join(words)
+
+
+def share_fingerprints(
+    gateway: Gateway, tags: dict[str, dict[str, str]], fp_key: str
+) -> dict[str, dict[str, str]]:
+    """The tags to write, with the fingerprint entries of instances whose other tags are the
+    same put side by side in one value (`offhours.state`), up to 42 instances a value: one
+    call writes them all, where a fingerprint of one instance takes a call of its own. Not
+    where each resource takes a call of its own anyway (RDS)."""
+    if getattr(gateway, "tags_each_alone", False):
+        return tags
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    shared = dict(tags)
+    for iid, wanted in tags.items():
+        if fp_key in wanted:
+            rest = tuple(sorted((k, v) for k, v in wanted.items() if k != fp_key))
+            groups.setdefault(rest, []).append(iid)
+    for ids in groups.values():
+        for chunk in chunks(ids, min(ENTRIES_PER_TAG, gateway.batch_size)):
+            value = "".join(tags[i][fp_key] for i in chunk)
+            for i in chunk:
+                shared[i] = {**tags[i], fp_key: value}
+    return shared
 
 
 ACTING = (Step.START, Step.STOP, Step.HIBERNATE)
@@ -205,13 +232,16 @@ def execute(
 
     as_read = {d.instance.id: d.instance for d in plan.decisions}
 
+    def share(tags: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        return share_fingerprints(gateway, tags, fp_key)
+
     def write(tags: dict[str, dict[str, str]], budget: Callable[[], bool] | None) -> BatchResult:
         """Write each instance's tags, except where its tags already hold those values (an
         `enforce` re-applying after a change by hand would rewrite A with itself)."""
         same = [
             i for i, wanted in tags.items() if _holds(as_read.get(i), wanted, state_key, fp_key)
         ]
-        needed = {i: wanted for i, wanted in tags.items() if i not in same}
+        needed = share({i: wanted for i, wanted in tags.items() if i not in same})
         result = (
             attempt(list(needed), gateway.tag_each, needed, budget) if needed else BatchResult()
         )
@@ -271,7 +301,7 @@ def execute(
         recorded = set(tagged.succeeded)
         pending = {i: tags for i, tags in later.items() if i in recorded}
         fingerprinted = (
-            set(attempt(list(pending), gateway.tag_each, pending, may_call).succeeded)
+            set(attempt(list(pending), gateway.tag_each, share(pending), may_call).succeeded)
             if pending and not defer_fingerprints
             else set()
         )
@@ -309,7 +339,7 @@ def execute(
         if fp is None or (later_fp and d.instance.id not in fingerprinted):
             fp = d.instance.fingerprint
         notice = d.notice if d.instance.id in noticed else None
-        return state_text(handled_value(d.anchor, notice, not later_fp), fp)
+        return state_text(handled_value(d.anchor, notice, not later_fp), fp, d.instance)
 
     if endpoint_error:
         not_reached = f"not attempted: {gateway.service} could not be reached ({endpoint_error})"
@@ -469,7 +499,9 @@ def _people(
     reason = f"{outcome.reason}; {'; '.join(notes)}"
     state_after = outcome.state_after
     if d.step is Step.NONE and iid in marks and iid in recorded:
-        state_after = state_text(marks[iid][next(iter(marks[iid]))], d.instance.fingerprint)
+        state_after = state_text(
+            marks[iid][next(iter(marks[iid]))], d.instance.fingerprint, d.instance
+        )
     if failed is not None:
         return replace(outcome, outcome=Outcomes.FAILED, reason=reason, error_code=failed[0])
     return replace(outcome, reason=reason, state_after=state_after)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from offhours.state import fingerprint, fingerprint_tag_key, state_tag_key
+from offhours.state import fingerprint_holds, fingerprint_tag_key, state_tag_key
 
 TRANSITIONAL_STATES = frozenset({"pending", "stopping", "shutting-down"})
 # The states that offhours starts or stops from; any other waits for the next run.
@@ -64,4 +64,4 @@ class Instance:
 
     def __post_init__(self) -> None:
         if self.fingerprint is not None:
-            self.fingerprint_ok = self.fingerprint == fingerprint(self.id, self.schedule)
+            self.fingerprint_ok = fingerprint_holds(self.fingerprint, self.id, self.schedule)

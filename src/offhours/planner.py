@@ -146,8 +146,9 @@ class Decision:
         """The fingerprint to write with A, if it is not the instance's already (None)."""
         if self.anchor is None:
             return None
-        wanted = fingerprint(self.instance.id, self.instance.schedule)
-        return None if self.instance.fingerprint == wanted else wanted
+        if self.instance.fingerprint_ok:
+            return None
+        return fingerprint(self.instance.id, self.instance.schedule)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from offhours.executor import (
     dry_run,
     execute,
     on_event,
+    share_fingerprints,
 )
 from offhours.instance import Instance
 from offhours.language import CatalogLike
@@ -45,6 +46,7 @@ from offhours.planner import (
 )
 from offhours.resources import EndpointUnavailable, Gateway, OutOfTime, PartialBatch
 from offhours.resources.ec2 import DETAILS_BATCH, Ec2Gateway
+from offhours.state import fingerprint_tag_key
 
 COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
 T = TypeVar("T")
@@ -345,7 +347,7 @@ def reconcile_target(
             except Exception as exc:  # one failure never hides the other buffer
                 report.error = report.error or f"{gateway.service}: {type(exc).__name__}: {exc}"
         if fingerprints and not gone and report.error is None:
-            _write_fingerprints(gateway, fingerprints, may_call, report)
+            _write_fingerprints(gateway, fingerprints, settings.tag_key, may_call, report)
         elif fingerprints:
             report.tallies["background_deferred"] += len(fingerprints)
     if report.tallies.get("deferred"):
@@ -372,16 +374,18 @@ def _not_read(report: TargetReport, count: int) -> None:
 def _write_fingerprints(
     gateway: Gateway,
     fingerprints: dict[str, dict[str, str]],
+    tag_key: str,
     may_call: Callable[[], bool] | None,
     report: TargetReport,
 ) -> None:
-    """The first fingerprints of the run (a call per instance: background work, after every
-    event's calls, leaving the reserve of the rate limits to events). Those the run cannot
+    """The first fingerprints of the run (42 to a call: background work, after every event's
+    calls, leaving the reserve of the rate limits to events). Those the run cannot
     write are counted (`background_deferred`) and written at a later run: until then the state
     tag reads as one written by an earlier version."""
     with background(gateway):
         try:
-            result = gateway.tag_each(fingerprints, may_call)
+            shared = share_fingerprints(gateway, fingerprints, fingerprint_tag_key(tag_key))
+            result = gateway.tag_each(shared, may_call)
         except PartialBatch as exc:
             result = exc.result
             report.error = report.error or f"{gateway.service} went away: {exc}"
