@@ -100,3 +100,77 @@ def test_a_value_that_is_not_a_schedule_invalidates_only_its_users():
     catalog = parse_catalog("good: 08:00-18:00\nodd: 2026-13-45\n")
     assert catalog.lookup("good") == ("good", "08:00-18:00", None)
     assert catalog.lookup("odd") == ("odd", "2026-13-45", None)  # invalid where it is used
+
+
+# -- a calendar named like a holidays code (DESIGN §7) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "shadowed"),
+    [
+        ("can", "CAN (Canada)"),
+        ("CAN", "CAN (Canada)"),
+        ("de", "DE (Germany)"),
+        ("De", "DE (Germany)"),
+        ("US-CA", "US-CA (United States, subdivision CA)"),
+        ("us-ca", "US-CA (United States, subdivision CA)"),
+        ("gb-sct", "GB-SCT (United Kingdom, subdivision SCT)"),
+    ],
+)
+def test_a_calendar_named_like_a_holidays_code_is_an_error_in_the_catalogue(name, shadowed):
+    # holidays=can means Canada's holidays: the catalogue's 'can' would never be used.
+    document = f"office-hours: 08:00-18:00\n{name}:\n  dates: [2026-12-24]\n"
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(document, source="SSM parameter /offhours/x/catalog")
+    assert str(caught.value) == (
+        f"SSM parameter /offhours/x/catalog: the calendar {name!r} has the name of the "
+        f"holidays code {shadowed}; rename it"
+    )
+
+
+def test_a_shadowed_calendar_is_an_error_even_when_its_dates_cannot_be_read():
+    with pytest.raises(CatalogError, match="the calendar 'de' has the name of the holidays code"):
+        parse_catalog("de:\n  dates: [24.12.2026]\n")
+
+
+def test_a_schedule_or_an_unshadowed_calendar_may_look_like_a_code():
+    # A schedule is never named by holidays=, and de-closures is no code of the package.
+    catalog = parse_catalog(
+        "de: 08:00-18:00\nus-ca: {value: 09:00-17:00}\nde-closures:\n  dates: [2026-12-24]\n"
+    )
+    assert catalog.lookup("de") == ("de", "08:00-18:00", None)
+    assert catalog.lookup("US-CA") == ("us-ca", "09:00-17:00", None)
+    assert catalog.calendars() == ["de-closures"]
+
+
+def test_a_shadowed_calendar_makes_named_schedules_invalid_and_is_said_once():
+    """As any other catalogue that cannot be used: the run says why once, its named schedules
+    are invalid (their state tags kept), and every other value is read as usual."""
+    from datetime import UTC, datetime
+
+    from offhours.catalog import CatalogUnavailable, LazyCatalog
+    from offhours.planner import Settings, read_value
+
+    document = "office-hours: 08:00-18:00\ncan:\n  dates: [2026-12-24]\n"
+    said: list[str] = []
+    catalog = LazyCatalog(lambda: parse_catalog(document), said.append)
+    at = datetime(2026, 12, 24, 12, tzinfo=UTC)
+    settings = Settings(catalog=catalog)
+    named = read_value("office-hours", at, settings)
+    assert named.error is not None and named.transient
+    assert "the calendar 'can' has the name of the holidays code CAN (Canada)" in str(named.error)
+    with pytest.raises(CatalogUnavailable, match="rename it"):
+        catalog.calendar("can")
+    assert said == [
+        "catalogue: the calendar 'can' has the name of the holidays code CAN (Canada); rename it"
+    ]
+    plain = read_value("Mon-Fri 08:00-18:00 holidays=DE", at, settings)
+    assert plain.error is None and plain.desired is not None
+
+
+def test_the_built_in_catalogue_shadows_no_holidays_code():
+    from offhours.catalog import default_catalog
+    from offhours.closures import package_code
+
+    calendars = default_catalog().calendars()  # parses: no CatalogError
+    assert calendars and all(package_code(name) is None for name in calendars)

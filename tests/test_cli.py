@@ -270,3 +270,151 @@ def test_check_instance_names_what_is_wrong(fleet: Fleet, capsys):
     assert "carries no Schedule tag" in capsys.readouterr().err
     assert main(["check", OFFICE, "--region", "us-east-1"]) == 2
     assert "go with --instance" in capsys.readouterr().err
+
+
+# -- a catalogue calendar named like a holidays code ---------------------------------------------
+
+SHADOWING = "office-hours: 08:00-18:00\ncan:\n  dates: [2026-12-24]\n"
+
+
+def test_a_catalogue_calendar_named_like_a_holidays_code_is_refused(fleet: Fleet, capsys, tmp_path):
+    catalogue = tmp_path / "catalog.yaml"
+    catalogue.write_text(SHADOWING)
+    shadowed = "the calendar 'can' has the name of the holidays code CAN (Canada); rename it"
+    for argv in (
+        ["check", "08:00-18:00 holidays=can", "--catalog", str(catalogue)],
+        ["plan", "--at", EVENING, "--region", "us-east-1", "--catalog", str(catalogue)],
+    ):
+        assert main(argv) == 2
+        out = capsys.readouterr()
+        assert out.err == f"offhours: {catalogue}: {shadowed}\n"
+        assert out.out == ""
+    # Without that catalogue, holidays=can is what it always was: Canada's holidays.
+    assert main(["check", "08:00-18:00 holidays=can", "--at", "2026-12-24T12:00:00Z"]) == 0
+    assert "Fri 25 Dec 2026: Christmas Day, no start" in capsys.readouterr().out
+
+
+def test_plan_reads_a_shadowing_catalogue_parameter_as_an_error(fleet: Fleet, capsys, monkeypatch):
+    import boto3
+
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(
+        Name="/offhours/test/shadowing", Type="String", Value=SHADOWING, Overwrite=True
+    )
+    monkeypatch.setenv("CATALOG_PARAMETER", "/offhours/test/shadowing")
+    fleet.one("office-hours", handled="2026-03-27T08:00:00Z")
+    assert main(["plan", "--at", EVENING, "--region", "us-east-1"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "offhours: SSM parameter /offhours/test/shadowing: the calendar 'can' has the name of "
+        "the holidays code CAN (Canada); rename it\n"
+    )
+
+
+# -- tag text is printed escaped (DESIGN §7) ----------------------------------------------------
+
+# A Name that would forge a row of the table, and reorder (U+202E) or break (U+2028) the text
+# after it. (ANSI escapes cannot travel through EC2's XML; the stdin and catalogue tests below
+# carry them.)
+FORGED = "web\ni-0forged  ec2:instance  ok\u202eevil\u2028x\ty"
+FORGED_SHOWN = "web\\ni-0forged  ec2:instance  ok\\u202eevil\\u2028x\\ty"
+RAW = ("\n", "\x1b", "\u202e", "\u2028", "\u2029", "\t", "\r")
+
+
+def _no_raw(text: str) -> None:
+    for line in text.splitlines():
+        assert not any(char in line for char in RAW), line
+
+
+def test_escaped_shows_control_and_direction_characters_as_escapes():
+    assert cli.escaped("plain Name, é 中 ✓") == "plain Name, é 中 ✓"
+    assert cli.escaped("a\nb\r\tc") == "a\\nb\\r\\tc"
+    assert cli.escaped("\x1b[2J\x00\x7f\x9b") == "\\x1b[2J\\x00\\x7f\\x9b"
+    assert cli.escaped("\u202eabc\u2066\u200b\ufeff") == "\\u202eabc\\u2066\\u200b\\ufeff"
+    assert cli.escaped("\u2028\u2029\U000e0041") == "\\u2028\\u2029\\U000e0041"
+    assert cli.escaped("a\u00a0b") == "a\u00a0b"  # a no-break space is shown as it is
+
+
+def test_plan_escapes_names_and_values_from_tags(fleet: Fleet, capsys):
+    named = fleet.one(OFFICE, name=FORGED, handled="2026-03-27T08:00:00Z")
+    bad = fleet.one("Mon-Fri 08:00-18:00\nstop\u202e", name="bad\u2029name")
+    assert main(["plan", "--at", EVENING, "--region", "us-east-1"]) == 0
+    out = capsys.readouterr().out
+    _no_raw(out.replace("\n", ""))
+    rows = [line for line in out.splitlines() if line.startswith("i-")]
+    assert len(rows) == 2  # no forged row
+    (row,) = [line for line in rows if line.startswith(named)]
+    assert FORGED_SHOWN in row and "dry run, would stop" in row
+    (row,) = [line for line in rows if line.startswith(bad)]
+    assert "bad\\u2029name" in row and "Mon-Fri 08:00-18:00\\nstop\\u202e" in row
+    # JSON escapes them itself, and keeps the text: a script reads the real Name.
+    assert main(["plan", "--at", EVENING, "--region", "us-east-1", "--json"]) == 0
+    out = capsys.readouterr().out
+    _no_raw(out.replace("\n", ""))
+    records = [json.loads(x) for x in out.splitlines()]
+    assert {r.get("instance_name") for r in records} >= {FORGED, "bad\u2029name"}
+
+
+def test_override_escapes_the_name_and_values_it_prints(fleet: Fleet, capsys):
+    iid = fleet.one(OFFICE + "\u202e", name=FORGED)
+    assert main(["override", iid, "--running", "--until", "22:00", "--region", "us-east-1"]) == 0
+    out = capsys.readouterr().out
+    _no_raw(out.replace("\n", ""))
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert (
+        lines[0]
+        == f"{iid} ({FORGED_SHOWN}): Schedule:override = {fleet.tags(iid)['Schedule:override']!r}"
+    )
+    assert lines[1].startswith("  the next run makes it running")
+    assert main(["override", iid, "--clear", "--region", "us-east-1"]) == 0
+    out = capsys.readouterr().out
+    _no_raw(out.replace("\n", ""))
+    assert out == (
+        f"{iid} ({FORGED_SHOWN}): override removed; its schedule "
+        f"'{OFFICE}\\u202e' governs from its next event\n"
+    )
+    plain = fleet.one(None, name="evil\u202e\nname")
+    assert main(["override", plain, "--stopped", "--until", "22:00", "--region", "us-east-1"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith(f"{plain} (evil\\u202e\\nname): it carries no Schedule tag")
+    assert out.count("\n") == 1
+
+
+def test_check_instance_escapes_its_values(fleet: Fleet, capsys):
+    iid = fleet.one("Mon-Fri 08:00-18:00\u2028UTC", name=FORGED)
+    fleet.ec2.create_tags(
+        Resources=[iid], Tags=[{"Key": "Schedule:override", "Value": "running\nuntil\u202e 22:00"}]
+    )
+    # U+2028 separates words as a space does: the value is valid.
+    assert main(["check", "--instance", iid, "--at", EVENING, "--region", "us-east-1"]) == 0
+    out = capsys.readouterr().out
+    _no_raw(out.replace("\n", ""))
+    assert "Schedule   'Mon-Fri 08:00-18:00\\u2028UTC'" in out
+    assert "Override   'running\\nuntil\\u202e 22:00' is ignored" in out
+
+
+def test_check_escapes_values_read_from_standard_input_and_the_catalogue(
+    capsys, monkeypatch, tmp_path
+):
+    catalogue = tmp_path / "catalog.yaml"
+    catalogue.write_text(
+        'office:\n  value: 08:00-18:00\n  description: "eight\\e[2J to six\\u202e"\n'
+    )
+    values = "office\n08:00-18:00 \x1b]0;pwned\x07\n\u202eoffice\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(values))
+    assert main(["check", "-", "--at", EVENING, "--catalog", str(catalogue)]) == 2
+    out = capsys.readouterr().out
+    _no_raw(out.replace("\n", ""))
+    assert "Meaning    named schedule 'office' (eight\\x1b[2J to six\\u202e): runs" in out
+    assert "Schedule   '08:00-18:00 \\x1b]0;pwned\\x07'" in out
+    assert "Schedule   '\\u202eoffice'" in out
+
+
+def test_an_error_line_is_one_line_whatever_it_quotes(capsys, tmp_path):
+    catalogue = tmp_path / "catalog.yaml"
+    catalogue.write_text("office-hours: [unclosed\n")  # PyYAML's message has several lines
+    assert main(["check", "office-hours", "--catalog", str(catalogue)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("offhours: ") and "not a usable YAML document" in err
+    assert err.count("\n") == 1 and "\\n" in err

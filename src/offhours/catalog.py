@@ -18,9 +18,10 @@ closures, that a schedule names with ``holidays=NAME`` (DESIGN §7)::
       dates: {2026-08-03: Summer shutdown, 2026-08-04: Summer shutdown}
 
 Each date is written ``YYYY-MM-DD``; a list names every date after the calendar, a mapping gives
-each date its own name. A calendar is not a schedule: a tag value that names one is invalid. (A
-calendar named like a country or subdivision code of the holidays package, ``DE``, is never used:
-the code means the package's calendar.)
+each date its own name. A calendar is not a schedule: a tag value that names one is invalid. A
+calendar named like a country or subdivision code of the holidays package (``can``, ``DE``,
+``us-ca``, in any case) would be shadowed, since ``holidays=CODE`` means the package's calendar:
+it is an error in the catalogue (a `CatalogError`, below), never silently left unused.
 
 Names are looked up exactly, then without regard to case. Entries are parsed when an instance
 uses them, so one bad entry (a schedule, or a calendar with a date that is not one) only
@@ -30,8 +31,8 @@ Whoever may write the catalogue parameter changes every named schedule, and a br
 must not take a run down: a catalogue is bounded (64 KiB of UTF-8, 1,000 entries, names of 128
 characters, values of 256 like a tag value, nesting no deeper than an entry needs) and YAML
 aliases are refused, so that no document can expand into gigabytes. A document that breaks
-these rules is a `CatalogError`: the run treats named schedules as invalid and handles every
-other instance.
+these rules, or has a calendar named like a holidays code, is a `CatalogError`: the run treats
+named schedules as invalid and handles every other instance.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from offhours.closures import package_code
 
 MAX_CATALOG_BYTES = 64 * 1024
 MAX_ENTRIES = 1000
@@ -199,7 +202,45 @@ def parse_catalog(text: str, source: str = "catalogue") -> Catalog:
                     "calendar: a mapping with 'dates'",
                 )
             )
+    shadowed = _shadowed_calendar(entries)
+    if shadowed is not None:
+        raise CatalogError(f"{source}: {shadowed}")
     return Catalog(tuple(entries))
+
+
+def _shadowed_calendar(entries: list[CatalogEntry]) -> str | None:
+    """Why a calendar of the catalogue cannot be used: its name is a code of the holidays
+    package, which ``holidays=NAME`` means first (DESIGN §7); None when no calendar is so named.
+    Only a name shaped like a code (``can``, ``us-ca``) loads the package's list of codes."""
+    for entry in entries:
+        if entry.dates is None:
+            continue
+        code = package_code(entry.name)
+        if code is not None:
+            return (
+                f"the calendar {entry.name!r} has the name of the holidays code {code} "
+                f"({_code_place(code)}); rename it"
+            )
+    return None
+
+
+def _code_place(code: str) -> str:
+    """What a code of the holidays package stands for: ``Canada``, ``United States,
+    subdivision CA``."""
+    country, _, subdivision = code.partition("-")
+    try:
+        from holidays import registry
+
+        found = [key for key, names in registry.COUNTRIES.items() if country.upper() in names[1:]]
+    except (ImportError, AttributeError):  # a name for a message only: the code will do
+        found = []
+    small = {"and", "da", "of", "the"}
+    place = (
+        " ".join(w if w in small else w.capitalize() for w in found[0].split("_"))
+        if found
+        else country.upper()
+    )
+    return f"{place}, subdivision {subdivision}" if subdivision else place
 
 
 def _calendar_entry(name: str, body: dict[str, Any]) -> CatalogEntry:

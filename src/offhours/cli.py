@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -47,6 +48,44 @@ LATEST = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 class UsageError(Exception):
     """A command-line argument that cannot be used; printed as one line, exit 2."""
+
+
+# Characters that a terminal does not show as themselves (DESIGN §7): controls (a newline that
+# forges a line, an ANSI escape that recolours or rewrites the screen), format characters (the
+# direction overrides and isolates, U+202E, that reorder what follows; zero-width ones), line
+# and paragraph separators, and lone surrogates (which cannot be written at all).
+_UNSHOWN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escaped(text: str) -> str:
+    """`text` as the command line prints it: every control, format (direction) and line or
+    paragraph separator character as a visible escape (`\\n`, `\\x1b`, `\\u202e`), the rest as
+    it is. Text from tags (a Name, a schedule or override value) and whatever quotes it goes
+    through this before it reaches a terminal; JSON output escapes them itself."""
+    if text.isprintable():  # the common case: nothing to escape (a space is printable)
+        return text
+    out = []
+    for char in text:
+        if unicodedata.category(char) not in _UNSHOWN:
+            out.append(char)
+        elif char in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[char])
+        else:
+            point = ord(char)
+            out.append(
+                f"\\x{point:02x}"
+                if point < 0x100
+                else f"\\u{point:04x}"
+                if point < 0x10000
+                else f"\\U{point:08x}"
+            )
+    return "".join(out)
+
+
+def _lines(text: str) -> str:
+    """Several lines of output, each escaped: the line breaks are offhours' own."""
+    return "\n".join(escaped(line) for line in text.split("\n"))
 
 
 def parse_instant(text: str) -> datetime:
@@ -179,7 +218,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         if args.json:
             out.write(json.dumps(result) + "\n")
         else:
-            out.write(_human(value, result, schedule, at) + "\n")
+            out.write(_lines(_human(value, result, schedule, at)) + "\n")
             if len(values) > 1:
                 out.write("\n")
     return status
@@ -228,9 +267,9 @@ def _check_instance(
     if args.json:
         out.write(json.dumps({"instance": args.instance, **result, "override": overriding}) + "\n")
     else:
-        out.write(f"Instance   {args.instance}\n")
-        out.write(_human(value, result, schedule, at) + "\n")
-        out.write(f"Override   {line}\n")
+        out.write(escaped(f"Instance   {args.instance}") + "\n")
+        out.write(_lines(_human(value, result, schedule, at)) + "\n")
+        out.write(escaped(f"Override   {line}") + "\n")
     return 0 if result["valid"] else EXIT_INVALID
 
 
@@ -294,6 +333,8 @@ def _catalog_for(args: argparse.Namespace, config: Config) -> Catalog:
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
+    """Columns of text; each cell escaped (a Name or a value is tag text), then measured."""
+    rows = [[escaped(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for row in [header, *rows]:
@@ -363,7 +404,7 @@ def _report_out(report: RunReport, out: TextIO, as_json: bool) -> None:
     elif not errors:
         out.write("No instance or database carries the schedule tag.\n")
     for error in errors:
-        out.write(f"error: {error}\n")
+        out.write(escaped(f"error: {error}") + "\n")
     c = report.counts()
     out.write(
         f"\nAt {iso(report.at)}: {c['evaluated']} evaluated, {c['started']} started, "
@@ -437,15 +478,18 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         tags = found.get(instance_id)
         if tags is None:
             where = _region_of(instance_id) or region
-            out.write(f"{instance_id}: not found in {where}\n")
+            out.write(escaped(f"{instance_id}: not found in {where}") + "\n")
             status = EXIT_INVALID
             continue
         name = f" ({tags['Name']})" if tags.get("Name") else ""
         value = tags.get(tag_key)
         if value is None:
             out.write(
-                f"{instance_id}{name}: it carries no {tag_key} tag, and offhours acts only on "
-                "instances that do; nothing written\n"
+                escaped(
+                    f"{instance_id}{name}: it carries no {tag_key} tag, and offhours acts only "
+                    "on instances that do; nothing written"
+                )
+                + "\n"
             )
             status = EXIT_INVALID
             continue
@@ -454,8 +498,11 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         if args.clear:
             resources.untag(instance_id, key)
             out.write(
-                f"{instance_id}{name}: override removed; its schedule {value!r} governs from "
-                "its next event\n"
+                escaped(
+                    f"{instance_id}{name}: override removed; its schedule {value!r} governs "
+                    "from its next event"
+                )
+                + "\n"
             )
             continue
         try:
@@ -470,9 +517,13 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         resources.tag(instance_id, key, text)
         then = _then(schedule, override.until)
         out.write(
-            f"{instance_id}{name}: {key} = {text!r}\n"
-            f"  the next run makes it {override.state.value} and keeps it so "
-            f"{override.describe(zone_name)}; {then}\n"
+            escaped(f"{instance_id}{name}: {key} = {text!r}")
+            + "\n"
+            + escaped(
+                f"  the next run makes it {override.state.value} and keeps it so "
+                f"{override.describe(zone_name)}; {then}"
+            )
+            + "\n"
         )
     return status
 
@@ -673,7 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args, sys.stdout, sys.stdin)
         return code
     except (UsageError, CatalogError) as exc:
-        print(f"offhours: {exc}", file=sys.stderr)
+        print(escaped(f"offhours: {exc}"), file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
@@ -681,13 +732,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, BotoCoreError | ClientError):
-            print(f"offhours: AWS said: {exc}", file=sys.stderr)
+            print(escaped(f"offhours: AWS said: {exc}"), file=sys.stderr)
             return EXIT_AWS
         if os.environ.get("OFFHOURS_DEBUG"):
             raise
         print(
-            f"offhours: unexpected error ({type(exc).__name__}: {exc}); set OFFHOURS_DEBUG=1 "
-            "to see where",
+            escaped(
+                f"offhours: unexpected error ({type(exc).__name__}: {exc}); set "
+                "OFFHOURS_DEBUG=1 to see where"
+            ),
             file=sys.stderr,
         )
         return EXIT_AWS
