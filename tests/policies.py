@@ -1,7 +1,8 @@
 """The stack's IAM policies as IAM receives them, read from `template.yaml` and `member.yaml`
 for any parameters (conditions, Fn::If, Ref, Sub, Join, Split), and an evaluator of IAM's rules
 for the operators they use. Shared by the template tests, the rights test (every action the
-code calls is granted) and the IAM-enforcing endpoint."""
+code calls is granted), the IAM-enforcing endpoint and the README's service control policy
+test (`tests/test_scp.py`)."""
 
 from __future__ import annotations
 
@@ -89,9 +90,17 @@ def wildcard(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
     return re.fullmatch(regex, text, re.IGNORECASE if ignore_case else 0) is not None
 
 
+def arn_like(pattern: str, arn: str) -> bool:
+    """IAM's ArnLike (and ArnEquals, which is the same): each of the six colon-separated parts
+    of the ARN matched on its own, case-sensitively, `*` and `?` within a part only."""
+    wanted, given = pattern.split(":", 5), arn.split(":", 5)
+    return len(wanted) == len(given) == 6 and all(map(wildcard, wanted, given))
+
+
 def condition_holds(operator: str, key: str, wanted: Any, context: dict[str, list[str]]) -> bool:
     """One condition key of one operator, as IAM evaluates it, for the operators the policies
-    use. `context` maps each key present in the request to its values."""
+    (and the README's service control policy) use. `context` maps each key present in the
+    request to its values. A negated operator holds when the key is absent, as in IAM."""
     values = [str(v) for v in listed(wanted)]
     present = context.get(key)
     if operator == "Null":
@@ -106,6 +115,12 @@ def condition_holds(operator: str, key: str, wanted: Any, context: dict[str, lis
         return present is not None and any(v.lower() in flags for v in present)
     if operator == "ForAllValues:StringEquals":
         return all(v in values for v in present or [])  # true for no values: Null guards that
+    if operator == "ForAnyValue:StringEquals":
+        return any(v in values for v in present or [])  # false for no values
+    if operator in ("ArnLike", "ArnEquals"):
+        return present is not None and any(arn_like(w, v) for v in present for w in values)
+    if operator in ("ArnNotLike", "ArnNotEquals"):
+        return not any(arn_like(w, v) for v in present or [] for w in values)
     raise AssertionError(f"the evaluator does not know {operator}")
 
 
