@@ -260,26 +260,30 @@ def test_the_notice_example_is_what_a_notice_holds():
     assert example["detail"]["stop_time_local"] == real["stop_time_local"]
 
 
-def test_the_slack_target_turns_a_notice_into_a_custom_notification():
-    """What EventBridge's input transformer does with the README's target and a real notice:
-    the message must be Amazon Q Developer's custom-notification JSON, or Slack shows nothing."""
+def test_the_slack_target_routes_the_custom_notification_offhours_built():
+    """The README's target hands Amazon Q Developer the custom notification that offhours
+    wrote in the notice, as it is (`InputPath`): no input template pastes tag text, and the
+    message must be the custom-notification JSON, or Slack shows nothing."""
     (block,) = [b for b in blocks("json") if b.lstrip().startswith('[{"Id": "slack"')]
     (target,) = json.loads(block)
-    transformer = target["InputTransformer"]
+    assert set(target) == {"Id", "Arn", "InputPath"}
     event = {
         "source": "offhours",
         "detail-type": "Instance Stop Pending",
         "detail": _notice_detail(),
     }
-    text = transformer["InputTemplate"]
-    for name, path in transformer["InputPathsMap"].items():
-        value: Any = event
-        for part in path.removeprefix("$.").split("."):
-            value = value[part]  # a path the event lacks would drop the delivery
-        assert isinstance(value, str)
-        text = text.replace(f"<{name}>", json.dumps(value)[1:-1])  # EventBridge escapes strings
-    message = json.loads(text)
+    message: Any = event
+    for part in target["InputPath"].removeprefix("$.").split("."):
+        message = message[part]  # a path the event lacks would drop the delivery
     assert message["version"] == "1.0" and message["source"] == "custom"
     assert message["content"]["textType"] == "client-markdown"
     assert message["content"]["title"].startswith(':zzz: web "blue" i-0123456789abcdef0 stops')
     assert "offhours override i-0123456789abcdef0" in message["content"]["description"]
+
+
+def test_the_slack_rule_matches_offhours_own_account_and_source():
+    (put_rule,) = [c for c in shell_commands() if "put-rule --name offhours-notices" in c]
+    words = shlex.split(put_rule)
+    pattern = json.loads(words[words.index("--event-pattern") + 1])
+    assert set(pattern) == {"account", "source", "detail-type"}
+    assert pattern["source"] == ["offhours"]

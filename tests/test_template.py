@@ -166,7 +166,9 @@ def test_the_member_stack_agrees_with_the_main_stack_on_shared_parameters():
         assert member()["Conditions"][name] == template()["Conditions"][name], name
 
 
-def test_only_the_scheduler_role_may_assume_the_member_role():
+def test_only_the_role_that_reconciles_may_assume_the_member_role():
+    """The scheduler's role, or with FanOut only the worker's (the scheduler then only puts
+    messages on the queue)."""
     document = member()
     role = document["Resources"]["MemberRole"]["Properties"]
     assert role["RoleName"] == {"Ref": "MemberRoleName"}
@@ -174,13 +176,7 @@ def test_only_the_scheduler_role_may_assume_the_member_role():
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == "sts:AssumeRole"
     assert statement["Principal"] == {
-        "AWS": {
-            "If": [
-                "HasWorkerRole",
-                [{"Ref": "SchedulerRoleArn"}, {"Ref": "WorkerRoleArn"}],
-                {"Ref": "SchedulerRoleArn"},
-            ]
-        }
+        "AWS": {"If": ["HasWorkerRole", {"Ref": "WorkerRoleArn"}, {"Ref": "SchedulerRoleArn"}]}
     }
     assert statement["Condition"] == {
         "If": [
@@ -477,13 +473,21 @@ def test_notices_go_to_the_default_bus_with_offhours_as_source_and_by_mail_if_as
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == "events:PutEvents"
     assert statement["Resource"]["Sub"].endswith(":event-bus/default")
-    assert statement["Condition"] == {"StringEquals": {"events:source": "offhours"}}
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "events:source": "offhours",
+            "events:detail-type": "Instance Stop Pending",
+        }
+    }
     rule = resources["NoticeRule"]
     assert rule["Condition"] == "HasNoticeEmail"
     assert rule["Properties"]["EventPattern"] == {
+        "account": [{"Ref": "AWS::AccountId"}],
         "source": ["offhours"],
         "detail-type": ["Instance Stop Pending"],
     }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["InputPath"] == "$.detail.text" and "InputTransformer" not in target
     variables = document["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["NOTICE_MINUTES"] == {"Ref": "NoticeMinutes"}
     assert variables["MAX_OVERRIDE_HOURS"] == {"Ref": "MaxOverrideHours"}
