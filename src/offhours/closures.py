@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 import threading
 import warnings
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 
 from offhours.schedule import Calendar
@@ -34,6 +35,7 @@ _CODE_SHAPE = re.compile(r"^[A-Za-z]{2,3}(?:-\S+)?$")
 # Names come in US English where the package has the translation; a language it does not know
 # keeps its original names. Either way, never the machine's locale.
 _LANGUAGE = "en_US"
+_DAY = timedelta(days=1)
 
 
 @lru_cache(maxsize=1)
@@ -116,17 +118,61 @@ def _year(code: str, year: int) -> dict[date, str]:
         return dict(table)
 
 
+class _Own:
+    """The dates of a schedule's catalogue calendars, indexed once for every value that names
+    them: a sorted list to bisect, each date's names, and the first and last date of the run
+    of consecutive dates it belongs to (so that a search jumps a run of closed days in one
+    step, however long)."""
+
+    __slots__ = ("days", "first", "last", "names")
+
+    def __init__(self, tables: tuple[tuple[tuple[date, str], ...], ...]) -> None:
+        names: dict[date, list[str]] = {}
+        for table in tables:
+            for day, name in table:
+                names.setdefault(day, []).append(name)
+        self.days = sorted(names)
+        self.names = {day: tuple(found) for day, found in names.items()}
+        self.first: dict[date, date] = {}
+        self.last: dict[date, date] = {}
+        begin = 0
+        for i, day in enumerate(self.days):
+            if i + 1 == len(self.days) or self.days[i + 1] != day + _DAY:
+                for member in self.days[begin : i + 1]:
+                    self.first[member] = self.days[begin]
+                    self.last[member] = day
+                begin = i + 1
+
+
+@lru_cache(maxsize=64)  # the catalogue's calendars are the same tuples for every value
+def _own(tables: tuple[tuple[tuple[date, str], ...], ...]) -> _Own:
+    return _Own(tables)
+
+
 class ClosedDates:
-    """The closed dates of a schedule's calendars, by local date."""
+    """The closed dates of a schedule's calendars, by local date.
+
+    A question costs the same however many dates a calendar holds: the catalogue's dates are
+    indexed once (`_Own`), and a run of consecutive closed dates is crossed in one step
+    (`run_last`, `run_first`), whatever its length. A code of the package has a few dozen
+    holidays a year, so a run it closes is short.
+    """
 
     def __init__(self, calendars: Iterable[Calendar]) -> None:
         self._codes: list[str] = []
-        self._own: dict[date, list[str]] = {}
+        tables: list[tuple[tuple[date, str], ...]] = []
         for calendar in calendars:
             if calendar.dates is None:
                 self._codes.append(calendar.code)
-            for day, name in calendar.dates or ():
-                self._own.setdefault(day, []).append(name)
+            else:
+                tables.append(calendar.dates)
+        self._own = _own(tuple(tables))
+
+    def closes(self, day: date) -> bool:
+        """Is `day` closed?"""
+        if day in self._own.names:
+            return True
+        return any(day in _year(code, day.year) for code in self._codes)
 
     def name(self, day: date) -> str | None:
         """What closes `day` (the names of every calendar that closes it), or None."""
@@ -135,12 +181,37 @@ class ClosedDates:
             found = _year(code, day.year).get(day)
             if found:
                 names.append(found)
-        names += self._own.get(day, ())
+        names += self._own.names.get(day, ())
         return "; ".join(dict.fromkeys(names)) or None
+
+    def run_last(self, day: date) -> date:
+        """The last date of the run of consecutive closed dates that holds `day` (closed)."""
+        last = self._own.last
+        while True:
+            day = last.get(day, day)
+            if day == date.max:
+                return day
+            following = day + _DAY
+            if not self.closes(following):
+                return day
+            day = following
+
+    def run_first(self, day: date) -> date:
+        """The first date of the run of consecutive closed dates that holds `day` (closed)."""
+        first = self._own.first
+        while True:
+            day = first.get(day, day)
+            if day == date.min:
+                return day
+            previous = day - _DAY
+            if not self.closes(previous):
+                return day
+            day = previous
 
     def between(self, first: date, last: date) -> list[tuple[date, str]]:
         """Every closed date from `first` to `last` (both included), in order, with its name."""
-        days = {day for day in self._own if first <= day <= last}
+        own = self._own.days
+        days = set(own[bisect_left(own, first) : bisect_right(own, last)])
         for code in self._codes:
             for year in range(first.year, last.year + 1):
                 days.update(day for day in _year(code, year) if first <= day <= last)

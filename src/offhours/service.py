@@ -290,6 +290,7 @@ def reconcile_target(
             return report
         needed: list[str] = []
         entries: list[tuple[Instance, Reading]] = []
+        unread = 0  # instances whose value the run had no time left to read
         for instance_id, tags in gateway.tagged(may_call).items():
             value, handled, fingerprint, override, skip = tags
             if value is None and handled is None and fingerprint is None:
@@ -309,8 +310,13 @@ def reconcile_target(
             )
             reading = readings.get(instance.schedule)
             if reading is None:
+                if unread or (may_call is not None and not may_call()):
+                    unread += 1  # no value is read once time is short: the next run's
+                    continue
                 reading = readings[instance.schedule] = read_value(instance.schedule, at, settings)
             entries.append((instance, reading))
+        if unread:
+            _not_read(report, unread)
         # What the tags do not say and a decision may need (a start that EC2 undid, a start by
         # RDS after seven days stopped): a call only when a reading says it may matter.
         gateway.amend(entries, at)
@@ -468,8 +474,13 @@ def _notifier(config: Config, clients: Clients) -> Notifier:
 
     region = os.environ.get("AWS_REGION") or (config.regions[0] if config.regions else "us-east-1")
 
-    def notify(decisions: list[Decision]) -> tuple[set[str], dict[str, str]]:
-        return notices.send(clients.client("events", region), decisions, config.tag_key)
+    tally = notices.Tally()  # the run's notices per target (notices.MAX_PER_TARGET)
+
+    def notify(
+        decisions: list[Decision], may_call: Callable[[], bool] | None
+    ) -> tuple[set[str], dict[str, str]]:
+        events = clients.client("events", region)
+        return notices.send(events, decisions, config.tag_key, may_call, tally)
 
     return notify
 

@@ -28,10 +28,16 @@ date, in the schedule's zone, does not happen; stop events all do. The date of a
 local date of its instant (a start at 2026-12-24T23:30Z is on the 25th in Europe/Berlin; one
 that a spring-forward gap moves to the jump is on the jump's date). Every question (the last
 event, the next ones, the changes in a span) sees the same events: the desired state on a
-holiday morning is the previous stop's. A cron search never walks a closed day firing by firing:
-it jumps to the day's first instant (looking back) or past its last (looking ahead), so a
-dense expression on a holiday costs a step per closed day. A schedule that runs all the time has
-no start to skip.
+holiday morning is the previous stop's. A cron search never walks a closed day firing by firing,
+nor a run of closed days day by day: it jumps to the first instant of the run of consecutive
+closed dates (looking back) or past its last (looking ahead), so a dense expression costs a
+step per run of closed days, however long the run (`ClosedDates.run_first`, `run_last`). A
+schedule that runs all the time has no start to skip.
+
+The next stop (what a notice needs, DESIGN §7) is found directly, `Timeline.next_stop`: stops
+are never skipped, so it is the first firing of the stop rules (or the first end of a window),
+never a list of the events up to it: a value that fires every minute costs what one that fires
+once a day does.
 """
 
 from __future__ import annotations
@@ -230,7 +236,10 @@ class Timeline:
                 if day is None:
                     found = at if found is None or at < found else found
                     break
-                wall = max(firing, self._wall_before(day + timedelta(days=1)))
+                past = self._wall_past_run(day)
+                if past is None:  # closed to the end of the calendar: no start ever
+                    break
+                wall = max(firing, past)
         return found
 
     def _closed_day(self, at: datetime) -> date | None:
@@ -238,7 +247,17 @@ class Timeline:
         if self.closed is None:
             return None
         day = at.astimezone(self.tz).date()
-        return day if self.closed.name(day) is not None else None
+        return day if self.closed.closes(day) else None
+
+    def _wall_past_run(self, day: date) -> datetime | None:
+        """The latest wall time whose instant comes before the end of the run of consecutive
+        closed dates that holds `day`: a search for an open start resumes there, in one step
+        however long the run (None: the run lasts to the end of the calendar)."""
+        assert self.closed is not None
+        last = self.closed.run_last(day)
+        if last == date.max:
+            return None
+        return self._wall_before(last + timedelta(days=1))
 
     def _day_start(self, day: date) -> datetime:
         """The first instant of a local date."""
@@ -253,10 +272,18 @@ class Timeline:
         date been open, each once and in order, with what closes it."""
         if self.closed is None or self.always_running:
             return []
+        closed = self.closed.between(to_wall(lo, self.tz).date(), to_wall(hi, self.tz).date())
+        if closed and not self.schedule.is_cron:
+            # The starts of the span, worked out once (not a week's worth per closed date): a
+            # start is on the date whose first instant it has reached, `wall_reached`'s date.
+            started = {
+                wall_reached(e.at, self.tz).date()
+                for e in self._window_events(lo, hi, keep_closed=True)
+                if e.action is Action.START
+            }
+            return [(day, name) for day, name in closed if day in started]
         out = []
-        for day, name in self.closed.between(
-            to_wall(lo, self.tz).date(), to_wall(hi, self.tz).date()
-        ):
+        for day, name in closed:
             begin = max(lo, self._day_start(day) - _TICK)
             end = min(hi, self._day_start(day + timedelta(days=1)) - _TICK)
             if begin < end and self._would_start(begin, end):
@@ -350,12 +377,35 @@ class Timeline:
             at = to_instant(firing, self.tz)
             day = self._closed_day(at) if skip else None
             if day is not None:
-                wall = max(firing, self._wall_before(day + timedelta(days=1)))
+                past = self._wall_past_run(day)
+                if past is None:  # closed to the end of the calendar: no start ever
+                    return
+                wall = max(firing, past)
                 continue
             yield at, rank, action
             wall = max(firing, wall_reached(at, self.tz))
 
     # -- the questions people ask ------------------------------------------------------------
+
+    def next_stop(self, at: datetime, horizon: datetime) -> datetime | None:
+        """The first stop event with at < instant <= horizon, or None: the first of
+        `events_between(at, horizon)` that is a stop, found without listing the others. Stops
+        are never skipped (a closed date skips starts only), so for cron rules it is the first
+        firing of a stop rule after `at`, one search per rule however often the value fires;
+        for windows the first end of the union, looked for a week and a day at a time."""
+        if self.always_running or horizon <= at:
+            return None
+        if self.schedule.is_cron:
+            stop = self._first_firing(Action.STOP, at)
+            return stop if stop is not None and stop <= horizon else None
+        lo = at
+        while lo < horizon:
+            hi = min(horizon, lo + _WEEK + timedelta(days=1))
+            for event in self._window_events(lo, hi):
+                if event.action is Action.STOP:
+                    return event.at
+            lo = hi
+        return None
 
     def last_event(self, at: datetime) -> Event | None:
         """The latest event at or before `at` (None: no event in the year before)."""
@@ -385,8 +435,14 @@ class Timeline:
                 day = self._closed_day(instant) if skip else None
                 if day is None:
                     break
-                # A start on a closed date: look before that date begins.
-                wall = min(firing - _TICK, self._wall_before(day))
+                # A start on a closed date: look before the run of closed dates that holds it
+                # begins (a run that begins before the look-back's first date: nothing found).
+                assert self.closed is not None
+                first = self.closed.run_first(day)
+                if first < to_wall(since, self.tz).date():
+                    instant = None
+                    break
+                wall = min(firing - _TICK, self._wall_before(first))
             if instant is None:
                 continue
             if best is None or instant > best.at or (instant == best.at and action is Action.STOP):
