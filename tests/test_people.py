@@ -13,6 +13,7 @@ import pytest
 
 from offhours import runtime
 from offhours.aws import Clients
+from offhours.state import fingerprint_holds
 from tests.fleet import Fleet
 from tests.harness import scheduled_event
 
@@ -124,7 +125,14 @@ def test_an_override_works_where_the_schedule_is_invalid_or_opts_out(fleet, invo
     opted_out = box(fleet, "off", state="stopped", handled=None)
     for iid in (invalid, opted_out):
         override(fleet, iid, "running until 2026-03-27T21:00")
-    invoke(at("2026-03-27T18:05:00"))
+    run = invoke(at("2026-03-27T18:05:00"))
+    assert fleet.state(invalid) == "running"
+    # An opted-out instance keeps no state tags: offhours has no record of it, so the override
+    # is recorded first (as one copied with a new instance would be) and held from the next run.
+    assert fleet.state(opted_out) == "stopped"
+    assert run.decisions[opted_out]["action"] == "adopt"
+    assert fleet.handled(opted_out) == "2026-03-27T18:05:00Z fp held=2026-03-27T21:00:00Z"
+    invoke(at("2026-03-27T18:10:00"))
     assert fleet.state(invalid) == fleet.state(opted_out) == "running"
     run = invoke(at("2026-03-27T21:05:00"))
     for iid in (invalid, opted_out):
@@ -221,15 +229,24 @@ def test_an_enforced_instance_gets_its_notice_once(fleet, invoke, notices):
     assert fleet.handled(iid) == "2026-03-27T08:00:00Z fp notice=2026-03-27T18:00:00Z"
 
 
-def test_a_notice_keeps_the_word_fp_of_a_state_tag_without_its_fingerprint(fleet, invoke, notices):
-    """A state tag copied alone says "fp"; remembering a notice in it must not turn it into an
-    earlier version's tag, which would be believed."""
+def test_a_state_tag_copied_alone_with_an_override_is_adopted_and_its_notice_kept(
+    fleet, invoke, notices
+):
+    """A state tag copied alone says "fp" and is not believed: the instance is adopted with its
+    override (held from the next run), its own fingerprint written, and the notice of the
+    override's end remembered with them, so it is put once."""
     clone = fleet.one(OFFICE, name="clone", handled="2026-03-20T18:00:00Z fp")
     override(fleet, clone, "running until 2026-03-27T18:00")
     invoke(at("2026-03-27T17:50:00"))
     assert [json.loads(e["Detail"])["instance_id"] for e in notices] == [clone]
-    assert fleet.handled(clone) == "2026-03-20T18:00:00Z fp notice=2026-03-27T18:00:00Z"
-    assert fleet.fingerprint(clone) is None
+    assert fleet.handled(clone) == (
+        "2026-03-27T17:50:00Z fp notice=2026-03-27T18:00:00Z held=2026-03-27T18:00:00Z"
+    )
+    assert fingerprint_holds(fleet.fingerprint(clone) or "", clone, OFFICE)
+    invoke(at("2026-03-27T17:55:00"))
+    assert len(notices) == 1
+    invoke(at("2026-03-27T18:05:00"))  # the override's end: offhours held it, so it acts
+    assert fleet.state(clone) == "stopped"
 
 
 def test_a_notice_names_the_end_of_a_running_override(fleet, invoke, notices):

@@ -308,7 +308,11 @@ def test_a_database_and_an_aurora_cluster_follow_office_hours_through_a_week(dbs
     assert decision(first, db)["resource_type"] == "rds:db"
     assert decision(first, db)["instance_name"] == "dev-db"
     assert decision(first, cluster)["resource_type"] == "rds:cluster"
-    assert dbs.tags(db)["Schedule:offhours-fingerprint"] == fingerprint(db, OFFICE)
+    # The fingerprint names the database by its DbiResourceId, which no restore gives again.
+    resource_id = dbs.rds.describe_db_instances(DBInstanceIdentifier="dev-db")["DBInstances"][0][
+        "DbiResourceId"
+    ]
+    assert dbs.tags(db)["Schedule:offhours-fingerprint"] == fingerprint(resource_id, OFFICE)
 
     seen: dict[str, list[tuple[str, str]]] = {db: [], cluster: []}
     days = ["2026-03-23", "2026-03-24", "2026-03-25", "2026-03-26", "2026-03-27"]
@@ -879,3 +883,21 @@ def test_rds_describes_wait_for_rds_bucket_and_stop_when_the_run_has_no_time_for
     waited = pace.Pacer(buckets, lambda: 60.0)  # a minute left: it waits for its token
     gateway.pacer = waited
     assert len(list(gateway._paced(iter([{"DBInstances": []}])))) == 1
+
+
+def test_pinning_a_databases_override_reads_its_tags_again_first(dbs, invoke, rds_hooks):
+    """RDS writes and removes tags whatever their value: the override's tags are read again
+    just before, and a newer value that a person wrote in between is left as it is."""
+    arn = dbs.db("pin-db", handled="2026-03-27T08:00:00Z")
+    dbs.tag(arn, OVERRIDE, "running until 21:00")
+    newer = "running until 2026-03-27T23:00"
+
+    def person_writes(params: dict[str, Any], **_: Any) -> None:
+        if "DBInstanceIdentifier" in str(params.get("body")):  # the read just before the pin
+            dbs.tag(arn, OVERRIDE, newer)
+
+    rds_hooks.on("before-call.rds.DescribeDBInstances", person_writes)
+    run = invoke(at("2026-03-27T17:30:00"))
+    rds_hooks.clear()
+    assert dbs.tags(arn)[OVERRIDE] == newer
+    assert "changed since this run read it" in decision(run, arn)["reason"]

@@ -74,7 +74,8 @@ def state_text(handled: str | None, fingerprint: str | None, instance: Instance)
     words = (handled or "").split()
     if fingerprint is not None:
         words = words[:1] + [w for w in words[1:] if w != FINGERPRINT_MARK]
-        words.append(f"fp={fingerprint_shown(fingerprint, instance.id, instance.schedule)}")
+        identity = instance.identity or instance.id
+        words.append(f"fp={fingerprint_shown(fingerprint, identity, instance.schedule)}")
     return " ".join(words)
 
 
@@ -102,8 +103,9 @@ def share_fingerprints(
 
 
 ACTING = (Step.START, Step.STOP, Step.HIBERNATE)
-# Puts the notices of stops that are near; returns the instances notified, and why not others.
-Notifier = Callable[[list[Decision]], tuple[set[str], dict[str, str]]]
+# Puts the notices of stops that are near, asking the run's time budget (`may_call`) before
+# each call; returns the instances notified, and why not others.
+Notifier = Callable[[list[Decision], Callable[[], bool] | None], tuple[set[str], dict[str, str]]]
 
 
 def _static(decision: Decision) -> Outcome:
@@ -208,11 +210,11 @@ def execute(
         notice = d.notice if d.instance.id in noticed else None
         fp = d.fingerprint_after
         if fp is None:  # the instance has its own fingerprint tag already
-            return {state_key: handled_value(d.anchor, notice)}
+            return {state_key: handled_value(d.anchor, notice, held=d.held)}
         if fingerprint_later(d):  # A says "fp" the next time it moves
             later[d.instance.id] = {fp_key: fp}
-            return {state_key: handled_value(d.anchor, notice, fingerprinted=False)}
-        return {state_key: handled_value(d.anchor, notice), fp_key: fp}
+            return {state_key: handled_value(d.anchor, notice, False, d.held)}
+        return {state_key: handled_value(d.anchor, notice, held=d.held), fp_key: fp}
 
     calls = 0
     endpoint_error: str | None = gone
@@ -274,8 +276,8 @@ def execute(
                 tagged.merge(write(values, record_budget))
     due = [d for d in plan.decisions if d.notice is not None]
     notice_failed: dict[str, str] = {}
-    if due and notify is not None and endpoint_error is None and (may_call is None or may_call()):
-        sent, notice_failed = notify(due)
+    if due and notify is not None and endpoint_error is None:
+        sent, notice_failed = notify(due, may_call)
         noticed.update(sent)
     elif due:
         notice_failed = dict.fromkeys((d.instance.id for d in due), "not attempted in this run")
@@ -286,12 +288,16 @@ def execute(
             # "fp" stays as it was found (a state tag that says "fp" without its fingerprint
             # tag must go on saying so), and is added once the fingerprint tag is there.
             marked = d.instance.fingerprint is not None or says_fingerprinted(d.instance.handled)
-            marks[d.instance.id] = {state_key: handled_value(current, d.notice, marked)}
+            marks[d.instance.id] = {state_key: handled_value(current, d.notice, marked, d.held)}
     # Background work (adoptions, remembered notices, clean-up, first fingerprints) leaves the
     # reserve of EC2's buckets to events (`offhours.pace`).
     with background(gateway):
-        if marks:
-            tagged.merge(write(marks, may_call))
+        # A notice put is recorded as an action is (else the next run puts it again).
+        told = {i: m for i, m in marks.items() if i in noticed}
+        if told:
+            tagged.merge(write(told, record_budget))
+        if rest := {i: m for i, m in marks.items() if i not in told}:
+            tagged.merge(write(rest, may_call))
         forget = [d.instance.id for d in by_step[Step.FORGET]]
         forgotten = (
             attempt(forget, gateway.untag, forget, (state_key, fp_key), may_call)
@@ -317,15 +323,25 @@ def execute(
             return iid in recorded
         return True
 
-    pins = {
-        d.instance.id: {override_key: d.override_pin}
+    # The override tag is rewritten (its instant pinned) or removed only where it still holds
+    # what the run read: a newer value that a person wrote in between is theirs.
+    pins: dict[str, tuple[str, str | None]] = {
+        d.instance.id: (d.instance.override, d.override_pin)
         for d in plan.decisions
-        if d.override_pin is not None and settled(d)
+        if d.override_pin is not None and d.instance.override is not None and settled(d)
     }
-    pinned = attempt(list(pins), gateway.tag_each, pins, may_call) if pins else BatchResult()
-    clears = [d.instance.id for d in plan.decisions if d.override_clear and settled(d)]
+    pinned = (
+        attempt(list(pins), gateway.rewrite, override_key, pins, may_call)
+        if pins
+        else BatchResult()
+    )
+    clears: dict[str, tuple[str, str | None]] = {
+        d.instance.id: (d.instance.override, None)
+        for d in plan.decisions
+        if d.override_clear and d.instance.override is not None and settled(d)
+    }
     cleared = (
-        attempt(clears, gateway.untag, clears, (override_key,), may_call)
+        attempt(list(clears), gateway.rewrite, override_key, clears, may_call)
         if clears
         else BatchResult()
     )
@@ -339,7 +355,7 @@ def execute(
         if fp is None or (later_fp and d.instance.id not in fingerprinted):
             fp = d.instance.fingerprint
         notice = d.notice if d.instance.id in noticed else None
-        return state_text(handled_value(d.anchor, notice, not later_fp), fp, d.instance)
+        return state_text(handled_value(d.anchor, notice, not later_fp, d.held), fp, d.instance)
 
     if endpoint_error:
         not_reached = f"not attempted: {gateway.service} could not be reached ({endpoint_error})"
@@ -489,6 +505,11 @@ def _people(
     if iid in pinned.failed:
         failed = pinned.failed[iid]
         notes.append(f"writing the override's instant failed ({failed[0]}: {failed[1]})")
+    if iid in pinned.changed or iid in cleared.changed:
+        notes.append(
+            "its override tag changed since this run read it: the newer value is left as it is "
+            "for the next run"
+        )
     if iid in cleared.failed:
         failed = cleared.failed[iid]
         notes.append(f"removing the override tag failed ({failed[0]}: {failed[1]})")

@@ -58,10 +58,25 @@ class Instance:
     resource_type: str = EC2_INSTANCE
     skip_reason: str | None = None
     auto_started: datetime | None = None
+    # What AWS never gives to another resource, where `id` is not that (RDS: DbiResourceId or
+    # DbClusterResourceId, where the ARN is made of a name that a restore gives again).
+    identity: str = ""
+    # When the resource came to be (EC2: its primary network interface's attachment, which
+    # stop and start keep; RDS: its creation time); None where it was not read.
+    created: datetime | None = None
     # Whether `fingerprint` is this instance's own for its value (None: no fingerprint tag);
     # worked out once, when the instance is read, with its tags.
     fingerprint_ok: bool | None = field(init=False, default=None, compare=False, repr=False)
+    # The fingerprint is an earlier version's that names the resource by its ARN (RDS): read
+    # as matching, as a state without fingerprint is, and replaced at the next record.
+    fingerprint_legacy: bool = field(init=False, default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.fingerprint is not None:
-            self.fingerprint_ok = fingerprint_holds(self.fingerprint, self.id, self.schedule)
+            identity = self.identity or self.id
+            self.fingerprint_ok = fingerprint_holds(self.fingerprint, identity, self.schedule)
+            if not self.fingerprint_ok and identity != self.id:
+                self.fingerprint_legacy = fingerprint_holds(
+                    self.fingerprint, self.id, self.schedule
+                )
+                self.fingerprint_ok = self.fingerprint_legacy

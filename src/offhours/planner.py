@@ -61,7 +61,10 @@ from offhours.schedule import (
 from offhours.state import (
     fingerprint,
     handled_value,
+    held_until,
+    held_word,
     read_anchor,
+    read_held,
     read_notice,
     says_fingerprinted,
     shown,
@@ -132,6 +135,7 @@ class Decision:
     override_clear: bool = False  # the override is over: remove its tag
     notice: datetime | None = None  # the stop whose notice is due now
     notice_zone: str | None = None  # the zone that the notice speaks in
+    held: str | None = None  # the override that the state tag records with A (`held_word`)
 
     @property
     def action(self) -> str:
@@ -146,9 +150,10 @@ class Decision:
         """The fingerprint to write with A, if it is not the instance's already (None)."""
         if self.anchor is None:
             return None
-        if self.instance.fingerprint_ok:
+        i = self.instance
+        if i.fingerprint_ok and not i.fingerprint_legacy:
             return None
-        return fingerprint(self.instance.id, self.instance.schedule)
+        return fingerprint(i.identity or i.id, i.schedule)
 
 
 @dataclass
@@ -261,8 +266,7 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
     if settings.notice_minutes > 0:
         try:
             horizon = at + timedelta(minutes=settings.notice_minutes)
-            stops = [e for e in tl.events_between(at, horizon) if e.action is Action.STOP]
-            next_stop = stops[0].at if stops else None
+            next_stop = tl.next_stop(at, horizon)  # found directly: bounded however dense
         except Exception:  # a notice is a courtesy: never a reason to fail the value
             next_stop = None
     return Reading(schedule, None, False, event, desired, event_text, next_text, False, next_stop)
@@ -322,7 +326,37 @@ def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str 
             "(removed, or tags copied in part), so it is not trusted"
         )
         return None, text, text, False
+    if _predates(instance, anchor, at):
+        assert instance.created is not None
+        return (
+            None,
+            (
+                f"its state tag says it was handled up to {iso(anchor)}, before it was created "
+                f"({iso(instance.created)}): the state tags came with tags copied from another "
+                "resource (a restore, a launch template), so they are not trusted"
+            ),
+            None,
+            False,
+        )
     return anchor, "", None, False
+
+
+def _predates(instance: Instance, anchor: datetime | None, at: datetime) -> bool:
+    """A state tag not bound to its resource by a fingerprint of today's kind (none: an earlier
+    version's; or one naming an RDS resource by its ARN) whose A is before the resource was
+    created: it was written for another resource and copied (a restore under the old name, a
+    launch template, an AMI's tags). offhours' own adoption writes a fingerprint with A, so a
+    state of its own that no fingerprint binds was written before this version, for a resource
+    that existed then. A creation time after the run's time says nothing (AWS's clock and the
+    run's disagree, or the run is a simulation of the past)."""
+    created = instance.created
+    return (
+        anchor is not None
+        and created is not None
+        and (instance.fingerprint is None or instance.fingerprint_legacy)
+        and anchor < created
+        and created <= at + MAX_EVENT_SKEW
+    )
 
 
 def _left_alone(instance: Instance, verdict: Verdict, reason: str, forget: bool) -> Decision:
@@ -345,6 +379,8 @@ def decide(
     override, problem, remove = _read_override(instance, at, settings, r)
     if override is not None:
         decision = _decide_override(instance, at, settings, r, override)
+    elif (hold := _hold_cancelled(instance, at)) is not None:
+        decision = _end_of_hold(instance, at, r, hold, clear=False)
     else:
         decision = _decide_schedule(instance, at, settings, r)
         if problem is not None:
@@ -425,6 +461,20 @@ def _never_touched(instance: Instance) -> Decision | None:
     return None
 
 
+def _hold_cancelled(instance: Instance, at: datetime) -> str | None:
+    """Why the override that offhours holds is over before its end: its tag was removed (or
+    can no longer be read). None where offhours holds none, or its state is not trusted."""
+    if instance.override is not None and not instance.untagged:
+        return None  # an override that cannot be used is a warning; its hold is decided there
+    recorded = read_held(instance.handled)
+    if recorded is None or _never_touched(instance) is not None:
+        return None
+    handled, _, _, newer = _trust(instance, at)
+    if handled is None or newer:
+        return None
+    return f"the override that offhours held until {recorded.removeprefix('held=')} was removed"
+
+
 def _override_zone(r: Reading, settings: Settings) -> str:
     return r.schedule.timezone if r.schedule is not None else settings.default_timezone
 
@@ -470,14 +520,66 @@ def _decide_override(
     instance: Instance, at: datetime, settings: Settings, r: Reading, override: Override
 ) -> Decision:
     """A person's override (DESIGN §7): held until its instant, whatever the schedule says;
-    then the schedule's desired state applies, and the override tag goes."""
+    then the schedule's desired state applies, and the override tag goes. It acts only as
+    offhours' own record says: on an instance whose state tags it trusts, a new override is a
+    request, acted on at once and recorded (`held=<end>`); one that comes with an instance
+    offhours has no trusted record of (first seen, tags copied at launch) is recorded and held
+    from the next run, never acted on in the run that finds it; and its end acts only where
+    the state tag says that offhours held it. An override over before offhours held it
+    (copied, or left behind after its end was applied) loses its tag, and the schedule
+    decides as if it had never been there."""
     waiting = _never_touched(instance)
     if waiting is not None:
         return waiting
     zone_name = _override_zone(r, settings)
     current = DesiredState.RUNNING if instance.state == "running" else DesiredState.STOPPED
+    handled, why_not, distrust, newer = _trust(instance, at)
+    recorded = read_held(instance.handled) if handled is not None else None
+    held_end = held_until(recorded)
+    if held_end is not None and held_end <= at and override.pinned is not None:
+        # A time without a date ("until 22:00") whose instant was never written back is read
+        # anew at every run: read from just before the end that offhours holds, it is that
+        # override, over (not tomorrow's 22:00).
+        try:
+            before = parse_override(
+                instance.override or "",
+                zone_name,
+                held_end - timedelta(seconds=1),
+                settings.max_override_hours,
+            )
+            if before.until == held_end:
+                override = Override(override.state, held_end, None)
+        except Exception:
+            pass
+    held = held_word(override.until)
     if override.until > at:
         reason = f"override by tag {override.describe(zone_name)}: {override.state.value}"
+        if newer and handled is not None:
+            return Decision(
+                instance,
+                Step.NONE,
+                Verdict.UNCHANGED,
+                f"{reason}; a newer run has handled it already (up to {iso(handled)})",
+                override.state,
+                held=recorded,
+            )
+        if handled is None:  # no record of its own: adopted with the override, held from now
+            return Decision(
+                instance,
+                Step.MARK,
+                Verdict.ADOPT,
+                (
+                    f"{why_not}, with an {reason}: adopted without starting or stopping it; "
+                    "offhours holds the override from the next run, and its end applies the "
+                    "schedule"
+                ),
+                override.state,
+                None,
+                at,
+                distrust,
+                override_pin=override.pinned,
+                held=held,
+            )
         if current is not override.state:
             step, warning = _step_for(override.state, instance, r.schedule)
             return Decision(
@@ -490,32 +592,59 @@ def _decide_override(
                 at,
                 warning,
                 override_pin=override.pinned,
+                held=held,
             )
         return Decision(
             instance,
-            Step.NONE,
+            Step.NONE if recorded == held else Step.MARK,
             Verdict.UNCHANGED,
             f"{reason}, as it is",
             override.state,
+            None,
+            handled,
             override_pin=override.pinned,
+            held=held,
         )
     ended = f"override by tag ended at {iso(override.until)}"
+    if recorded is None:  # never held by offhours: it never acts
+        decision = _decide_schedule(instance, at, settings, r)
+        why = (
+            "before offhours held it (it came with tags copied at launch, or its end was "
+            "applied already), so it is removed and never acts"
+        )
+        return replace(
+            decision,
+            reason=f"{ended} {why}; {decision.reason}",
+            override_clear=True,
+        )
+    if recorded != held:  # the person shortened the override that offhours held: it is over
+        ended = f"{ended} (offhours held it until {iso(held_end) if held_end else '?'})"
+    return _end_of_hold(instance, at, r, ended, clear=True)
+
+
+def _end_of_hold(
+    instance: Instance, at: datetime, r: Reading, ended: str, *, clear: bool
+) -> Decision:
+    """The end of an override that offhours held: the schedule's desired state applies (the
+    state tag keeps no `held=` after it), and the override tag goes (`clear`)."""
+    handled = read_anchor(instance.handled)[0] if instance.handled else None
+    current = DesiredState.RUNNING if instance.state == "running" else DesiredState.STOPPED
     desired = r.desired if r.schedule is not None else None
     if desired is None:
-        has_state = instance.handled is not None or instance.fingerprint is not None
         if r.opt_out:
-            verdict, why, forget = Verdict.SKIPPED, "the tag value opts it out", has_state
+            verdict, why, forget = Verdict.SKIPPED, "the tag value opts it out", True
         elif r.schedule is None:
             verdict, why = Verdict.INVALID, f"its schedule is invalid ({r.error})"
-            forget = has_state and not r.transient
+            forget = not r.transient
         else:
             verdict, why, forget = Verdict.UNCHANGED, "its schedule has no opinion yet", False
         return Decision(
             instance,
-            Step.FORGET if forget else Step.NONE,
+            Step.FORGET if forget else Step.MARK,
             verdict,
             f"{ended}; {why}, so it is left as it is",
-            override_clear=True,
+            anchor=None if forget else handled,
+            override_clear=clear,
         )
     if current is not desired:
         step, warning = _step_for(desired, instance, r.schedule)
@@ -528,7 +657,7 @@ def _decide_override(
             r.event,
             at,
             warning,
-            override_clear=True,
+            override_clear=clear,
         )
     return Decision(
         instance,
@@ -538,7 +667,7 @@ def _decide_override(
         desired,
         r.event,
         at,
-        override_clear=True,
+        override_clear=clear,
     )
 
 
@@ -776,6 +905,8 @@ def needs_details(instance: Instance, at: datetime, settings: Settings, reading:
 def _needs_details(instance: Instance, at: datetime, settings: Settings, reading: Reading) -> bool:
     if instance.override is not None:
         return True  # a person's request: it may act, and it is always said
+    if read_held(instance.handled) is not None:
+        return True  # an override that offhours held, its tag removed: its end may act
     if instance.skip_reason is not None and not instance.untagged and not reading.opt_out:
         return reading.schedule is None  # never touched: a quiet skip, and no notice
     stop = reading.next_stop
@@ -905,6 +1036,12 @@ def _group_key(i: Instance) -> tuple[object, ...]:
         i.schedule,
         i.handled,
         ok if ok is not False else i.fingerprint,
+        # A state not bound by a fingerprint of today's kind is judged by the resource's
+        # creation time too (`_predates`); an earlier version's fingerprint otherwise decides
+        # as a matching one does (only what is written differs, per instance).
+        i.created
+        if i.created is not None and (i.fingerprint is None or i.fingerprint_legacy)
+        else None,
         i.state,
         i.state_reason == "Client.InternalError",
         i.hibernation_configured,

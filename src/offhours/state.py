@@ -53,6 +53,7 @@ ENTRIES_PER_TAG = MAX_TAG_VALUE // ENTRY_LENGTH  # 42 instances share one finger
 LEGACY_LENGTH = 8  # the CRC-32 of earlier versions, in hex
 FINGERPRINT_MARK = "fp"  # in the state tag: the fingerprint tag goes with it
 NOTICE_PREFIX = "notice="
+HELD_PREFIX = "held="  # the override that offhours holds, and its end
 
 _INSTANT = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$", re.ASCII
@@ -117,21 +118,22 @@ def read_anchor(text: str) -> tuple[datetime | None, str | None]:
     cannot be read)."""
     if len(text) > MAX_TAG_VALUE:
         return None, f"it is longer than {MAX_TAG_VALUE} characters"
-    first, notices, marks, others = _words(text)
-    if len(notices) > 1 or marks > 1 or others:
+    first, notices, marks, others, overrides = _words(text)
+    if len(notices) > 1 or marks > 1 or others or len(overrides) > 1:
         return None, "it is not an instant (ISO 8601, like 2026-03-27T17:00:00Z)"
     return _instant(first)
 
 
 @lru_cache(maxsize=65536)
-def _words(text: str) -> tuple[str, tuple[str, ...], int, int]:
+def _words(text: str) -> tuple[str, tuple[str, ...], int, int, tuple[str, ...]]:
     """The state tag's words: the instant's, the instants of `notice=` words, how many `fp`
-    words, and how many other words (none in a tag that offhours wrote)."""
+    words, how many other words (none in a tag that offhours wrote), and the `held=` words."""
     words = text.split()
     first, rest = (words[0], words[1:]) if words else ("", [])
     notices = tuple(w[len(NOTICE_PREFIX) :] for w in rest if w.startswith(NOTICE_PREFIX))
+    overrides = tuple(w for w in rest if w.startswith(HELD_PREFIX))
     marks = rest.count(FINGERPRINT_MARK)
-    return first, notices, marks, len(rest) - len(notices) - marks
+    return first, notices, marks, len(rest) - len(notices) - marks - len(overrides), overrides
 
 
 def _instant(word: str) -> tuple[datetime | None, str | None]:
@@ -154,20 +156,45 @@ def read_notice(text: str | None) -> str | None:
     return notices[0] if len(notices) == 1 else None
 
 
+def read_held(text: str | None) -> str | None:
+    """The override record of the state tag as written (`held=<instant>`), or None."""
+    if not text:
+        return None
+    overrides = _words(text)[4]
+    return overrides[0] if len(overrides) == 1 else None
+
+
+def held_word(until: datetime) -> str:
+    """The state tag's word that records the override that offhours holds, and its end."""
+    return f"{HELD_PREFIX}{iso(until)}"
+
+
+def held_until(word: str | None) -> datetime | None:
+    """The end instant of a `held=` word, or None where it cannot be read."""
+    if word is None or not word.startswith(HELD_PREFIX):
+        return None
+    return _instant(word[len(HELD_PREFIX) :])[0]
+
+
 def says_fingerprinted(text: str | None) -> bool:
     """Whether the state tag says that a fingerprint tag goes with it."""
     return text is not None and _words(text)[2] > 0
 
 
 def handled_value(
-    anchor: datetime, notice: datetime | None = None, fingerprinted: bool = True
+    anchor: datetime,
+    notice: datetime | None = None,
+    fingerprinted: bool = True,
+    held: str | None = None,
 ) -> str:
     """The state tag's value: A, whether the fingerprint tag goes with it (it is on the
-    instance, or written in the same call), and the stop whose notice was sent."""
+    instance, or written in the same call), the stop whose notice was sent, and the override
+    that offhours holds (`held_word`)."""
     return (
         iso(anchor)
         + (f" {FINGERPRINT_MARK}" if fingerprinted else "")
         + (f" {NOTICE_PREFIX}{iso(notice)}" if notice is not None else "")
+        + (f" {held}" if held is not None else "")
     )
 
 

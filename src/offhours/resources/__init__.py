@@ -71,6 +71,8 @@ class BatchResult:
     not_attempted: list[str] = field(default_factory=list)
     calls: int = 0
     request_ids: dict[str, str] = field(default_factory=dict)  # id -> the call's request id
+    # Left as found: the tag held another value than the run read (a person wrote a newer one).
+    changed: list[str] = field(default_factory=list)
     # Why some were not attempted: "time" (the run's budget), "rate" (the service's rate limit
     # left no time in this run), or None.
     deferred_reason: str | None = None
@@ -82,6 +84,7 @@ class BatchResult:
         self.not_attempted += other.not_attempted
         self.calls += other.calls
         self.request_ids.update(other.request_ids)
+        self.changed += other.changed
 
 
 class PartialBatch(EndpointUnavailable):
@@ -159,4 +162,12 @@ class Gateway(Protocol):
         self, ids: Sequence[str], keys: Sequence[str], may_call: MayCall = None
     ) -> BatchResult:
         """Remove the tags `keys` from every resource of `ids`."""
+        ...
+
+    def rewrite(
+        self, key: str, values: dict[str, tuple[str, str | None]], may_call: MayCall = None
+    ) -> BatchResult:
+        """For each resource, `values[id] = (found, new)`: the tag `key` becomes `new` (None:
+        is removed), only where it still holds `found`, the value the run read; where it holds
+        another (a person wrote a newer one in between), it is left as it is (`changed`)."""
         ...

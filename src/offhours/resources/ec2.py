@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -352,6 +352,7 @@ class Ec2Gateway:
             untagged=self.tag_key not in tags,
             fingerprint=tags.get(self.fp_key),
             override=tags.get(self.override_key),
+            created=_created(item),
         )
 
     # -- changing ----------------------------------------------------------------------------
@@ -425,6 +426,74 @@ class Ec2Gateway:
             lambda b: self.client.delete_tags(Resources=b, Tags=pairs), ids, may_call, "DeleteTags"
         )
 
+    def rewrite(
+        self,
+        key: str,
+        values: dict[str, tuple[str, str | None]],
+        may_call: Callable[[], bool] | None = None,
+    ) -> BatchResult:
+        """The tag `key` of each instance becomes `values[id][1]` only where it still holds
+        `values[id][0]` (`Gateway.rewrite`). A removal is EC2's own conditional DeleteTags (a
+        tag is removed only where its value matches, in the same call); a new value follows a
+        DescribeTags of the instances concerned, which leaves a moment between the two."""
+        result = BatchResult()
+        removals: dict[str, list[str]] = {}
+        writes: dict[str, tuple[str, str]] = {}
+        for iid, (found, new) in values.items():
+            if new is None:
+                removals.setdefault(found, []).append(iid)
+            else:
+                writes[iid] = (found, new)
+        for found, ids in removals.items():
+            pairs: list[Any] = [{"Key": key, "Value": found}]
+
+            def remove(batch: list[str], pairs: list[Any] = pairs) -> Any:
+                return self.client.delete_tags(Resources=batch, Tags=pairs)
+
+            result.merge(self._batched(remove, ids, may_call, "DeleteTags"))
+        if writes and may_call is not None and not may_call():
+            result.not_attempted += list(writes)
+            result.deferred_reason = result.deferred_reason or "time"
+        elif writes:
+            try:
+                now = self._values(list(writes), key)
+            except OutOfTime:
+                result.not_attempted += list(writes)
+                result.deferred_reason = result.deferred_reason or "rate"
+                return result
+            except ClientError as exc:
+                result.failed.update(dict.fromkeys(writes, error_of(exc)))
+                return result
+            except EndpointUnavailable as exc:
+                result.not_attempted += list(writes)
+                raise PartialBatch(result, str(exc)) from exc
+            result.calls += -(-len(writes) // 200)
+            same = {i: {key: new} for i, (found, new) in writes.items() if now.get(i) == found}
+            result.changed += [i for i in writes if i not in same]
+            if same:
+                result.merge(self.tag_each(same, may_call))
+        return result
+
+    def _values(self, ids: list[str], key: str) -> dict[str, str]:
+        """The tag `key` of each of `ids`, as EC2 holds it now."""
+        found: dict[str, str] = {}
+        paginator = self.client.get_paginator("describe_tags")
+        for batch in chunks(ids, 200):
+            pages = paginator.paginate(
+                Filters=[
+                    {"Name": "resource-id", "Values": batch},
+                    {"Name": "key", "Values": [key]},
+                ]
+            )
+            try:
+                for page in self._paced(pages, "DescribeTags"):
+                    for tag in page.get("Tags", []):
+                        if tag.get("Key") == key:
+                            found[tag["ResourceId"]] = tag.get("Value", "")
+            except CONNECTION_ERRORS as exc:
+                raise EndpointUnavailable(str(exc)) from exc
+        return found
+
     def _batched(
         self,
         call: Callable[[list[str]], Any],
@@ -495,3 +564,16 @@ class Ec2Gateway:
             for instance_id in batch:
                 result.request_ids[instance_id] = request_id
         return result
+
+
+def _created(item: Any) -> datetime | None:
+    """When the instance came to be: its primary network interface's attachment time, which
+    stop and start keep (LaunchTime moves at every start). None where EC2 did not say."""
+    for eni in item.get("NetworkInterfaces") or ():
+        attachment = eni.get("Attachment") or {}
+        if attachment.get("DeviceIndex") == 0 and isinstance(
+            attachment.get("AttachTime"), datetime
+        ):
+            at: datetime = attachment["AttachTime"]
+            return at.astimezone(UTC)
+    return None

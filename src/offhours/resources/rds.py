@@ -324,7 +324,8 @@ class RdsGateway:
             if reading.event is not None and reading.event.at > anchor:
                 continue  # the event applies anyway
             key = split_arn(instance.id)
-            since[key] = min(anchor, since.get(key, anchor))
+            first = _since(anchor, instance, at)
+            since[key] = min(first, since.get(key, first))
         if not since:
             return
         self._auto = self.auto_starts(since, at)
@@ -483,7 +484,7 @@ class RdsGateway:
         found = self.details(list(listed))
         if at is not None:
             since = {
-                split_arn(i.id): a
+                split_arn(i.id): _since(a, i, at)
                 for i in found
                 if i.state == "running" and i.handled and not i.untagged
                 for a in [read_anchor(i.handled)[0]]
@@ -507,7 +508,15 @@ class RdsGateway:
         return {k: v for k, v in zip(keys, listed, strict=False) if v is not None}
 
     def _snapshot(
-        self, arn: str, name: str, status: str, tags: dict[str, str], kind: str, skip: str | None
+        self,
+        arn: str,
+        name: str,
+        status: str,
+        tags: dict[str, str],
+        kind: str,
+        skip: str | None,
+        identity: Any = None,
+        created: Any = None,
     ) -> Instance:
         return Instance(
             id=arn,
@@ -523,6 +532,8 @@ class RdsGateway:
             resource_type=kind,
             skip_reason=skip,
             auto_started=self._auto.get((kind, name)),
+            identity=identity if isinstance(identity, str) else "",
+            created=created.astimezone(UTC) if isinstance(created, datetime) else None,
         )
 
     def _instance(self, item: Any) -> Instance:
@@ -534,6 +545,8 @@ class RdsGateway:
             self._tags(arn, item.get("TagList")),
             DB,
             instance_skip(item),
+            item.get("DbiResourceId"),
+            item.get("InstanceCreateTime"),
         )
 
     def _cluster(self, item: Any) -> Instance:
@@ -545,6 +558,8 @@ class RdsGateway:
             self._tags(arn, item.get("TagList")),
             CLUSTER,
             cluster_skip(item),
+            item.get("DbClusterResourceId"),
+            item.get("ClusterCreateTime"),
         )
 
     # -- changing ----------------------------------------------------------------------------
@@ -585,6 +600,42 @@ class RdsGateway:
             return self.client.remove_tags_from_resource(ResourceName=arn, TagKeys=list(keys))
 
         return self._each(call, ids, may_call)
+
+    def rewrite(
+        self, key: str, values: dict[str, tuple[str, str | None]], may_call: MayCall = None
+    ) -> BatchResult:
+        """The tag `key` of each resource becomes `values[arn][1]` only where it still holds
+        `values[arn][0]` (`Gateway.rewrite`): RDS removes and writes tags whatever their value,
+        so each resource's tags are read again (its describe) just before."""
+        changed: set[str] = set()
+
+        def call(arn: str) -> Any:
+            found, new = values[arn]
+            if self._current(arn).get(key) != found:
+                changed.add(arn)
+                return {}
+            if new is None:
+                return self.client.remove_tags_from_resource(ResourceName=arn, TagKeys=[key])
+            pairs: Any = [{"Key": key, "Value": new}]
+            return self.client.add_tags_to_resource(ResourceName=arn, Tags=pairs)
+
+        result = self._each(call, list(values), may_call)
+        result.succeeded = [arn for arn in result.succeeded if arn not in changed]
+        result.changed += sorted(changed)
+        return result
+
+    def _current(self, arn: str) -> dict[str, str]:
+        """The resource's tags as RDS holds them now (DescribeDBInstances or
+        DescribeDBClusters of that one resource, which carry them)."""
+        kind, name = split_arn(arn)
+        if kind == CLUSTER:
+            items = self.client.describe_db_clusters(DBClusterIdentifier=name)["DBClusters"]
+        else:
+            items = self.client.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+        tags = items[0].get("TagList") if items else None
+        if not isinstance(tags, list):
+            return {}
+        return {str(t.get("Key", "")): str(t.get("Value", "")) for t in tags}
 
     def _each(
         self, call: Callable[[str], Any], ids: Sequence[str], may_call: MayCall
@@ -650,3 +701,12 @@ class RdsGateway:
                     raise PartialBatch(result, str(lost)) from lost
         result.not_attempted += pending
         return result
+
+
+def _since(anchor: datetime, instance: Instance, at: datetime) -> datetime:
+    """Since when RDS's events can speak of this database: its state tag's A, and never before
+    it was created (a database restored under an old name must not inherit the old one's
+    events). A creation time after the run's time says nothing (see `planner._predates`)."""
+    if instance.created is not None and anchor < instance.created <= at:
+        return instance.created
+    return anchor
