@@ -253,3 +253,18 @@ def test_a_failed_re_read_before_a_pin_defers_the_pin_and_nothing_else(fleet, in
     )
     invoke(at("2026-03-27T19:10:00"))  # pinned at the next run
     assert fleet.tags(iid)[OVERRIDE] == "running until 2026-03-27T21:00+00:00"
+
+
+def test_a_notice_word_copied_with_another_instances_state_does_not_silence_a_notice(
+    fleet, invoke, notices
+):
+    clone = fleet.one(
+        OFFICE,
+        name="clone",
+        tags={
+            "Schedule:offhours-handled": "2026-03-27T08:00:00Z fp notice=2026-03-27T18:00:00Z",
+            "Schedule:offhours-fingerprint": "AAAAAA",
+        },
+    )
+    invoke(at("2026-03-27T17:50:00"))
+    assert [json.loads(e["Detail"])["instance_id"] for e in notices] == [clone]

@@ -700,9 +700,15 @@ def _with_notice(
 
 
 def _notice_due(instance: Instance, stop: datetime, at: datetime, settings: Settings) -> bool:
-    """The stop falls within NoticeMinutes of the run, and its notice was not sent yet."""
+    """The stop falls within NoticeMinutes of the run, and its notice was not sent yet (as a
+    state tag that is this instance's own says: a `notice=` word copied with another
+    instance's tags does not count)."""
     window = timedelta(minutes=settings.notice_minutes)
-    return at < stop <= at + window and read_notice(instance.handled) != iso(stop)
+    if not at < stop <= at + window:
+        return False
+    if read_notice(instance.handled) != iso(stop):
+        return True
+    return _trust(instance, at)[0] is None
 
 
 def _stopped_at(schedule: Schedule, at: datetime) -> bool:
