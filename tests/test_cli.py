@@ -418,3 +418,22 @@ def test_an_error_line_is_one_line_whatever_it_quotes(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith("offhours: ") and "not a usable YAML document" in err
     assert err.count("\n") == 1 and "\\n" in err
+
+
+def test_check_explains_a_size_word_and_keeps_the_json_contract(capsys):
+    sized = f"{OFFICE} size=1/2/4"
+    assert main(["check", sized, "--at", EVENING]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "Meaning    runs Monday to Friday 08:00-18:00, UTC time; a group starts to min 1, "
+        "desired 2, max 4 when its recorded size is lost\n"
+    ) in out
+    assert main(["check", sized, "--at", EVENING, "--json", "--count", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert main(["check", OFFICE, "--at", EVENING, "--json", "--count", "2"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    # The size changes no event; the contract's keys are there as for any valid value.
+    assert {k: result[k] for k in plain} == plain
+    assert main(["check", f"{OFFICE} size=4/2/1", "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error.startswith("'4/2/1' at character 30: is not a size: the minimum (4)")

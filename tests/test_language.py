@@ -2,24 +2,29 @@
 
 Valid rows describe the parsed schedule compactly: for windows, each window's days as a
 seven-letter mask (`MTWTF--` is Monday to Friday) and its ranges; for cron, each rule as
-`"<action> <expression>"`; then the zone, the words, the catalogue name and the calendars of
-`holidays=` in their canonical form. Invalid rows give a
+`"<action> <expression>"`; then the zone, the words, the catalogue name, the calendars of
+`holidays=` in their canonical form and the size of `size=` as (min, desired, max). Invalid rows
+give a
 piece of the error's reason, its 0-based position and the token it names. Every row is parsed with
 the catalogue below and the default zone `DEFAULT`, so a row without a zone shows the default.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import NamedTuple
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from offhours.language import is_opt_out, parse_schedule
+from offhours.explain import describe as in_words
+from offhours.language import MAX_SIZE, is_opt_out, parse_schedule
 from offhours.schedule import Schedule, ScheduleError
+from offhours.timeline import timeline
 
 DEFAULT = "America/Chicago"
 EVERY_DAY = "MTWTFSS"
+EPOCH = datetime(2026, 3, 23, tzinfo=UTC)
 
 
 class Catalog:
@@ -30,6 +35,9 @@ class Catalog:
         "nightly-stop": ("stop=0 19 * * *", None),
         "broken": ("Mon 25:00-26:00", None),
         "plant-hours": ("Mon-Fri 06:00-22:00 holidays=company-closures", None),
+        "sized-hours": ("Mon-Fri 07:00-19:00 UTC size=1/2/4", None),
+        "sized-nightly": ("stop=0 19 * * *; size=0/1/3", "Stops at seven, one to three when up"),
+        "sized-badly": ("Mon-Fri 07:00-19:00 size=4/2/1", None),
     }
     closures: dict[str, tuple[tuple[date, str], ...] | None] = {  # noqa: RUF012
         "company-closures": ((date(2026, 12, 24), "company-closures"),),
@@ -66,6 +74,7 @@ class Parsed(NamedTuple):
     words: str = ""
     name: str | None = None
     holidays: str = ""
+    size: tuple[int, int, int] | None = None
 
 
 class Bad(NamedTuple):
@@ -78,18 +87,31 @@ class Bad(NamedTuple):
 OPT_OUT = "opt-out"
 
 
+Size = tuple[int, int, int]
+
+
 def win(
-    tz: str, *windows: tuple[str, ...], words: str = "", name: str | None = None, holidays: str = ""
+    tz: str,
+    *windows: tuple[str, ...],
+    words: str = "",
+    name: str | None = None,
+    holidays: str = "",
+    size: Size | None = None,
 ) -> Parsed:
     """`win("UTC", ("MTWTF--", "08:00-18:00"))`: the windows in the order written."""
-    return Parsed("windows", tz, windows, words, name, holidays)
+    return Parsed("windows", tz, windows, words, name, holidays, size)
 
 
 def cron(
-    tz: str, *rules: str, words: str = "", name: str | None = None, holidays: str = ""
+    tz: str,
+    *rules: str,
+    words: str = "",
+    name: str | None = None,
+    holidays: str = "",
+    size: Size | None = None,
 ) -> Parsed:
     """`cron("UTC", "start 0 8 * * 1-5")`: the rules in the order written."""
-    return Parsed("cron", tz, rules, words, name, holidays)
+    return Parsed("cron", tz, rules, words, name, holidays, size)
 
 
 def _hhmm(minutes: int) -> str:
@@ -104,7 +126,9 @@ def describe(schedule: Schedule) -> Parsed:
     if schedule.rules:
         assert not schedule.windows
         rules = tuple(f"{r.action.value} {r.expression}" for r in schedule.rules)
-        return Parsed("cron", schedule.timezone, rules, words, schedule.name, holidays)
+        return Parsed(
+            "cron", schedule.timezone, rules, words, schedule.name, holidays, schedule.size
+        )
     windows = tuple(
         (
             "".join(letter if day in w.days else "-" for day, letter in enumerate(EVERY_DAY)),
@@ -112,7 +136,9 @@ def describe(schedule: Schedule) -> Parsed:
         )
         for w in schedule.windows
     )
-    return Parsed("windows", schedule.timezone, windows, words, schedule.name, holidays)
+    return Parsed(
+        "windows", schedule.timezone, windows, words, schedule.name, holidays, schedule.size
+    )
 
 
 NOISE = (
@@ -293,6 +319,63 @@ CASES: list[tuple[str, Parsed | Bad | str]] = [
             holidays="company-closures DE-BY",
         ),
     ),
+    # --- the size of a group (DESIGN §9): a word in every form ----------------------------------
+    (
+        "Mon-Fri 08:00-18:00 Europe/Berlin size=1/2/4",
+        win("Europe/Berlin", ("MTWTF--", "08:00-18:00"), size=(1, 2, 4)),
+    ),
+    (
+        "start=0 8 * * 1-5; stop=0 18 * * 1-5; size=1/2/4",
+        cron(DEFAULT, "start 0 8 * * 1-5", "stop 0 18 * * 1-5", size=(1, 2, 4)),
+    ),
+    (
+        "office-hours size=0/1/3",
+        win("Europe/Berlin", ("MTWTF--", "08:00-18:00"), name="office-hours", size=(0, 1, 3)),
+    ),
+    ("08:00-18:00 size=0/0/0", win(DEFAULT, (EVERY_DAY, "08:00-18:00"), size=(0, 0, 0))),
+    ("08:00-18:00 SIZE=2/2/2", win(DEFAULT, (EVERY_DAY, "08:00-18:00"), size=(2, 2, 2))),
+    (
+        "08:00-18:00 size=0/10000/10000",
+        win(DEFAULT, (EVERY_DAY, "08:00-18:00"), size=(0, 10000, 10000)),
+    ),
+    ("08:00-18:00 size=01/002/04", win(DEFAULT, (EVERY_DAY, "08:00-18:00"), size=(1, 2, 4))),
+    (
+        "08:00-18:00 size=1/2/4 enforce holidays=DE Asia/Kolkata hibernate",
+        win(
+            "Asia/Kolkata",
+            (EVERY_DAY, "08:00-18:00"),
+            words="enforce hibernate",
+            holidays="DE",
+            size=(1, 2, 4),
+        ),
+    ),
+    (
+        "size=1/2/4; tz=UTC; stop=0 19 * * *; enforce",
+        cron("UTC", "stop 0 19 * * *", words="enforce", size=(1, 2, 4)),
+    ),
+    ("stop=0 19 * * *;  Size = 3/5/8 ", cron(DEFAULT, "stop 0 19 * * *", size=(3, 5, 8))),
+    (
+        "Office-Hours hibernate size=1/1/1 holidays=DE",
+        win(
+            "Europe/Berlin",
+            ("MTWTF--", "08:00-18:00"),
+            words="hibernate",
+            name="office-hours",
+            holidays="DE",
+            size=(1, 1, 1),
+        ),
+    ),
+    # a catalogue entry's own size, and a size word on the tag that overrides it
+    ("sized-hours", win("UTC", ("MTWTF--", "07:00-19:00"), name="sized-hours", size=(1, 2, 4))),
+    (
+        "sized-hours size=0/1/3",
+        win("UTC", ("MTWTF--", "07:00-19:00"), name="sized-hours", size=(0, 1, 3)),
+    ),
+    ("sized-nightly", cron(DEFAULT, "stop 0 19 * * *", name="sized-nightly", size=(0, 1, 3))),
+    (
+        "sized-nightly enforce size=2/2/6",
+        cron(DEFAULT, "stop 0 19 * * *", words="enforce", name="sized-nightly", size=(2, 2, 6)),
+    ),
     # --- opt-out --------------------------------------------------------------------------------
     ("off", OPT_OUT),
     ("OFF", OPT_OUT),
@@ -404,6 +487,57 @@ CASES: list[tuple[str, Parsed | Bad | str]] = [
         "08:00-18:00 holidays=company-closures",
         Bad("is not a holiday calendar", 21, "company-closures", with_catalog=False),
     ),
+    # --- size ----------------------------------------------------------------------------------
+    ("08:00-18:00 size=", Bad("names no size: expected MIN/DESIRED/MAX", 12, "size=")),
+    ("stop=0 19 * * *; size =  ", Bad("names no size", 17, "size=")),
+    ("08:00-18:00 size=1/2", Bad("expected three numbers MIN/DESIRED/MAX", 17, "1/2")),
+    ("08:00-18:00 size=1/2/3/4", Bad("expected three numbers MIN/DESIRED/MAX", 17, "1/2/3/4")),
+    ("08:00-18:00 size=max", Bad("expected three numbers MIN/DESIRED/MAX", 17, "max")),
+    ("08:00-18:00 size=1,2,4", Bad("separate the numbers with '/', not ','", 17, "1,2,4")),
+    ("08:00-18:00 size=1-2-4", Bad("separate the numbers with '/', not '-'", 17, "1-2-4")),
+    ("office-hours size=1,2,4", Bad("separate the numbers with '/', not ','", 18, "1,2,4")),
+    ("stop=0 19 * * *; size=1 2 4", Bad("not ' '", 22, "1 2 4")),
+    ("08:00-18:00 size=1//4", Bad("has no desired size", 17, "1//4")),
+    ("08:00-18:00 size=/2/4", Bad("has no minimum size", 17, "/2/4")),
+    ("08:00-18:00 size=1/2/", Bad("has no maximum size", 17, "1/2/")),
+    ("08:00-18:00 size=-1/2/4", Bad("the minimum size counts instances, 0 or more", 17, "-1")),
+    ("08:00-18:00 size=1/+2/4", Bad("is not a whole number: the desired size", 19, "+2")),
+    ("08:00-18:00 size=1/2/4.5", Bad("is not a whole number: the maximum size", 21, "4.5")),
+    ("08:00-18:00 size=1/2/٤", Bad("in the digits 0-9", 21, "٤")),
+    ("08:00-18:00 size=1/2/１０", Bad("in the digits 0-9", 21, "１０")),
+    ("08:00-18:00 size=1/2/10001", Bad("the maximum size is at most 10000", 21, "10001")),
+    (
+        "08:00-18:00 size=0/1/" + "9" * 40,
+        Bad("the maximum size is at most 10000", 21, "9" * 40),
+    ),
+    ("stop=0 19 * * *; size=3/2/4", Bad("the minimum (3) is more than the desired", 22, "3/2/4")),
+    ("office-hours size=1/5/4", Bad("the desired size (5) is more than the maximum", 18, "1/5/4")),
+    (
+        "08:00-18:00 size=1/2/4 UTC size=2/2/2",
+        Bad(
+            "a second size; the value already names 'size=1/2/4' at character 13", 27, "size=2/2/2"
+        ),
+    ),
+    (
+        "stop=0 19 * * *; size=1/2/4; SIZE=1/2/4",
+        Bad(
+            "a second size; the value already names 'size=1/2/4' at character 18", 29, "SIZE=1/2/4"
+        ),
+    ),
+    (
+        "office-hours size=0/1/3 size=0/1/2",
+        Bad(
+            "a second size; the value already names 'size=0/1/3' at character 14", 24, "size=0/1/2"
+        ),
+    ),
+    ("stop=0 19 * * * size=1/2/4", Bad("is a clause of its own", 16, "size=1/2/4")),
+    ("08:00-18:00 size=1/2/4 Mon 19:00-20:00", Bad("must come before the time zone", 23, "Mon")),
+    ("size=1/2/4", Bad("has no time range", None, None)),
+    ("size=1/2/4; tz=UTC", Bad("has no start= or stop=", None, None)),
+    ("stop=0 19 * * *; sizes=1/2/4", Bad("unknown clause 'sizes'", 17, "sizes=1/2/4")),
+    ("stop=0 19 * * *; size", Bad("size=MIN/DESIRED/MAX", 17, "size")),
+    ("08:00-18:00 size", Bad("size=MIN/DESIRED/MAX", 12, "size")),
+    (" sized-badly", Bad("'sized-badly', which is invalid: '4/2/1'", 1, "sized-badly")),
 ]
 
 
@@ -490,3 +624,119 @@ def test_only_ascii_digits_are_digits(value: str) -> None:
     # tell from 08:00 must not become a schedule by accident.
     with pytest.raises(ScheduleError, match="is not a time"):
         parse_schedule(value)
+
+
+# --- size=MIN/DESIRED/MAX (DESIGN §9) -------------------------------------------------------
+
+SIZE_SETTINGS = settings(max_examples=200, deadline=None)
+sizes = st.integers(0, MAX_SIZE).flatmap(
+    lambda high: st.integers(0, high).flatmap(
+        lambda desired: st.tuples(st.integers(0, desired), st.just(desired), st.just(high))
+    )
+)
+# Each form, with `{size}` where the size word goes (a clause of its own in the cron form).
+SIZE_FORMS = (
+    "Mon-Fri 08:00-18:00 Europe/Berlin {size}",
+    "08:00-18:00 {size} enforce UTC",
+    "start=0 8 * * 1-5; stop=0 18 * * 1-5; {size}",
+    "{size}; stop=0 19 * * *; tz=UTC",
+    "office-hours {size}",
+    "sized-hours hibernate {size}",
+    "sized-nightly {size}",
+)
+
+
+def size_word(draw: st.DrawFn, size: Size) -> str:
+    key = draw(st.sampled_from(["size", "SIZE", "Size"]))
+    zeros = [draw(st.sampled_from(["", "0", "00"])) for _ in size]
+    return f"{key}=" + "/".join(f"{z}{n}" for z, n in zip(zeros, size, strict=True))
+
+
+@SIZE_SETTINGS
+@given(st.data(), sizes, st.sampled_from(SIZE_FORMS))
+def test_every_valid_size_reads_back_in_every_form(data: st.DataObject, size: Size, form: str):
+    word = size_word(data.draw, size)
+    value = form.format(size=word)
+    schedule = parse_schedule(value, default_timezone=DEFAULT, catalog=Catalog())
+    assert schedule.size == size
+    low, desired, high = size
+    assert f"min {low}, desired {desired}, max {high} when its recorded size is lost" in (
+        in_words(schedule)
+    )
+    # The size changes nothing about when the schedule starts and stops.
+    plain = parse_schedule(value.replace(word, ""), default_timezone=DEFAULT, catalog=Catalog())
+    assert plain.size == {"sized-hours": (1, 2, 4), "sized-nightly": (0, 1, 3)}.get(plain.name)
+    assert timeline(schedule).next_events(EPOCH, 6) == timeline(plain).next_events(EPOCH, 6)
+
+
+@SIZE_SETTINGS
+@given(
+    st.tuples(
+        st.integers(0, 3 * MAX_SIZE), st.integers(0, 3 * MAX_SIZE), st.integers(0, 20000)
+    ).filter(lambda t: not t[0] <= t[1] <= t[2] <= MAX_SIZE),
+    st.sampled_from(SIZE_FORMS),
+)
+def test_every_size_out_of_order_or_too_large_is_an_error_naming_it(size: Size, form: str):
+    text = "/".join(map(str, size))
+    value = form.format(size=f"size={text}")
+    with pytest.raises(ScheduleError) as caught:
+        parse_schedule(value, default_timezone=DEFAULT, catalog=Catalog())
+    error = caught.value
+    assert error.value == value
+    assert error.position is not None and error.token is not None
+    assert value[error.position :].startswith(error.token)
+    assert error.token in (text, *map(str, size))
+    if max(size) > MAX_SIZE:
+        assert f"at most {MAX_SIZE}" in error.reason
+    else:
+        assert "is more than the" in error.reason
+
+
+SIZE_ERRORS = (
+    "names no size",
+    "is not a size",
+    "has no minimum size",
+    "has no desired size",
+    "has no maximum size",
+    "is not a whole number",
+    "is too large",
+    "is a second size",
+)
+SIZE_PIECES = ["size=", "SIZE=", "0", "1", "9", "10000", "/", ",", "-", " ", ";", "٣", "+", "x"]
+
+
+@SIZE_SETTINGS
+@given(
+    st.lists(st.sampled_from(SIZE_PIECES), max_size=12).map("".join),
+    st.sampled_from(SIZE_FORMS),
+)
+def test_any_size_word_parses_or_raises_an_error_pointing_into_the_value(word: str, form: str):
+    value = form.format(size=word)
+    try:
+        schedule = parse_schedule(value, default_timezone=DEFAULT, catalog=Catalog())
+    except ScheduleError as error:
+        assert error.value == value
+        assert error.position is None or 0 <= error.position <= len(value)
+        if error.reason.startswith(SIZE_ERRORS) and error.token != "size=":
+            # The size's own errors quote the value as written, from where the trouble starts.
+            assert error.position is not None and error.token is not None
+            assert value[error.position :].startswith(error.token)
+        return
+    if schedule.size is not None:
+        low, desired, high = schedule.size
+        assert 0 <= low <= desired <= high <= MAX_SIZE
+
+
+def test_a_value_without_a_size_word_has_none() -> None:
+    assert parse_schedule("Mon-Fri 08:00-18:00").size is None
+    assert parse_schedule("stop=0 19 * * *").size is None
+    assert parse_schedule("office-hours holidays=DE", catalog=Catalog()).size is None
+
+
+def test_a_size_is_one_of_the_values_words_in_words() -> None:
+    schedule = parse_schedule("sized-nightly size=1/2/4", catalog=Catalog())
+    assert in_words(schedule) == (
+        "named schedule 'sized-nightly' (Stops at seven, one to three when up): stops at 19:00 "
+        "(cron '0 19 * * *'); never starts instances (people do), UTC time; a group starts to "
+        "min 1, desired 2, max 4 when its recorded size is lost"
+    )

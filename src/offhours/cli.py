@@ -121,7 +121,8 @@ def check_result(
     """The `check --json` object for one value (DESIGN §5), and the schedule if valid.
 
     A value with `holidays=` has `skipped` too: the closed dates on which a start was skipped,
-    from `at` to the last of the `next` events, each once, in order, with what closes it."""
+    from `at` to the last of the `next` events, each once, in order, with what closes it. A
+    value with `size=` has `size` too: ``{"min": 1, "desired": 2, "max": 4}``."""
     if is_opt_out(value):
         return {"valid": True, "timezone": None, "desired": None, "last": None, "next": []}, None
     try:
@@ -144,6 +145,8 @@ def check_result(
     if schedule.holidays:
         skipped = tl.skipped_between(at, upcoming[-1].at) if upcoming else []
         result["skipped"] = [{"date": day.isoformat(), "name": name} for day, name in skipped]
+    if schedule.size is not None:
+        result["size"] = dict(zip(("min", "desired", "max"), schedule.size, strict=True))
     return result, schedule
 
 

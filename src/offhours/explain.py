@@ -72,6 +72,12 @@ def describe(schedule: Schedule) -> str:
         text += "; enforced at every run, overriding manual changes"
     if schedule.hibernate:
         text += "; hibernates instead of stopping where the instance allows it"
+    if schedule.size is not None:
+        low, desired, high = schedule.size
+        text += (
+            f"; a group starts to min {low}, desired {desired}, max {high} when its recorded "
+            "size is lost"
+        )
     if schedule.name:
         text = (
             f"named schedule '{schedule.name}'"

@@ -18,23 +18,26 @@ Windows, the everyday form::
   on. ``24:00`` ends a day. A range of zero length is an error. Spaces around ``-`` and ``,``
   are allowed (``08:00 - 18:00``).
 - After the ranges, in any order: an optional time zone (IANA name, or ``UTC``), the words
-  ``enforce`` and ``hibernate``, and ``holidays=CODE`` words (below).
+  ``enforce`` and ``hibernate``, ``holidays=CODE`` words and a ``size=MIN/DESIRED/MAX`` word
+  (below).
 
 Cron events, for what windows cannot say::
 
     start=0 8 * * 1-5; stop=30 18 * * 1-5; tz=America/New_York
 
 - Clauses separated by ``;``: ``start=CRON``, ``stop=CRON`` (each may repeat, one at least),
-  ``tz=ZONE``, ``holidays=CODE``, and the words ``enforce`` and ``hibernate`` as clauses of
-  their own. A value is of this form when it has a clause other than ``holidays=`` (or a ``;``).
+  ``tz=ZONE``, ``holidays=CODE``, ``size=MIN/DESIRED/MAX``, and the words ``enforce`` and
+  ``hibernate`` as clauses of their own. A value is of this form when it has a clause other
+  than ``holidays=`` and ``size=`` (or a ``;``).
 - ``CRON`` has exactly five fields (minute hour day-of-month month day-of-week) and means what it
   means in a crontab, with ``L`` and ``N#k`` besides: see `offhours.cron`, which also says how
   croniter is made to read it so. Six- or seven-field forms (seconds, years) are refused, as is
   an expression that never fires (``0 9 30 2 *``).
 
 Named schedules: a single word such as ``office-hours`` (optionally followed by ``enforce``,
-``hibernate`` or ``holidays=CODE`` words) names an entry of the deployment's catalogue, see
-`offhours.catalog`. The entry's own value may name calendars too: both apply.
+``hibernate``, ``holidays=CODE`` or ``size=MIN/DESIRED/MAX`` words) names an entry of the
+deployment's catalogue, see `offhours.catalog`. The entry's own value may name calendars too:
+both apply. It may name a size too: a size word on the tag replaces the entry's.
 
 Holidays and closures, in every form::
 
@@ -47,6 +50,17 @@ Holidays and closures, in every form::
   such a date, in the schedule's zone, the schedule starts nothing; its stops still happen.
 - One calendar a word; several words close the dates of them all. Naming one twice is naming it
   once. An unknown code is an error with the closest code or calendar as a hint.
+
+The size of an Auto Scaling group, in every form::
+
+    Mon-Fri 08:00-18:00 Europe/Berlin size=1/2/4
+    start=0 8 * * 1-5; stop=0 18 * * 1-5; size=1/2/4
+    office-hours size=0/1/3
+
+- ``size=MIN/DESIRED/MAX`` is the size a group is started to when the size it had at its stop
+  cannot be restored (its record is lost, DESIGN §9): three whole numbers of ASCII digits, with
+  MIN ≤ DESIRED ≤ MAX ≤ 10000 (`MAX_SIZE`). One size a value. The language only reads it: it
+  means nothing for kinds other than groups.
 
 ``off``, ``none`` and the empty value opt an instance out (`is_opt_out`).
 
@@ -78,6 +92,8 @@ from offhours.zones import UnknownZone, resolve_zone
 OPT_OUT_VALUES = frozenset({"", "off", "none"})
 WORDS = frozenset({"enforce", "hibernate"})
 HOLIDAYS = "holidays="
+SIZE = "size="
+MAX_SIZE = 10000  # the largest MIN, DESIRED or MAX a size= word may name
 
 _DAYS: dict[str, int] = {}
 for _i, (_short, _long) in enumerate(
@@ -97,9 +113,11 @@ _TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 _DAY_SPEC = re.compile(r"^[A-Za-z]+(?:-[A-Za-z]+)?$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _HELP_WINDOW = (
-    "expected days (Mon-Fri), a range (08:00-18:00), a time zone, 'enforce', 'hibernate' or "
-    "holidays=CODE"
+    "expected days (Mon-Fri), a range (08:00-18:00), a time zone, 'enforce', 'hibernate', "
+    "holidays=CODE or size=MIN/DESIRED/MAX"
 )
+_SIZE_NUMBER = re.compile(r"[0-9]+")  # fullmatch, ASCII digits only: isdigit() takes '٢', '²'
+_SIZE_PARTS = ("minimum", "desired", "maximum")
 
 
 class CatalogLike(Protocol):
@@ -161,17 +179,117 @@ def _parse(
 
 
 def _is_cron_form(value: str) -> bool:
-    """A cron value has a clause other than holidays= (or is split into clauses by ';'): a
-    window or named value may carry holidays= words and stays what it is."""
+    """A cron value has a clause other than holidays= and size= (or is split into clauses by
+    ';'): a window or named value may carry holidays= and size= words and stays what it is."""
     if "=" not in value:
         return False
     if ";" in value:
         return True
-    return any(not _is_holidays(word) for word in value.split() if "=" in word)
+    return any(not _is_word_with_argument(word) for word in value.split() if "=" in word)
 
 
 def _is_holidays(word: str) -> bool:
     return word[: len(HOLIDAYS)].lower() == HOLIDAYS
+
+
+def _is_size(word: str) -> bool:
+    return word[: len(SIZE)].lower() == SIZE
+
+
+def _is_word_with_argument(word: str) -> bool:
+    """`holidays=CODE` and `size=MIN/DESIRED/MAX`: words of every form, not cron clauses."""
+    return _is_holidays(word) or _is_size(word)
+
+
+# --- size ---------------------------------------------------------------------------------
+
+
+class _SizeWord(NamedTuple):
+    """A size= word as written: its size, and where the word begins (for a second one's error)."""
+
+    size: tuple[int, int, int]
+    text: str
+    position: int
+
+
+def _size(text: str, value: str, position: int, first: _SizeWord | None) -> _SizeWord:
+    """The size that `text` (the whole word or clause ``size=...``, as written at `position` in
+    `value`) names. `first` is a size word read before this one, if any: one size a value."""
+    if first is not None:
+        raise ScheduleError(
+            f"is a second size; the value already names {first.text!r} at character "
+            f"{first.position + 1}: give one size word",
+            value,
+            position,
+            text,
+        )
+    at = text.index("=") + 1
+    raw = text[at:]
+    arg = raw.strip()
+    arg_position = position + at + (len(raw) - len(raw.lstrip()))
+    example = "like size=1/2/4 (min 1, desired 2, max 4)"
+    if not arg:
+        raise ScheduleError(
+            f"names no size: expected MIN/DESIRED/MAX right after the '=', {example}",
+            value,
+            position,
+            SIZE,
+        )
+    pieces = arg.split("/")
+    if len(pieces) != 3:
+        separator = next((c for c in ",-:x " if _numbers_split_by(arg, c)), None)
+        hint = f"; separate the numbers with '/', not {separator!r}" if separator else ""
+        raise ScheduleError(
+            f"is not a size: expected three numbers MIN/DESIRED/MAX, {example}{hint}",
+            value,
+            arg_position,
+            arg,
+        )
+    numbers: list[int] = []
+    offset = 0
+    for what, piece in zip(_SIZE_PARTS, pieces, strict=True):
+        piece_position = arg_position + offset
+        offset += len(piece) + 1
+        if not piece:
+            raise ScheduleError(
+                f"has no {what} size: expected three numbers MIN/DESIRED/MAX, {example}",
+                value,
+                arg_position,
+                arg,
+            )
+        if not _SIZE_NUMBER.fullmatch(piece):
+            raise ScheduleError(
+                f"is not a whole number: the {what} size counts instances, 0 or more, written "
+                f"in the digits 0-9, {example}",
+                value,
+                piece_position,
+                piece,
+            )
+        if len(piece.lstrip("0")) > len(str(MAX_SIZE)) or int(piece) > MAX_SIZE:
+            raise ScheduleError(
+                f"is too large: the {what} size is at most {MAX_SIZE}",
+                value,
+                piece_position,
+                piece,
+            )
+        numbers.append(int(piece))
+    low, desired, high = numbers
+    if low > desired or desired > high:
+        which = (
+            f"the minimum ({low}) is more than the desired size ({desired})"
+            if low > desired
+            else f"the desired size ({desired}) is more than the maximum ({high})"
+        )
+        raise ScheduleError(
+            f"is not a size: {which}; expected MIN <= DESIRED <= MAX", value, arg_position, arg
+        )
+    return _SizeWord((low, desired, high), text, position)
+
+
+def _numbers_split_by(arg: str, separator: str) -> bool:
+    """Is `arg` numbers split by `separator` (``1,2,4``, ``1 - 2``): a size with the wrong one?"""
+    pieces = [p.strip() for p in arg.split(separator)]
+    return len(pieces) > 1 and all(_SIZE_NUMBER.fullmatch(p) for p in pieces)
 
 
 # --- holidays and closures ----------------------------------------------------------------
@@ -265,9 +383,9 @@ def _named_form(value: str) -> str | None:
         return None
     if first.lower() in ("utc", "gmt") or "/" in first:
         return None
-    if any(w.lower() not in WORDS and not _is_holidays(w) for w in words[1:]):
+    if any(w.lower() not in WORDS and not _is_word_with_argument(w) for w in words[1:]):
         return None
-    if any("," in w for w in words[1:] if not _is_holidays(w)):
+    if any("," in w for w in words[1:] if not _is_word_with_argument(w)):
         return None
     return first
 
@@ -339,6 +457,7 @@ def _parse_windows(value: str, default_timezone: str, catalog: CatalogLike | Non
     words: set[str] = set()
     calendars: list[Calendar] = []
     holidays_part: _Part | None = None
+    size: _SizeWord | None = None
 
     def close_window() -> None:
         if ranges:
@@ -360,6 +479,12 @@ def _parse_windows(value: str, default_timezone: str, catalog: CatalogLike | Non
             code_position = part.position + len(HOLIDAYS)
             calendars.append(_calendar(text[len(HOLIDAYS) :], value, code_position, catalog))
             holidays_part = part
+            tail = tail or part
+            continue
+        if _is_size(text):
+            # The whole token as written: a size with ',' in it is one wrong size, not a list.
+            whole = _TOKEN.match(value, part.position)
+            size = _size(whole.group(0) if whole else part.raw, value, part.position, size)
             tail = tail or part
             continue
         day_set = _day_spec(text)
@@ -444,6 +569,7 @@ def _parse_windows(value: str, default_timezone: str, catalog: CatalogLike | Non
         enforce="enforce" in words,
         hibernate="hibernate" in words,
         holidays=_union(calendars),
+        size=size.size if size else None,
     )
 
 
@@ -464,7 +590,7 @@ def _cron_rule(action: Action, expr: str, value: str, position: int) -> CronRule
     if not fields:
         raise ScheduleError(f"{action}= has no cron expression", value, position, f"{action}=")
     for field_match in re.finditer(r"\S+", expr):
-        if _is_holidays(field_match.group(0)):
+        if _is_word_with_argument(field_match.group(0)):
             raise ScheduleError(
                 "is a clause of its own: put ';' before it", value,
                 position + field_match.start(), field_match.group(0),
@@ -497,6 +623,7 @@ def _parse_cron(value: str, default_timezone: str, catalog: CatalogLike | None) 
     zone: str | None = None
     words: set[str] = set()
     calendars: list[Calendar] = []
+    size: _SizeWord | None = None
     offset = 0
     for clause in value.split(";"):
         start = offset
@@ -511,7 +638,7 @@ def _parse_cron(value: str, default_timezone: str, catalog: CatalogLike | None) 
                 continue
             raise ScheduleError(
                 "is not a clause: expected start=CRON, stop=CRON, tz=ZONE, holidays=CODE, "
-                "'enforce' or 'hibernate'",
+                "size=MIN/DESIRED/MAX, 'enforce' or 'hibernate'",
                 value,
                 position,
                 text,
@@ -536,9 +663,11 @@ def _parse_cron(value: str, default_timezone: str, catalog: CatalogLike | None) 
             if not arg:
                 arg_position = position + len(HOLIDAYS)
             calendars.append(_calendar(arg, value, arg_position, catalog))
+        elif key == SIZE[:-1]:
+            size = _size(text, value, position, size)
         else:
             raise ScheduleError(
-                f"unknown clause {key!r}: expected start=, stop=, tz= or holidays=",
+                f"unknown clause {key!r}: expected start=, stop=, tz=, holidays= or size=",
                 value,
                 position,
                 text,
@@ -552,6 +681,7 @@ def _parse_cron(value: str, default_timezone: str, catalog: CatalogLike | None) 
         enforce="enforce" in words,
         hibernate="hibernate" in words,
         holidays=_union(calendars),
+        size=size.size if size else None,
     )
 
 
@@ -596,11 +726,14 @@ def _parse_named(
         ) from None
     words: set[str] = set()
     calendars: list[Calendar] = []
+    size: _SizeWord | None = None
     for word in list(re.finditer(r"\S+", value))[1:]:
         text = word.group(0)
         if _is_holidays(text):
             code_position = word.start() + len(HOLIDAYS)
             calendars.append(_calendar(text[len(HOLIDAYS) :], value, code_position, catalog))
+        elif _is_size(text):
+            size = _size(text, value, word.start(), size)
         else:
             words.add(text.lower())
     return replace(
@@ -611,6 +744,7 @@ def _parse_named(
         enforce=schedule.enforce or "enforce" in words,
         hibernate=schedule.hibernate or "hibernate" in words,
         holidays=_union(schedule.holidays, calendars),
+        size=size.size if size else schedule.size,  # the tag's size word wins over the entry's
     )
 
 

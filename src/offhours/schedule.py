@@ -2,9 +2,10 @@
 
 A `Schedule` is what `offhours.language.parse_schedule` makes of a tag value. It holds either
 windows (form 1.1 of the design) or cron rules (form 1.2), the time zone that applies, the
-words that change behaviour (`enforce`, `hibernate`) and the calendars of closed dates on which
-it starts nothing (`holidays=`, DESIGN §7). It knows nothing about instants: the time arithmetic
-lives in `offhours.timeline`.
+words that change behaviour (`enforce`, `hibernate`), the calendars of closed dates on which
+it starts nothing (`holidays=`, DESIGN §7) and the size an Auto Scaling group is started to when
+its recorded size is lost (`size=`, DESIGN §9). It knows nothing about instants: the time
+arithmetic lives in `offhours.timeline`.
 """
 
 from __future__ import annotations
@@ -128,6 +129,9 @@ class Schedule:
     Exactly one of `windows` and `rules` is non-empty. `timezone` is an IANA name, already
     resolved against the deployment's default. `name` is the catalogue entry it came from, if any.
     `holidays` are the calendars whose dates (in `timezone`) start nothing, in the order named.
+    `size` is ``size=MIN/DESIRED/MAX`` as (min, desired, max), with min <= desired <= max <=
+    10000: the size a group is started to when the size it had at its stop cannot be restored
+    (its record lost). None when the value names no size; it means nothing to other kinds.
     """
 
     text: str
@@ -139,6 +143,7 @@ class Schedule:
     name: str | None = None
     description: str | None = None
     holidays: tuple[Calendar, ...] = ()
+    size: tuple[int, int, int] | None = None
 
     @property
     def is_cron(self) -> bool:
