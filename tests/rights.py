@@ -157,7 +157,7 @@ def _stack_of(
     fan_out = entry == "worker" or bool(config.fanout_queue_url) or sending
     params = {
         "TagKey": config.tag_key,
-        "Resources": ",".join(sorted(config.resources)),
+        "Resources": ",".join(k for k in ("ec2", "rds", "asg") if k in config.resources),
         "FanOut": "true" if fan_out else "false",
         "NoticeMinutes": str(config.notice_minutes),
         "TargetAccounts": ",".join(config.target_accounts),
@@ -187,6 +187,11 @@ def _resources(action: str, params: dict[str, Any], region: str) -> list[str]:
         return [_arn("rds", region, f"cluster:{params['DBClusterIdentifier']}")]
     if service == "rds" and "ResourceName" in params:
         return [_local_account(str(params["ResourceName"]))]
+    if action == "autoscaling:UpdateAutoScalingGroup":
+        return [_group_arn(region, str(params.get("AutoScalingGroupName", "")))]
+    if action in ("autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags"):
+        names = sorted({str(t.get("ResourceId", "")) for t in params.get("Tags", [])})
+        return [_group_arn(region, name) for name in names]
     if action == "sts:AssumeRole":
         return [str(params.get("RoleArn", ""))]
     if action == "ssm:GetParameter":
@@ -200,6 +205,12 @@ def _resources(action: str, params: dict[str, Any], region: str) -> list[str]:
     return ["*"]
 
 
+def _group_arn(region: str, name: str) -> str:
+    """An Auto Scaling group's ARN (its UUID does not matter to the policies)."""
+    uuid = "00000000-0000-0000-0000-000000000000"
+    return _arn("autoscaling", region, f"autoScalingGroup:{uuid}:autoScalingGroupName/{name}")
+
+
 def _local_account(arn: str) -> str:
     parts = arn.split(":")
     if len(parts) > 4:
@@ -208,7 +219,13 @@ def _local_account(arn: str) -> str:
 
 
 def _tag_keys(action: str, params: dict[str, Any]) -> tuple[str, ...] | None:
-    if action in ("ec2:CreateTags", "ec2:DeleteTags", "rds:AddTagsToResource"):
+    if action in (
+        "ec2:CreateTags",
+        "ec2:DeleteTags",
+        "rds:AddTagsToResource",
+        "autoscaling:CreateOrUpdateTags",
+        "autoscaling:DeleteTags",
+    ):
         return tuple(str(t.get("Key")) for t in params.get("Tags", []))
     if action == "rds:RemoveTagsFromResource":
         return tuple(str(k) for k in params.get("TagKeys", []))
@@ -241,6 +258,16 @@ def _tags_of(arn: str) -> tuple[tuple[str, str], ...]:
                 backend = ec2_backends[account].get(region)
                 if backend is not None and instance_id in backend.tags:
                     found = dict(backend.tags[instance_id])
+                    break
+        elif service == "autoscaling":
+            from moto.autoscaling.models import autoscaling_backends
+
+            name = resource.split("autoScalingGroupName/", 1)[1]
+            for account in list(autoscaling_backends):
+                backend = autoscaling_backends[account].get(region)
+                group = backend.autoscaling_groups.get(name) if backend is not None else None
+                if group is not None:
+                    found = {str(t["Key"]): str(t.get("Value", "")) for t in group.tags}
                     break
         elif service == "rds":
             from moto.rds.models import rds_backends
@@ -328,7 +355,7 @@ def _variants() -> Iterator[tuple[Any, str, dict[str, Any]]]:
     key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k"
     stacks = ((template(), ("OffhoursRole", "WorkerRole")), (member(), ("MemberRole",)))
     for kinds, fan_out, notices, accounts, keys, tracing in product(
-        ("ec2,rds", "ec2", "rds"),
+        ("ec2,rds", "ec2", "rds", "ec2,rds,asg", "asg"),
         ("false", "true"),
         (0, 10),
         ("", "111122223333"),

@@ -203,17 +203,21 @@ def test_the_service_control_policy_reserves_every_tag_key_offhours_reads():
     statements = {s["Sid"]: s for s in scp["Statement"]}
     reserve = statements["ReserveOffhoursTags"]
     assert reserve["Effect"] == "Deny"
-    # Every action that writes or removes tags on what offhours schedules, EC2 and RDS.
+    # Every action that writes or removes tags on what offhours schedules: EC2, RDS and Auto
+    # Scaling groups.
     assert set(reserve["Action"]) == {
         "ec2:CreateTags",
         "ec2:DeleteTags",
         "rds:AddTagsToResource",
         "rds:RemoveTagsFromResource",
+        "autoscaling:CreateOrUpdateTags",
+        "autoscaling:DeleteTags",
     }
     assert set(reserve["Resource"]) == {
         "arn:aws:ec2:*:*:instance/*",
         "arn:aws:rds:*:*:db:*",
         "arn:aws:rds:*:*:cluster:*",
+        "arn:aws:autoscaling:*:*:autoScalingGroup:*",
     }
     own = statements["OffhoursWritesOnlyItsOwnTags"]
     assert set(own["Action"]) == set(reserve["Action"])
@@ -223,6 +227,7 @@ def test_the_service_control_policy_reserves_every_tag_key_offhours_reads():
         "Schedule",
         state_tag_key("Schedule"),
         fingerprint_tag_key("Schedule"),
+        "Schedule:offhours-size",  # an Auto Scaling group's recorded sizes
         "Schedule:override",
     }
     delete_all = statements["NoDeleteAllTags"]

@@ -36,7 +36,7 @@ SCP_LIMIT = 5120  # characters, AWS Organizations' limit for one service control
 
 TAG = "Schedule"
 STATE, FINGERPRINT, OVERRIDE = state_tag_key(TAG), fingerprint_tag_key(TAG), override_tag_key(TAG)
-RESERVED = [TAG, STATE, FINGERPRINT, OVERRIDE]
+RESERVED = [TAG, STATE, FINGERPRINT, "Schedule:offhours-size", OVERRIDE]
 
 MAIN = "111122223333"  # the account offhours runs in, as the README's placeholders have it
 OTHER = "222233334444"  # a member account

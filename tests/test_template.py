@@ -72,6 +72,7 @@ def test_the_function_gets_the_environment_the_code_reads():
 _KIND_POLICIES = {
     "ec2": ("ReconcilePolicy", "ec2", "SchedulesEc2"),
     "rds": ("RdsPolicy", "rds", "SchedulesRds"),
+    "asg": ("AsgPolicy", "asg", "SchedulesAsg"),
 }
 
 
@@ -616,7 +617,15 @@ def test_resources_is_a_parameter_whose_conditions_name_the_kinds():
     for document in (template(), member()):
         parameter = document["Parameters"]["Resources"]
         assert parameter["Default"] == "ec2,rds"
-        assert parameter["AllowedValues"] == ["ec2,rds", "ec2", "rds"]
+        assert parameter["AllowedValues"] == [
+            "ec2,rds",
+            "ec2",
+            "rds",
+            "ec2,rds,asg",
+            "ec2,asg",
+            "rds,asg",
+            "asg",
+        ]
         for kind, (_, _, condition) in _KIND_POLICIES.items():
             assert '{"Ref": "Resources"}' in json.dumps(document["Conditions"][condition])
             for value in parameter["AllowedValues"]:
@@ -625,10 +634,16 @@ def test_resources_is_a_parameter_whose_conditions_name_the_kinds():
     resources = template()["Resources"]
     assert resources["ReconcilePolicy"]["Condition"] == "SchedulesEc2"
     assert resources["RdsPolicy"]["Condition"] == "SchedulesRds"
+    assert resources["AsgPolicy"]["Condition"] == "SchedulesAsg"
     assert resources["KmsPolicy"]["Condition"] == "HasEc2KmsKeys"
     assert "Condition" not in resources["CatalogPolicy"]
     inline = {p["PolicyName"]: c for c, p in _inline_policies(member()["Resources"]["MemberRole"])}
-    assert inline == {"ec2": "SchedulesEc2", "rds": "SchedulesRds", "kms-ebs": "HasEc2KmsKeys"}
+    assert inline == {
+        "ec2": "SchedulesEc2",
+        "rds": "SchedulesRds",
+        "asg": "SchedulesAsg",
+        "kms-ebs": "HasEc2KmsKeys",
+    }
 
 
 CATALOG = "arn:aws:ssm:eu-west-1:123456789012:parameter/offhours/offhours/catalog"
@@ -636,7 +651,7 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 
 
 @pytest.mark.parametrize("fan_out", ["false", "true"])
-@pytest.mark.parametrize("kinds", ["ec2,rds", "ec2", "rds"])
+@pytest.mark.parametrize("kinds", ["ec2,rds", "ec2", "rds", "ec2,rds,asg", "asg"])
 @pytest.mark.parametrize("document", [template, member], ids=["template", "member"])
 def test_resources_grants_the_rights_of_its_kinds_only(document, kinds, fan_out):
     stack = document()
@@ -644,6 +659,18 @@ def test_resources_grants_the_rights_of_its_kinds_only(document, kinds, fan_out)
     params = _stack_params(stack, Resources=kinds, FanOut=fan_out, KmsKeyArns=[KEY])
     policies = _reconciling_policies(stack, params)
     ec2, rds = "ec2" in kinds.split(","), "rds" in kinds.split(",")
+    asg = "asg" in kinds.split(",")
+    group = (
+        "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:"
+        "00000000-0000-0000-0000-000000000000:autoScalingGroupName/web"
+    )
+    size = "Schedule:offhours-size"
+    assert _allowed(policies, "autoscaling:DescribeAutoScalingGroups", "*") is asg
+    assert _allowed(policies, "autoscaling:UpdateAutoScalingGroup", group, SCHEDULED) is asg
+    assert _allowed(policies, "autoscaling:UpdateAutoScalingGroup", group, {}) is False
+    assert _allowed(policies, "autoscaling:CreateOrUpdateTags", group, SCHEDULED, [size]) is asg
+    assert _allowed(policies, "autoscaling:CreateOrUpdateTags", group, SCHEDULED, ["x"]) is False
+    assert _allowed(policies, "autoscaling:DeleteTags", group, {}, [HANDLED]) is asg
     assert _allowed(policies, "ec2:DescribeInstances", "*") is ec2
     assert _allowed(policies, "ec2:StopInstances", INSTANCE, SCHEDULED) is ec2
     assert _allowed(policies, "ec2:CreateTags", INSTANCE, SCHEDULED, [HANDLED]) is ec2

@@ -47,16 +47,17 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (value or "").split(",") if p.strip())
 
 
-RESOURCE_KINDS = ("ec2", "rds")
+RESOURCE_KINDS = ("ec2", "rds", "asg")
+DEFAULT_KINDS = ("ec2", "rds")  # Auto Scaling groups are scheduled where RESOURCES names asg
 
 
 def _resources(value: str | None) -> tuple[str, ...]:
-    kinds = tuple(dict.fromkeys(k.lower() for k in _list(value))) or RESOURCE_KINDS
+    kinds = tuple(dict.fromkeys(k.lower() for k in _list(value))) or DEFAULT_KINDS
     unknown = [k for k in kinds if k not in RESOURCE_KINDS]
     if unknown:
         raise ConfigError(
             f"RESOURCES={value!r}: {', '.join(map(repr, unknown))} is not a resource kind "
-            f"(give {' or '.join(RESOURCE_KINDS)}, or both, comma-separated)"
+            f"(give any of {', '.join(RESOURCE_KINDS)}, comma-separated)"
         )
     return kinds
 
@@ -77,7 +78,7 @@ class Config:
     max_override_hours: int = 168
     # The resource kinds scheduled (RESOURCES, comma-separated): EC2 instances, RDS databases
     # and Aurora clusters.
-    resources: tuple[str, ...] = RESOURCE_KINDS
+    resources: tuple[str, ...] = DEFAULT_KINDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:

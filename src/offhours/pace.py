@@ -63,6 +63,8 @@ LIMITS: dict[tuple[str, str], tuple[Limit, Limit | None]] = {
     ("ec2", "CreateTags"): (Limit(100, 10), None),
     ("ec2", "DeleteTags"): (Limit(100, 10), None),
     ("rds", "*"): (Limit(300, 12), None),  # one bucket for the RDS API of an account-region
+    # Auto Scaling publishes no figures: a bucket well inside what it is seen to take.
+    ("asg", "*"): (Limit(40, 4), None),
 }
 
 # The error codes that say "throttled", whatever the service.

@@ -432,6 +432,9 @@ KIND_WORDS = {
     EC2_INSTANCE: "EC2 instance",
     "rds:db": "database",
     "rds:cluster": "database cluster",
+    "docdb:cluster": "DocumentDB cluster",
+    "neptune:cluster": "Neptune cluster",
+    "asg:group": "Auto Scaling group",
 }
 
 

@@ -274,7 +274,11 @@ def reconcile_target(
         """The decisions to apply; quiet ones are only counted unless every decision is
         shown (`read_all`)."""
         decisions: list[Decision] = []
-        for group in plan_groups(instances, at, settings, readings, keep_quiet=read_all):
+        groups = plan_groups(instances, at, settings, readings, keep_quiet=read_all)
+        consider = getattr(gateway, "consider", None)
+        if consider is not None:  # what a kind needs from a value besides the decision
+            consider([(i, readings[i.schedule]) for i in instances if i.schedule in readings])
+        for group in groups:
             if group.members is None:
                 _quiet(report.tallies, group.decision.verdict is Verdict.SKIPPED, group.count)
             else:
@@ -540,6 +544,16 @@ def gateway_for(
         budget.time_left if budget is not None else None,
         record_slack=budget.record_slack if budget is not None else 0.0,
     )
+    if kind == "asg":
+        from offhours.resources.asg import AsgGateway
+
+        return AsgGateway(
+            clients.target("autoscaling", target.region, target.account),
+            tag_key=config.tag_key,
+            region=target.region,
+            account=account,
+            pacer=pacer,
+        )
     if kind == "rds":
         from offhours.resources.rds import RdsGateway
 

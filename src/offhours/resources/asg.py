@@ -1,0 +1,412 @@
+"""The Auto Scaling gateway: EC2 Auto Scaling groups scheduled as a whole (DESIGN §9).
+
+A group that carries the schedule tag follows the same language, rules and state tags as an
+instance. It is `running` while its minimum or desired size is above 0, `stopped` at 0/0. At a
+stop, offhours first records the sizes the group had (`<TagKey>:offhours-size`, e.g.
+``1/2/4 Xq3-9a``: minimum, desired, maximum, and the entry of the group's identity, so that a
+record copied to another group is not taken for its own), then sets all three to 0; at a start
+it restores the recorded sizes. A group whose record is lost is started to the size of the
+value's `size=MIN/DESIRED/MAX` word, or left alone with an error (`SizeUnknown`). The group's
+instances are never touched one by one: the EC2 gateway skips them (`aws:autoscaling:groupName`)
+with the reason naming the group.
+
+A group's id is its name (the API's); its identity, which no other group ever has, is its ARN
+(which holds a UUID) with its creation time. Auto Scaling has no batch start or stop: one
+UpdateAutoScalingGroup per group, paced to the service's bucket. Tags are written one group a
+call (CreateOrUpdateTags), a record and its fingerprint together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from offhours.instance import Instance, fingerprint_tag_key, state_tag_key
+from offhours.override import override_tag_key
+from offhours.pace import THROTTLING_CODES, Pacer, buckets_for
+from offhours.resources import (
+    CONNECTION_ERRORS,
+    BatchResult,
+    EndpointUnavailable,
+    OutOfTime,
+    PartialBatch,
+    TagSet,
+    chunks,
+    error_of,
+    request_id_of,
+)
+from offhours.schedule import iso
+from offhours.state import fingerprint, fingerprint_holds, read_anchor
+
+GROUP = "asg:group"
+RESOURCE_TYPE = "auto-scaling-group"  # the tagging API's word for a group
+SIZE_SUFFIX = ":offhours-size"
+MAX_SIZE = 10_000  # a recorded size beyond it is not believed
+DESCRIBE_BATCH = 50  # names in one DescribeAutoScalingGroups
+DEFAULT_BATCH_SIZE = 20
+MAX_THROTTLES = 3
+_SIZE = re.compile(r"^(\d{1,5})/(\d{1,5})/(\d{1,5}) (\S{20}) (\S{6})$", re.ASCII)
+
+MayCall = Callable[[], bool] | None
+Size = tuple[int, int, int]
+
+
+def size_tag_key(schedule_tag_key: str) -> str:
+    """The tag in which offhours records the sizes a group had when it stopped it."""
+    return f"{schedule_tag_key}{SIZE_SUFFIX}"
+
+
+def size_record(size: Size, at: datetime, identity: str) -> str:
+    """The size tag's value: `min/desired/max`, the run that stopped the group, and the entry
+    of the group's identity (`1/2/4 2026-03-23T18:05:00Z Xq3-9a`)."""
+    return f"{size[0]}/{size[1]}/{size[2]} {iso(at)} {fingerprint(identity, 'size')}"
+
+
+def read_size(text: str | None, identity: str) -> tuple[Size | None, datetime | None, str]:
+    """The recorded size and when it was written, if it is this group's and can be believed;
+    else why not."""
+    if text is None:
+        return None, None, "no size is recorded"
+    found = _SIZE.match(text)
+    if found is None:
+        return None, None, f"the recorded size {text[:60]!r} cannot be read"
+    low, desired, high = (int(found.group(k)) for k in (1, 2, 3))
+    written = read_anchor(found.group(4))[0]
+    if not fingerprint_holds(found.group(5), identity, "size"):
+        return None, None, f"the recorded size {text[:60]!r} was written for another group"
+    if not low <= desired <= high <= MAX_SIZE or written is None:
+        return (
+            None,
+            None,
+            (
+                f"the recorded size {text[:60]!r} is not min <= desired <= max <= {MAX_SIZE} with "
+                "the instant it was written"
+            ),
+        )
+    return (low, desired, high), written, ""
+
+
+def _skip(item: Any) -> str | None:
+    status = item.get("Status")
+    if isinstance(status, str) and status:
+        return f"the group is being changed ({status}): offhours leaves it alone"
+    return None
+
+
+class AsgGateway:
+    """EC2 Auto Scaling for one account and region; `client` is a boto3 autoscaling client."""
+
+    kind = "asg"
+    service = "Auto Scaling"
+    tags_each_alone = True  # one CreateOrUpdateTags per group: A and its fingerprint together
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        tag_key: str,
+        region: str = "",
+        account: str = "",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.client = client
+        self.tag_key = tag_key
+        self.state_key = state_tag_key(tag_key)
+        self.fp_key = fingerprint_tag_key(tag_key)
+        self.override_key = override_tag_key(tag_key)
+        self.size_key = size_tag_key(tag_key)
+        self.region = region or client.meta.region_name
+        self.account = account
+        self.batch_size = batch_size
+        self.pacer = pacer or Pacer(buckets_for("asg", self.account, self.region))
+        self._groups: dict[str, dict[str, Any]] = {}  # name -> what the last read said
+        self._fallback: dict[str, Size] = {}  # name -> the size= word of its value
+        self._at: datetime | None = None  # the run's time, as the service gave it
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def resource_type(self, resource_id: str) -> str:
+        del resource_id
+        return GROUP
+
+    def tagged(self, may_call: MayCall = None) -> dict[str, TagSet]:
+        """Every group that carries the schedule tag or a state tag, with offhours' tags:
+        DescribeTags filtered on those keys."""
+        keys = {self.tag_key: 0, self.state_key: 1, self.fp_key: 2, self.override_key: 3}
+        found: dict[str, TagSet] = {}
+        pages = self.client.get_paginator("describe_tags").paginate(
+            Filters=[{"Name": "key", "Values": list(keys)}]
+        )
+        try:
+            for page in self._paced(iter(pages)):
+                for tag in page.get("Tags", []):
+                    slot = keys.get(tag.get("Key", ""))
+                    if slot is None or tag.get("ResourceType") != RESOURCE_TYPE:
+                        continue
+                    entry = found.setdefault(tag["ResourceId"], [None, None, None, None, None])
+                    entry[slot] = str(tag.get("Value", ""))
+                if may_call is not None and not may_call():
+                    raise OutOfTime("the run's time ran out while listing the groups")
+        except CONNECTION_ERRORS as exc:
+            raise EndpointUnavailable(str(exc)) from exc
+        return found
+
+    def consider(self, entries: list[tuple[Instance, Any]]) -> None:
+        """The `size=` word of each group's value, to start a group whose record is lost."""
+        for instance, reading in entries:
+            schedule = getattr(reading, "schedule", None)
+            size = getattr(schedule, "size", None)
+            if size is not None:
+                self._fallback[instance.id] = size
+            else:
+                self._fallback.pop(instance.id, None)
+
+    def amend(self, entries: list[tuple[Instance, Any]], at: datetime) -> None:
+        self._at = at
+        self.consider(entries)
+
+    def details(self, ids: Sequence[str]) -> list[Instance]:
+        """The groups of `ids` (names) that still exist, read in full."""
+        out: list[Instance] = []
+        paginator = self.client.get_paginator("describe_auto_scaling_groups")
+        try:
+            for batch in chunks(list(ids), DESCRIBE_BATCH):
+                pages = paginator.paginate(AutoScalingGroupNames=batch)
+                for page in self._paced(iter(pages)):
+                    out += [self._group(item) for item in page.get("AutoScalingGroups", [])]
+        except CONNECTION_ERRORS as exc:
+            raise EndpointUnavailable(str(exc)) from exc
+        return out
+
+    def pages(
+        self, may_call: MayCall = None, at: datetime | None = None
+    ) -> Iterator[list[Instance]]:
+        self._at = at
+        listed = self.tagged(may_call)
+        yield from chunks(self.details(list(listed)), 1000)
+
+    def _group(self, item: Any) -> Instance:
+        name = str(item.get("AutoScalingGroupName", ""))
+        tags = {
+            str(t.get("Key", "")): str(t.get("Value", ""))
+            for t in item.get("Tags", [])
+            if isinstance(t, dict)
+        }
+        created = item.get("CreatedTime")
+        created = created.astimezone(UTC) if isinstance(created, datetime) else None
+        arn = str(item.get("AutoScalingGroupARN", ""))
+        identity = f"{arn}@{created.isoformat() if created else ''}"
+        self._groups[name] = {
+            "size": (
+                int(item.get("MinSize", 0)),
+                int(item.get("DesiredCapacity", 0)),
+                int(item.get("MaxSize", 0)),
+            ),
+            "record": tags.get(self.size_key),
+            "identity": identity,
+        }
+        size = self._groups[name]["size"]
+        handled = tags.get(self.state_key)
+        return Instance(
+            id=name,
+            state=self._state(size, tags.get(self.size_key), identity, handled),
+            schedule=tags.get(self.tag_key, ""),
+            name=name,
+            handled=handled,
+            region=self.region,
+            account=self.account,
+            untagged=self.tag_key not in tags,
+            fingerprint=tags.get(self.fp_key),
+            override=tags.get(self.override_key),
+            resource_type=GROUP,
+            skip_reason=_skip(item),
+            identity=identity,
+            created=created,
+        )
+
+    @staticmethod
+    def _state(size: Size, record: str | None, identity: str, handled: str | None) -> str:
+        """`stopped` at a minimum and desired size of 0, and while offhours' stop is in force
+        (its record is newer than the state tag's A: the start event that restores it has not
+        come) at a size a person set in between; `running` otherwise."""
+        if size[0] == 0 and size[1] == 0:
+            return "stopped"
+        recorded, written, _ = read_size(record, identity)
+        anchor = read_anchor(handled)[0] if handled else None
+        in_force = recorded is not None and written is not None and anchor is not None
+        if in_force and written > anchor and size != recorded:  # type: ignore[operator]
+            return "stopped"
+        return "running"
+
+    # -- changing ----------------------------------------------------------------------------
+
+    def start(self, ids: Sequence[str], may_call: MayCall = None) -> BatchResult:
+        """Each group back to its recorded sizes (or its value's `size=` word)."""
+
+        def call(name: str) -> Any:
+            known = self._groups.get(name, {})
+            size, _, why = read_size(known.get("record"), str(known.get("identity", "")))
+            if size is None:
+                size = self._fallback.get(name)
+            if size is None:
+                raise _Refused(
+                    "SizeUnknown",
+                    f"{why}, and the tag value names no size=MIN/DESIRED/MAX to start it to: "
+                    "left as it is",
+                )
+            return self.client.update_auto_scaling_group(
+                AutoScalingGroupName=name, MinSize=size[0], DesiredCapacity=size[1], MaxSize=size[2]
+            )
+
+        return self._each(call, ids, may_call)
+
+    def stop(
+        self, ids: Sequence[str], *, hibernate: bool = False, may_call: MayCall = None
+    ) -> BatchResult:
+        """Each group's sizes recorded (the sizes it has), then all three set to 0."""
+        del hibernate  # means nothing for a group: the planner says so
+
+        def call(name: str) -> Any:
+            known = self._groups.get(name)
+            if known is None:
+                raise _Refused("NotRead", "the group was not read in this run")
+            size: Size = known["size"]
+            if size[0] > 0 or size[1] > 0:  # the size it has; a group at 0/0 keeps its record
+                when = self._at or datetime.now(UTC)
+                record = size_record(size, when, str(known["identity"]))
+                self.client.create_or_update_tags(Tags=[self._tag(name, self.size_key, record)])
+            return self.client.update_auto_scaling_group(
+                AutoScalingGroupName=name, MinSize=0, DesiredCapacity=0, MaxSize=0
+            )
+
+        return self._each(call, ids, may_call)
+
+    def tag_each(self, tags: dict[str, dict[str, str]], may_call: MayCall = None) -> BatchResult:
+        def call(name: str) -> Any:
+            pairs = [self._tag(name, k, v) for k, v in tags[name].items()]
+            return self.client.create_or_update_tags(Tags=pairs)
+
+        return self._each(call, list(tags), may_call)
+
+    def untag(
+        self, ids: Sequence[str], keys: Sequence[str], may_call: MayCall = None
+    ) -> BatchResult:
+        def call(name: str) -> Any:
+            pairs = [{"ResourceId": name, "ResourceType": RESOURCE_TYPE, "Key": k} for k in keys]
+            return self.client.delete_tags(Tags=pairs)
+
+        return self._each(call, ids, may_call)
+
+    def rewrite(
+        self, key: str, values: dict[str, tuple[str, str | None]], may_call: MayCall = None
+    ) -> BatchResult:
+        """`Gateway.rewrite`: each group's tag is read again just before it is changed."""
+        changed: set[str] = set()
+
+        def call(name: str) -> Any:
+            found, new = values[name]
+            listed = self.client.describe_tags(
+                Filters=[
+                    {"Name": "auto-scaling-group", "Values": [name]},
+                    {"Name": "key", "Values": [key]},
+                ]
+            ).get("Tags", [])
+            if [str(t.get("Value", "")) for t in listed] != [found]:
+                changed.add(name)
+                return {}
+            if new is None:
+                tag = {"ResourceId": name, "ResourceType": RESOURCE_TYPE, "Key": key}
+                return self.client.delete_tags(Tags=[tag])
+            return self.client.create_or_update_tags(Tags=[self._tag(name, key, new)])
+
+        result = self._each(call, list(values), may_call)
+        result.succeeded = [n for n in result.succeeded if n not in changed]
+        result.changed += sorted(changed)
+        return result
+
+    def _tag(self, name: str, key: str, value: str) -> dict[str, Any]:
+        return {
+            "ResourceId": name,
+            "ResourceType": RESOURCE_TYPE,
+            "Key": key,
+            "Value": value,
+            "PropagateAtLaunch": False,
+        }
+
+    def _paced(self, pages: Iterator[Any]) -> Iterator[Any]:
+        """The pages of a listing, each paced to the service's bucket."""
+        while True:
+            if not self.pacer.acquire("*"):
+                raise OutOfTime("Auto Scaling's rate limit left no time to finish the listing")
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            finally:
+                self.pacer.settle("*")
+            yield page
+
+    def _each(
+        self, call: Callable[[str], Any], ids: Sequence[str], may_call: MayCall
+    ) -> BatchResult:
+        """One call per group, each paced to the service's bucket. A refused call is that
+        group's failure, never the others'; a throttled one waits for the bucket and is tried
+        again a few times, and is otherwise left to the next run, never failed."""
+        result = BatchResult()
+        pending = list(ids)
+        throttles = 0
+        while pending:
+            if may_call is not None and not may_call():
+                result.deferred_reason = "time"
+                break
+            if not self.pacer.acquire("*"):
+                result.deferred_reason = "rate"
+                break
+            name = pending.pop(0)
+            result.calls += 1
+            try:
+                response = call(name)
+            except _Refused as exc:
+                result.failed[name] = (exc.code, exc.message)
+                continue
+            except ClientError as exc:
+                code = error_of(exc)
+                if request_id_of(exc.response):
+                    result.request_ids[name] = request_id_of(exc.response)
+                if code[0] in THROTTLING_CODES and throttles < MAX_THROTTLES:
+                    self.pacer.throttled("*")
+                    throttles += 1
+                    pending.insert(0, name)
+                elif code[0] in THROTTLING_CODES:
+                    result.deferred_reason = "rate"
+                    result.not_attempted.append(name)
+                else:
+                    result.failed[name] = code
+                continue
+            except CONNECTION_ERRORS as exc:
+                result.not_attempted += [name, *pending]
+                raise PartialBatch(result, str(exc)) from exc
+            except BotoCoreError as exc:
+                result.failed[name] = (type(exc).__name__, str(exc))
+                continue
+            finally:
+                self.pacer.settle("*")
+            result.succeeded.append(name)
+            if request_id_of(response):
+                result.request_ids[name] = request_id_of(response)
+        result.not_attempted += pending
+        return result
+
+
+class _Refused(Exception):
+    """offhours itself refuses to act on a group (its size is unknown): that group's failure."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
