@@ -425,8 +425,9 @@ def test_which_db_instances_rds_cannot_stop(item, words):
         ({"Engine": "aurora-postgresql", "EngineMode": "provisioned"}, None),
         ({"Engine": "aurora-mysql", "EngineMode": "serverless"}, "Aurora Serverless v1"),
         ({"Engine": "mysql"}, None),  # a Multi-AZ DB cluster
-        ({"Engine": "neptune"}, "Neptune and DocumentDB"),
-        ({"Engine": "docdb"}, "Neptune and DocumentDB"),
+        ({"Engine": "neptune"}, None),  # scheduled as a cluster: tests/test_docdb.py
+        ({"Engine": "docdb"}, None),
+        ({"Engine": "cassandra"}, "engine 'cassandra'"),
         ({"Engine": "aurora-mysql", "GlobalClusterIdentifier": "g"}, "global database 'g'"),
         ({"Engine": "aurora-mysql", "ReplicationSourceIdentifier": "arn:x"}, "replica of"),
         ({"Engine": "aurora-mysql", "ReadReplicaIdentifiers": ["arn:y"]}, "cross-Region"),

@@ -1,27 +1,39 @@
 """The RDS gateway: the only module that calls RDS (and the Resource Groups Tagging API for it).
 
-It schedules RDS DB instances and Aurora (and Multi-AZ) DB clusters with the same tag, language
-and rules as EC2 instances (DESIGN §8). A resource's id is its ARN.
+It schedules RDS DB instances, Aurora (and Multi-AZ) DB clusters, and DocumentDB and Neptune
+clusters with the same tag, language and rules as EC2 instances (DESIGN §8, §9). A resource's id
+is its ARN.
 
+- DocumentDB and Neptune clusters are RDS's clusters underneath: the same API at the same
+  endpoint (StopDBCluster, StartDBCluster, DescribeDBClusters, DescribeEvents, the tag calls),
+  the same ARN (arn:aws:rds:REGION:ACCOUNT:cluster:NAME), the same IAM actions (`rds:`), the
+  same seven-day restart. Only the cluster's `Engine` tells them apart, so the resource type
+  follows it: `docdb` is `docdb:cluster`, `neptune` is `neptune:cluster`, any other is
+  `rds:cluster` (Aurora, Multi-AZ). Known from the ARN alone (the tags, before a describe), a
+  cluster is `rds:cluster`; `resource_type` gives the engine's type once it has been described.
+  Calls and events go by the ARN's own type (`split_arn`), never by the engine's.
 - Listing: the Resource Groups Tagging API filters on the server (resource types `rds:db` and
-  `rds:cluster`, a listing for the schedule tag and one for the state tag, whose resources lose
-  it); DescribeDBInstances and DescribeDBClusters, filtered by ARN, give the states.
+  `rds:cluster`, which hold DocumentDB's and Neptune's clusters too, a listing for the schedule
+  tag and one for the state tag, whose resources lose it); DescribeDBInstances and
+  DescribeDBClusters, filtered by ARN, give the states.
 - States: `available` is running, `stopped` is stopped; any other status (`starting`,
   `stopping`, `backing-up`, `modifying`, `storage-full`...) waits for the next run.
-- Never touched, with the reason: members of a DB cluster (they follow the cluster: tag the
-  cluster), read replicas and instances that have read replicas (RDS cannot stop them), RDS for
-  SQL Server in a Multi-AZ deployment, Aurora Serverless v1 and other cluster configurations
-  that cannot be stopped (global databases, cross-Region replicas), and engines that are not
-  RDS or Aurora (Neptune, DocumentDB).
+- Never touched, with the reason: members of a DB cluster (Aurora's, DocumentDB's and
+  Neptune's instances follow their cluster: tag the cluster), read replicas and instances that
+  have read replicas (RDS cannot stop them), RDS for SQL Server in a Multi-AZ deployment, Aurora
+  Serverless v1 and other cluster configurations that cannot be stopped (global databases,
+  cross-Region replicas), and cluster engines that RDS does not stop.
 - Acting: RDS has no batch call, so each start, stop and tag write is one call, a few at a time
   (`workers`), with botocore's standard retries (`offhours.aws`); `may_call` is asked before
   each wave, so a run near its time limit leaves the rest to the next.
 - The seven-day restart: RDS starts a database that has been stopped for seven days, and says
   so in an event ("... is being started due to it exceeding the maximum allowed time being
-  stopped": RDS-EVENT-0154 for an instance, RDS-EVENT-0153 for a cluster). DescribeEvents is
-  read when a database that the schedule wants stopped may have been started so, and the
-  restart time is given to the planner (`Instance.auto_started`), which stops it again. A stop
-  of the database after the restart (by anyone) means that the restart is over.
+  stopped": RDS-EVENT-0154 for an instance, RDS-EVENT-0153 for a cluster; DocumentDB and
+  Neptune use RDS's event definitions and IDs, and their clusters' events, of the source type
+  `db-cluster`, are in the same listing as Aurora's). DescribeEvents is read when a database
+  that the schedule wants stopped may have been started so, and the restart time is given to
+  the planner (`Instance.auto_started`), which stops it again. A stop of the database after the
+  restart (by anyone) means that the restart is over.
 - Listings that are cut short are not trusted (DESIGN §3). The tagging and Describe listings
   are read to the end or raise (a page that fails, `OutOfTime`), so nothing is decided from
   part of them. An events listing asks only for the `notification` category (the restarts,
@@ -66,7 +78,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("offhours.rds")
 DB = "rds:db"
-CLUSTER = "rds:cluster"
+CLUSTER = "rds:cluster"  # the ARN's type of every cluster; the resource type of Aurora's
+DOCDB_CLUSTER = "docdb:cluster"
+NEPTUNE_CLUSTER = "neptune:cluster"
+# A cluster's resource type by its engine (`cluster_type`); any other engine is `rds:cluster`.
+ENGINE_TYPES = {"docdb": DOCDB_CLUSTER, "neptune": NEPTUNE_CLUSTER}
 STATES = {"available": "running", "stopped": "stopped"}
 DEFAULT_BATCH_SIZE = 20
 # Throttle answers (each after botocore's retries) before the rest is left to the next run.
@@ -96,8 +112,8 @@ INSTANCE_ENGINES = (
     "db2",
     "custom-sqlserver",
 )
-# Engines of clusters that RDS can stop: Aurora, and Multi-AZ DB clusters.
-CLUSTER_ENGINES = ("aurora", "mysql", "postgres")
+# Engines of clusters that RDS can stop: Aurora, Multi-AZ DB clusters, DocumentDB and Neptune.
+CLUSTER_ENGINES = ("aurora", "mysql", "postgres", *ENGINE_TYPES)
 # Aurora engine modes that cannot be stopped (Serverless v1, and older special modes).
 UNSTOPPABLE_MODES = {
     "serverless": "an Aurora Serverless v1 cluster",
@@ -108,7 +124,9 @@ UNSTOPPABLE_MODES = {
 
 
 def split_arn(arn: str) -> tuple[str, str]:
-    """(resource type, identifier) of an RDS ARN, arn:aws:rds:REGION:ACCOUNT:db|cluster:NAME."""
+    """(the ARN's type, identifier) of an RDS ARN, arn:aws:rds:REGION:ACCOUNT:db|cluster:NAME:
+    `rds:db` or `rds:cluster`, which says which call and which events (a DocumentDB or
+    Neptune cluster's ARN is a `cluster` one; its resource type is `cluster_type`'s)."""
     parts = arn.split(":", 6)
     if len(parts) == 7 and parts[5] == "cluster":
         return CLUSTER, parts[6]
@@ -127,6 +145,12 @@ def is_rds_arn(text: str) -> bool:
             "cluster",
         )
     )
+
+
+def cluster_type(engine: object) -> str:
+    """The resource type of a DB cluster of this engine: `docdb:cluster`, `neptune:cluster`, or
+    `rds:cluster` (Aurora, Multi-AZ DB clusters, and any other)."""
+    return ENGINE_TYPES.get(str(engine or "").lower(), CLUSTER)
 
 
 def instance_skip(item: Any) -> str | None:
@@ -172,8 +196,8 @@ def cluster_skip(item: Any) -> str | None:
     engine = str(item.get("Engine", "")).lower()
     if not engine.startswith(CLUSTER_ENGINES):
         return (
-            f"engine {engine or '(none)'!r}: offhours schedules Aurora and RDS Multi-AZ DB "
-            "clusters only (Neptune and DocumentDB are not scheduled yet)"
+            f"engine {engine or '(none)'!r}: offhours schedules Aurora, RDS Multi-AZ, "
+            "DocumentDB and Neptune DB clusters only"
         )
     mode = str(item.get("EngineMode", "")).lower()
     if mode in UNSTOPPABLE_MODES:
@@ -271,12 +295,14 @@ class RdsGateway:
         self.pacer = pacer or Pacer(buckets_for("rds", self.account, self.region))
         self._listed: dict[str, TagSet] = {}
         self._auto: dict[tuple[str, str], datetime] = {}
+        self._types: dict[str, str] = {}  # ARN -> resource type, of the clusters described
         self._may_call: MayCall = None  # the run's budget, as `tagged` was given it
 
     # -- reading -----------------------------------------------------------------------------
 
     def resource_type(self, resource_id: str) -> str:
-        return split_arn(resource_id)[0]
+        """`rds:db`, or a cluster's type by its engine once described (`rds:cluster` before)."""
+        return self._types.get(resource_id) or split_arn(resource_id)[0]
 
     def tagged(self, may_call: MayCall = None) -> dict[str, TagSet]:
         """Every DB instance and cluster that carries the schedule tag or the state tag, with
@@ -531,7 +557,7 @@ class RdsGateway:
             override=tags.get(self.override_key),
             resource_type=kind,
             skip_reason=skip,
-            auto_started=self._auto.get((kind, name)),
+            auto_started=self._auto.get(split_arn(arn)),  # by the ARN's type, as the events
             identity=identity if isinstance(identity, str) else "",
             created=created.astimezone(UTC) if isinstance(created, datetime) else None,
         )
@@ -551,12 +577,13 @@ class RdsGateway:
 
     def _cluster(self, item: Any) -> Instance:
         arn = str(item.get("DBClusterArn", ""))
+        kind = self._types[arn] = cluster_type(item.get("Engine"))
         return self._snapshot(
             arn,
             str(item.get("DBClusterIdentifier", split_arn(arn)[1])),
             str(item.get("Status", "")),
             self._tags(arn, item.get("TagList")),
-            CLUSTER,
+            kind,
             cluster_skip(item),
             item.get("DbClusterResourceId"),
             item.get("ClusterCreateTime"),
@@ -710,3 +737,23 @@ def _since(anchor: datetime, instance: Instance, at: datetime) -> datetime:
     if instance.created is not None and anchor < instance.created <= at:
         return instance.created
     return anchor
+
+
+def gateway(
+    *,
+    clients: Any,
+    region: str,
+    account: str | None,
+    own_account: str,
+    tag_key: str,
+    pacer: Pacer,
+) -> RdsGateway:
+    """The kind's gateway for one target (`offhours.resources.make_gateway`)."""
+    return RdsGateway(
+        clients.target("rds", region, account),
+        clients.target("resourcegroupstaggingapi", region, account),
+        tag_key=tag_key,
+        region=region,
+        account=own_account,
+        pacer=pacer,
+    )
