@@ -16,7 +16,6 @@ from hypothesis import given, settings, strategies as st
 from offhours.catalog import default_catalog
 from offhours.instance import Instance
 from offhours.planner import (
-    KMS_HINT,
     Decision,
     Settings,
     Step,
@@ -29,7 +28,7 @@ from offhours.planner import (
     plan_groups,
     read_value,
 )
-from offhours.resources.ec2 import ec2_skip
+from offhours.resources.ec2 import KMS_HINT, ec2_skip
 from offhours.schedule import DesiredState, iso
 from offhours.state import fingerprint, read_anchor
 
@@ -43,6 +42,10 @@ SETTINGS = Settings(catalog=default_catalog())
 
 def instant(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
+
+
+# What the EC2 gateway says of an instance that EC2 stopped again right after a start.
+UNDONE = {"state_reason": "Client.InternalError", "start_undone": KMS_HINT}
 
 
 def case(
@@ -133,10 +136,10 @@ TABLE = [
          FRI_10, Step.NONE, Verdict.SKIPPED),
     # -- a start that did not hold --------------------------------------------------------------
     case("stopped again by EC2 after offhours' start: failed", OFFICE, "stopped", FRI_START,
-         FRI_0830, Step.NONE, Verdict.FAILED, state_reason="Client.InternalError"),
+         FRI_0830, Step.NONE, Verdict.FAILED, **UNDONE),
     case("an hour after the start, a stopped instance reads as stopped by hand", OFFICE,
          "stopped", FRI_START, FRI_10, Step.NONE, Verdict.UNCHANGED,
-         state_reason="Client.InternalError"),
+         **UNDONE),
     case("stopped by a person after offhours' start: respected", OFFICE, "stopped", FRI_START,
          FRI_10, Step.NONE, Verdict.UNCHANGED, state_reason="Client.UserInitiatedShutdown"),
     # -- instances that are never touched -------------------------------------------------------
@@ -219,8 +222,7 @@ def test_a_state_tag_without_its_fingerprint_gets_one_as_background_work():
 
 
 def test_a_start_that_did_not_hold_names_the_kms_fix():
-    instance = Instance("i-1", "stopped", OFFICE, handled=FRI_START,
-                        state_reason="Client.InternalError")  # fmt: skip
+    instance = Instance("i-1", "stopped", OFFICE, handled=FRI_START, **UNDONE)  # fmt: skip
     decision = decide(instance, instant(FRI_0830), SETTINGS)
     assert decision.verdict is Verdict.FAILED
     assert decision.error_code == "Client.InternalError"
@@ -499,6 +501,7 @@ def test_what_needs_no_details_is_decided_quietly_whatever_the_details(situation
         if "Auto Scaling" in (instance.skip_reason or "")
         else None,
         state_reason="Client.InternalError" if undone else None,
+        start_undone=KMS_HINT if undone else None,
         resource_type=instance.resource_type,
         # what DescribeEvents tells of it (the RDS gateway reads them before this decision)
         auto_started=instance.auto_started,

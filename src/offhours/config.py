@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from offhours.resources import DEFAULT_KINDS, KINDS
 from offhours.zones import UnknownZone, resolve_zone
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -47,8 +48,8 @@ def _list(value: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in (value or "").split(",") if p.strip())
 
 
-RESOURCE_KINDS = ("ec2", "rds", "asg")
-DEFAULT_KINDS = ("ec2", "rds")  # Auto Scaling groups are scheduled where RESOURCES names asg
+RESOURCE_KINDS = tuple(KINDS)
+# The kinds scheduled where RESOURCES is not set (Auto Scaling groups only where it names asg).
 
 
 def _resources(value: str | None) -> tuple[str, ...]:

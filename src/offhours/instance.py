@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from offhours.resources import DEFAULT_RESOURCE_TYPE
 from offhours.state import fingerprint_holds, fingerprint_tag_key, state_tag_key
 
 TRANSITIONAL_STATES = frozenset({"pending", "stopping", "shutting-down"})
 # The states that offhours starts or stops from; any other waits for the next run.
 SETTLED_STATES = frozenset({"running", "stopped"})
-EC2_INSTANCE = "ec2:instance"
+# A resource whose gateway names no type is of the first default kind's first type (an EC2
+# instance): what the planner's tests and the earlier versions assume.
+EC2_INSTANCE = DEFAULT_RESOURCE_TYPE
 ASG_TAG = "aws:autoscaling:groupName"
 
 __all__ = [
@@ -58,6 +61,9 @@ class Instance:
     resource_type: str = EC2_INSTANCE
     skip_reason: str | None = None
     auto_started: datetime | None = None
+    # Why its service undid a start (EC2 stopping it again with Client.InternalError: a KMS
+    # key offhours may not use), in words; None where it did not.
+    start_undone: str | None = None
     # What AWS never gives to another resource, where `id` is not that (RDS: DbiResourceId or
     # DbClusterResourceId, where the ARN is made of a name that a restore gives again).
     identity: str = ""

@@ -40,6 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from offhours.override import override_tag_key
 from offhours.planner import Decision
+from offhours.resources import tag_command
 from offhours.schedule import DAY_NAMES, iso
 from offhours.zones import zone
 
@@ -166,13 +167,8 @@ def messages(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _tag_command(resource: str, resource_type: str, key: str, value: str, region: str) -> str:
-    """The AWS CLI command that writes one tag on the resource."""
-    if resource_type.startswith("rds:"):
-        return (
-            f"aws rds add-tags-to-resource --resource-name {resource} --tags "
-            f"'Key={key},Value={value}'{region}"
-        )
-    return f"aws ec2 create-tags --resources {resource} --tags 'Key={key},Value={value}'{region}"
+    """The AWS CLI command that writes one tag on the resource (its kind's form)."""
+    return tag_command(resource_type, resource, key, value) + region
 
 
 def entries(decisions: list[Decision], tag_key: str) -> list[dict[str, Any]]:

@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 
+from offhours.resources import KINDS
+
 monotonic: Callable[[], float] = time.monotonic
 sleep: Callable[[float], None] = time.sleep
 
@@ -54,17 +56,13 @@ class Limit:
     rate: float  # tokens a second
 
 
-# (service, API) -> (request bucket, resource bucket or None). Actions absent here take a token
-# from the service's default bucket (key API "*").
+# (service, API) -> (request bucket, resource bucket or None), from each kind's figures
+# (`offhours.resources.KINDS`). Actions absent here take a token from the service's default
+# bucket (key API "*").
 LIMITS: dict[tuple[str, str], tuple[Limit, Limit | None]] = {
-    ("ec2", "*"): (Limit(100, 20), None),  # non-mutating actions (the describes)
-    ("ec2", "StartInstances"): (Limit(5, 2), Limit(1000, 2)),
-    ("ec2", "StopInstances"): (Limit(200, 5), Limit(1000, 20)),
-    ("ec2", "CreateTags"): (Limit(100, 10), None),
-    ("ec2", "DeleteTags"): (Limit(100, 10), None),
-    ("rds", "*"): (Limit(300, 12), None),  # one bucket for the RDS API of an account-region
-    # Auto Scaling publishes no figures: a bucket well inside what it is seen to take.
-    ("asg", "*"): (Limit(40, 4), None),
+    (name, api): (Limit(*requests), Limit(*resources) if resources is not None else None)
+    for name, kind in KINDS.items()
+    for api, (requests, resources) in kind.limits.items()
 }
 
 # The error codes that say "throttled", whatever the service.

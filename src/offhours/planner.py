@@ -40,7 +40,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
 
-from offhours.instance import EC2_INSTANCE, SETTLED_STATES, TRANSITIONAL_STATES, Instance
+from offhours.instance import SETTLED_STATES, TRANSITIONAL_STATES, Instance
 from offhours.language import CatalogLike, is_opt_out, parse_schedule
 from offhours.override import (
     DEFAULT_MAX_HOURS,
@@ -49,6 +49,7 @@ from offhours.override import (
     OverrideTooLong,
     parse_override,
 )
+from offhours.resources import hibernates, kind_words, service_of
 from offhours.schedule import (
     MAX_EVENT_SKEW,
     Action,
@@ -71,14 +72,10 @@ from offhours.state import (
 )
 from offhours.timeline import timeline
 
-KMS_HINT = (
-    "EC2 stopped it again with Client.InternalError, the usual sign of an encrypted EBS volume "
-    "whose KMS key offhours may not use: give the function kms:CreateGrant on that key "
-    "(the KmsKeyArns parameter)"
-)
-# How long after a start event a stopped instance with Client.InternalError is reported as a
-# start that did not hold (then, a manual stop since the event is the likelier reading).
-KMS_WINDOW = timedelta(hours=1)
+# How long after a start event a stopped resource whose service undid the start
+# (`Instance.start_undone`) is reported as a start that did not hold (then, a manual stop since
+# the event is the likelier reading).
+UNDONE_WINDOW = timedelta(hours=1)
 # A state up to this much later than the run was written by a newer run (runs act on events
 # within MAX_EVENT_SKEW of the clock, either way): this older run leaves the instance alone.
 # Later than that, the state tag lies.
@@ -278,7 +275,7 @@ def _step_for(
     if target is DesiredState.RUNNING:
         return Step.START, None
     if schedule is not None and schedule.hibernate:
-        if instance.resource_type != EC2_INSTANCE:
+        if not hibernates(instance.resource_type):
             return Step.STOP, (
                 f"the schedule says hibernate, which means nothing for a {_kind(instance)}: "
                 "stopping it plainly"
@@ -425,17 +422,7 @@ def _first_fingerprint_due(instance: Instance, at: datetime, r: Reading) -> date
 
 def _kind(instance: Instance) -> str:
     """What the resource is, in words."""
-    return KIND_WORDS.get(instance.resource_type, instance.resource_type)
-
-
-KIND_WORDS = {
-    EC2_INSTANCE: "EC2 instance",
-    "rds:db": "database",
-    "rds:cluster": "database cluster",
-    "docdb:cluster": "DocumentDB cluster",
-    "neptune:cluster": "Neptune cluster",
-    "asg:group": "Auto Scaling group",
-}
+    return kind_words(instance.resource_type)
 
 
 def _never_touched(instance: Instance) -> Decision | None:
@@ -852,7 +839,8 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
             step,
             Verdict.ACT,
             (
-                f"RDS started it on its own at {iso(instance.auto_started)}, as it does to a "
+                f"{service_of(instance.resource_type)} started it on its own at "
+                f"{iso(instance.auto_started)}, as it does to a "
                 f"{_kind(instance)} stopped for seven days; stopped again, as the "
                 f"{r.event_text} wants"
             ),
@@ -865,17 +853,17 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
     if (
         event.action is Action.START
         and current is DesiredState.STOPPED
-        and instance.state_reason == "Client.InternalError"
-        and at - event.at <= KMS_WINDOW
+        and instance.start_undone is not None
+        and at - event.at <= UNDONE_WINDOW
     ):
         return Decision(
             instance,
             Step.NONE,
             Verdict.FAILED,
-            (f"the {r.event_text} did not hold: {KMS_HINT}"),
+            (f"the {r.event_text} did not hold: {instance.start_undone}"),
             desired,
             event,
-            error_code="Client.InternalError",
+            error_code=instance.state_reason or "StartUndone",
         )
 
     if current is desired:
@@ -951,12 +939,13 @@ def _needs_details(instance: Instance, at: datetime, settings: Settings, reading
         and reading.desired is DesiredState.STOPPED
     ):
         return True  # RDS started it after seven days stopped: it may need stopping again
-    # A start that EC2 undid (its state reason says so: the service finds those instances with
-    # one filtered listing) is a failure to report within the hour after the start.
+    # A start that the service undid (its gateway says so, `Instance.start_undone`: EC2's finds
+    # those instances with one filtered listing) is a failure to report within the hour after
+    # the start.
     return (
         event.action is Action.START
-        and at - event.at <= KMS_WINDOW
-        and instance.state_reason == "Client.InternalError"
+        and at - event.at <= UNDONE_WINDOW
+        and instance.start_undone is not None
     )
 
 
@@ -1052,7 +1041,7 @@ def _group_key(i: Instance) -> tuple[object, ...]:
         if i.created is not None and (i.fingerprint is None or i.fingerprint_legacy)
         else None,
         i.state,
-        i.state_reason == "Client.InternalError",
+        i.start_undone,
         i.hibernation_configured,
         i.untagged,
         i.override,

@@ -44,8 +44,15 @@ from offhours.planner import (
     plan_groups,
     read_value,
 )
-from offhours.resources import EndpointUnavailable, Gateway, OutOfTime, PartialBatch
-from offhours.resources.ec2 import DETAILS_BATCH, Ec2Gateway
+from offhours.resources import (
+    DEFAULT_KINDS,
+    KINDS,
+    EndpointUnavailable,
+    Gateway,
+    OutOfTime,
+    PartialBatch,
+    make_gateway,
+)
 from offhours.state import fingerprint_tag_key
 
 COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
@@ -366,7 +373,7 @@ def reconcile_target(
 
 
 # Instances read and planned together: a DescribeInstances call by id.
-SLICE = DETAILS_BATCH
+SLICE = 195  # resources read in full at a time (a gateway reads them in batches of its own)
 # Acting decisions applied together (batches of the gateway's size, across slices), and the
 # background decisions kept waiting at most (then applied, after the acting ones so far).
 FLUSH_ACTING = 1000
@@ -544,32 +551,13 @@ def gateway_for(
         budget.time_left if budget is not None else None,
         record_slack=budget.record_slack if budget is not None else 0.0,
     )
-    if kind == "asg":
-        from offhours.resources.asg import AsgGateway
-
-        return AsgGateway(
-            clients.target("autoscaling", target.region, target.account),
-            tag_key=config.tag_key,
-            region=target.region,
-            account=account,
-            pacer=pacer,
-        )
-    if kind == "rds":
-        from offhours.resources.rds import RdsGateway
-
-        return RdsGateway(
-            clients.target("rds", target.region, target.account),
-            clients.target("resourcegroupstaggingapi", target.region, target.account),
-            tag_key=config.tag_key,
-            region=target.region,
-            account=account,
-            pacer=pacer,
-        )
-    return Ec2Gateway(
-        clients.ec2(target.region, target.account),
-        tag_key=config.tag_key,
+    return make_gateway(
+        kind,
+        clients=clients,
         region=target.region,
-        account=account,
+        account=target.account,
+        own_account=account,
+        tag_key=config.tag_key,
         pacer=pacer,
     )
 
@@ -586,8 +574,9 @@ def _run_kind(
     budget: _Budget,
     on_outcome: OutcomeSink | None,
 ) -> TargetReport:
-    service = "EC2" if kind == "ec2" else kind.upper()
-    named = f"target {target}" if kind == "ec2" else f"target {target} ({service})"
+    service = KINDS[kind].service
+    # The first kind's errors name the target alone, as they did when it was the only kind.
+    named = f"target {target}" if kind == DEFAULT_KINDS[0] else f"target {target} ({service})"
     try:
         gateway = gateway_for(kind, target, config, clients, own_account, budget)
         return reconcile_target(

@@ -1,7 +1,9 @@
 """Resource kinds side by side: a kind is a gateway (the only module that calls its service)
-with its own rules for what must never be touched. The planner is kind-agnostic: it decides on
-instants, states and state tags. A third kind (Auto Scaling groups, Neptune, DocumentDB) is one
-new module here that satisfies `Gateway`, and a line in `offhours.service`.
+with its own rules for what must never be touched. The planner, the executor, the notices and
+the service are kind-agnostic: they decide on instants, states and state tags, and learn what
+they say of a resource (its words, whether it hibernates, its service's name and rate limits)
+from `KINDS` below. A new kind is one module here that satisfies `Gateway` and has a `gateway`
+function that makes one, and its line in `KINDS`.
 
 What a gateway gives the planner is an `Instance` (`offhours.instance`) per resource: its id
 (an EC2 instance id, or an RDS ARN), `resource_type` (`ec2:instance`, `rds:db`, `rds:cluster`),
@@ -48,6 +50,103 @@ WHOLE_BATCH_ERRORS = frozenset(
         "OptInRequired",
     }
 )
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of resource as the rest of offhours knows it, without importing its module."""
+
+    module: str  # the module under offhours.resources with `gateway(...)`
+    service: str  # how people call the service in a line: "EC2", "RDS"
+    words: dict[str, str]  # its resource types, in words ("ec2:instance": "EC2 instance")
+    # AWS's rate limits of the service: API (or "*") -> (request bucket, resource bucket), as
+    # (size, refill a second) pairs (`offhours.pace`).
+    limits: dict[str, tuple[tuple[int, float], tuple[int, float] | None]]
+    # The AWS CLI command that writes one tag on a resource, with {resource}, {key}, {value}
+    tag_command: str = ""
+    default: bool = False  # scheduled when RESOURCES is not set
+    hibernates: frozenset[str] = frozenset()  # resource types that can hibernate
+
+
+KINDS: dict[str, Kind] = {
+    "ec2": Kind(
+        "ec2",
+        "EC2",
+        {"ec2:instance": "EC2 instance"},
+        {
+            "*": ((100, 20), None),  # non-mutating actions (the describes)
+            "StartInstances": ((5, 2), (1000, 2)),
+            "StopInstances": ((200, 5), (1000, 20)),
+            "CreateTags": ((100, 10), None),
+            "DeleteTags": ((100, 10), None),
+        },
+        "aws ec2 create-tags --resources {resource} --tags 'Key={key},Value={value}'",
+        default=True,
+        hibernates=frozenset({"ec2:instance"}),
+    ),
+    "rds": Kind(
+        "rds",
+        "RDS",
+        {
+            "rds:db": "database",
+            "rds:cluster": "database cluster",
+            "docdb:cluster": "DocumentDB cluster",
+            "neptune:cluster": "Neptune cluster",
+        },
+        {"*": ((300, 12), None)},  # one bucket for the RDS API of an account-region
+        "aws rds add-tags-to-resource --resource-name {resource} --tags 'Key={key},Value={value}'",
+        default=True,
+    ),
+    # Auto Scaling publishes no figures: a bucket well inside what it is seen to take.
+    "asg": Kind(
+        "asg",
+        "Auto Scaling",
+        {"asg:group": "Auto Scaling group"},
+        {"*": ((40, 4), None)},
+        "aws autoscaling create-or-update-tags --tags 'ResourceId={resource},"
+        "ResourceType=auto-scaling-group,Key={key},Value={value},PropagateAtLaunch=false'",
+    ),
+}
+DEFAULT_KINDS = tuple(name for name, kind in KINDS.items() if kind.default)
+DEFAULT_RESOURCE_TYPE = next(iter(KINDS[DEFAULT_KINDS[0]].words))
+
+
+def kind_words(resource_type: str) -> str:
+    """A resource type in words ("database"), the type itself where no kind names it."""
+    for kind in KINDS.values():
+        if resource_type in kind.words:
+            return kind.words[resource_type]
+    return resource_type
+
+
+def service_of(resource_type: str) -> str:
+    """The service of a resource type, as people call it ("RDS")."""
+    for kind in KINDS.values():
+        if resource_type in kind.words:
+            return kind.service
+    return resource_type.split(":", 1)[0].upper()
+
+
+def tag_command(resource_type: str, resource: str, key: str, value: str) -> str:
+    """The AWS CLI command that writes one tag on the resource (the first kind's form where no
+    kind names the type)."""
+    kind = next((k for k in KINDS.values() if resource_type in k.words), KINDS[DEFAULT_KINDS[0]])
+    return kind.tag_command.format(resource=resource, key=key, value=value)
+
+
+def hibernates(resource_type: str) -> bool:
+    return any(resource_type in kind.hibernates for kind in KINDS.values())
+
+
+def make_gateway(name: str, **args: Any) -> Gateway:
+    """The gateway of kind `name` (its module imported only now: a cold start pays for the
+    kinds it schedules only)."""
+    from importlib import import_module
+
+    module = import_module(f"offhours.resources.{KINDS[name].module}")
+    gateway: Gateway = module.gateway(**args)
+    return gateway
+
 
 # A resource's tags as the listing gives them: the schedule value, the state tag, the
 # fingerprint tag, the override tag (None where it has none), and the reason its kind's rules

@@ -410,3 +410,22 @@ class _Refused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def gateway(
+    *,
+    clients: Any,
+    region: str,
+    account: str | None,
+    own_account: str,
+    tag_key: str,
+    pacer: Pacer,
+) -> AsgGateway:
+    """The kind's gateway for one target (`offhours.resources.make_gateway`)."""
+    return AsgGateway(
+        clients.target("autoscaling", region, account),
+        tag_key=tag_key,
+        region=region,
+        account=own_account,
+        pacer=pacer,
+    )

@@ -39,6 +39,7 @@ from offhours.resources import (
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
+    from offhours.aws import Clients
     from offhours.planner import Reading
 else:
     EC2Client = Any
@@ -60,6 +61,12 @@ DEFAULT_BATCH_SIZE = 100
 # Instances read by id in one DescribeInstances request: EC2 takes at most 200 filter values a
 # request, and the state filter has five.
 DETAILS_BATCH = 195
+UNDONE_CODE = "Client.InternalError"  # EC2 stopped it again right after a start
+KMS_HINT = (
+    "EC2 stopped it again with Client.InternalError, the usual sign of an encrypted EBS volume "
+    "whose KMS key offhours may not use: give the function kms:CreateGrant on that key "
+    "(the KmsKeyArns parameter)"
+)
 # Throttle answers (each after botocore's own retries) one operation takes, each followed by a
 # wait for the bucket, before its remaining batches are left to the next run. Few: every
 # retry botocore makes draws on the client's retry quota, which is not a rate limiter.
@@ -227,13 +234,17 @@ class Ec2Gateway:
     def amend(self, entries: list[tuple[Instance, Reading]], at: datetime) -> None:
         """A start that did not hold shows in the instance's state reason: within the hour
         after a start event, one filtered listing finds those instances (usually none)."""
-        from offhours.planner import KMS_WINDOW
+        from offhours.planner import UNDONE_WINDOW
         from offhours.schedule import Action
 
         recent_start = False
         for _, reading in entries:
             event = reading.event
-            if event is not None and event.action is Action.START and at - event.at <= KMS_WINDOW:
+            if (
+                event is not None
+                and event.action is Action.START
+                and at - event.at <= UNDONE_WINDOW
+            ):
                 recent_start = True
                 break
         if not recent_start:
@@ -242,7 +253,7 @@ class Ec2Gateway:
         if failures:
             for index, (instance, reading) in enumerate(entries):
                 if instance.id in failures:
-                    undone = replace(instance, state_reason="Client.InternalError")
+                    undone = replace(instance, state_reason=UNDONE_CODE, start_undone=KMS_HINT)
                     entries[index] = (undone, reading)
 
     def start_failures(self) -> set[str]:
@@ -349,6 +360,9 @@ class Ec2Gateway:
             skip_reason=ec2_skip(tags.get(ASG_TAG), spot, item.get("RootDeviceType", "ebs")),
             hibernation_configured=bool(item.get("HibernationOptions", {}).get("Configured")),
             state_reason=(item.get("StateReason") or {}).get("Code"),
+            start_undone=(
+                KMS_HINT if (item.get("StateReason") or {}).get("Code") == UNDONE_CODE else None
+            ),
             untagged=self.tag_key not in tags,
             fingerprint=tags.get(self.fp_key),
             override=tags.get(self.override_key),
@@ -577,3 +591,22 @@ def _created(item: Any) -> datetime | None:
             at: datetime = attachment["AttachTime"]
             return at.astimezone(UTC)
     return None
+
+
+def gateway(
+    *,
+    clients: Clients,
+    region: str,
+    account: str | None,
+    own_account: str,
+    tag_key: str,
+    pacer: Pacer,
+) -> Ec2Gateway:
+    """The kind's gateway for one target (`offhours.resources.make_gateway`)."""
+    return Ec2Gateway(
+        clients.ec2(region, account),
+        tag_key=tag_key,
+        region=region,
+        account=own_account,
+        pacer=pacer,
+    )
