@@ -27,8 +27,8 @@ from tests import policies
 FUNCTION = "function"  # the role's name in the lab: offhours-lab-function
 # The parameters the lab's role is made for: the defaults (a catalogue parameter, no member
 # accounts, no fan-out) with notices on, so that events:PutEvents is granted as the tests that
-# put notices need, and every kind (Resources ec2,rds,asg) for the tests of each.
-FUNCTION_PARAMETERS: dict[str, Any] = {"NoticeMinutes": 15, "Resources": "ec2,rds,asg"}
+# put notices need, and every kind (Resources ec2,rds,asg,eks) for the tests of each.
+FUNCTION_PARAMETERS: dict[str, Any] = {"NoticeMinutes": 15, "Resources": "ec2,rds,asg,eks"}
 
 _clients: dict[Credentials, Clients] = {}
 _saved: dict[str, Any] = {}

@@ -157,7 +157,7 @@ def _stack_of(
     fan_out = entry == "worker" or bool(config.fanout_queue_url) or sending
     params = {
         "TagKey": config.tag_key,
-        "Resources": ",".join(k for k in ("ec2", "rds", "asg") if k in config.resources),
+        "Resources": ",".join(k for k in ("ec2", "rds", "asg", "eks") if k in config.resources),
         "FanOut": "true" if fan_out else "false",
         "NoticeMinutes": str(config.notice_minutes),
         "TargetAccounts": ",".join(config.target_accounts),
@@ -192,6 +192,13 @@ def _resources(action: str, params: dict[str, Any], region: str) -> list[str]:
     if action in ("autoscaling:CreateOrUpdateTags", "autoscaling:DeleteTags"):
         names = sorted({str(t.get("ResourceId", "")) for t in params.get("Tags", [])})
         return [_group_arn(region, name) for name in names]
+    if service == "eks" and operation == "ListNodegroups":
+        return [_arn("eks", region, f"cluster/{params.get('clusterName', '')}")]
+    if service == "eks" and operation in ("DescribeNodegroup", "UpdateNodegroupConfig"):
+        cluster, name = params.get("clusterName", ""), params.get("nodegroupName", "")
+        return [_nodegroup_arn(region, str(cluster), str(name))]
+    if service == "eks" and operation in ("TagResource", "UntagResource"):
+        return [_local_account(str(params.get("resourceArn", "")))]
     if action == "sts:AssumeRole":
         return [str(params.get("RoleArn", ""))]
     if action == "ssm:GetParameter":
@@ -209,6 +216,21 @@ def _group_arn(region: str, name: str) -> str:
     """An Auto Scaling group's ARN (its UUID does not matter to the policies)."""
     uuid = "00000000-0000-0000-0000-000000000000"
     return _arn("autoscaling", region, f"autoScalingGroup:{uuid}:autoScalingGroupName/{name}")
+
+
+def _nodegroup_arn(region: str, cluster: str, name: str) -> str:
+    """An EKS node group's ARN, as moto made it (its UUID), else with a placeholder."""
+    try:
+        from moto.eks.models import eks_backends
+
+        for account in list(eks_backends):
+            backend = eks_backends[account].get(region)
+            found = backend.clusters.get(cluster) if backend is not None else None
+            if found is not None and name in found.nodegroups:
+                return _local_account(str(found.nodegroups[name].arn))
+    except Exception:
+        pass
+    return _arn("eks", region, f"nodegroup/{cluster}/{name}/0")
 
 
 def _local_account(arn: str) -> str:
@@ -229,6 +251,10 @@ def _tag_keys(action: str, params: dict[str, Any]) -> tuple[str, ...] | None:
         return tuple(str(t.get("Key")) for t in params.get("Tags", []))
     if action == "rds:RemoveTagsFromResource":
         return tuple(str(k) for k in params.get("TagKeys", []))
+    if action == "eks:TagResource":
+        return tuple(str(k) for k in (params.get("tags") or {}))
+    if action == "eks:UntagResource":
+        return tuple(str(k) for k in params.get("tagKeys", []))
     return None
 
 
@@ -268,6 +294,17 @@ def _tags_of(arn: str) -> tuple[tuple[str, str], ...]:
                 group = backend.autoscaling_groups.get(name) if backend is not None else None
                 if group is not None:
                     found = {str(t["Key"]): str(t.get("Value", "")) for t in group.tags}
+                    break
+        elif service == "eks" and resource.startswith("nodegroup/"):
+            from moto.eks.models import eks_backends
+
+            _, cluster_name, name = resource.split("/")[:3]
+            for account in list(eks_backends):
+                backend = eks_backends[account].get(region)
+                cluster = backend.clusters.get(cluster_name) if backend is not None else None
+                group = cluster.nodegroups.get(name) if cluster is not None else None
+                if group is not None:
+                    found = {str(k): str(v) for k, v in (group.tags or {}).items()}
                     break
         elif service == "rds":
             from moto.rds.models import rds_backends
@@ -355,7 +392,7 @@ def _variants() -> Iterator[tuple[Any, str, dict[str, Any]]]:
     key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k"
     stacks = ((template(), ("OffhoursRole", "WorkerRole")), (member(), ("MemberRole",)))
     for kinds, fan_out, notices, accounts, keys, tracing in product(
-        ("ec2,rds", "ec2", "rds", "ec2,rds,asg", "asg"),
+        ("ec2,rds", "ec2", "rds", "ec2,rds,asg,eks", "asg", "eks"),
         ("false", "true"),
         (0, 10),
         ("", "111122223333"),

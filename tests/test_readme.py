@@ -203,8 +203,8 @@ def test_the_service_control_policy_reserves_every_tag_key_offhours_reads():
     statements = {s["Sid"]: s for s in scp["Statement"]}
     reserve = statements["ReserveOffhoursTags"]
     assert reserve["Effect"] == "Deny"
-    # Every action that writes or removes tags on what offhours schedules: EC2, RDS and Auto
-    # Scaling groups.
+    # Every action that writes or removes tags on what offhours schedules: EC2, RDS, Auto
+    # Scaling groups and EKS node groups.
     assert set(reserve["Action"]) == {
         "ec2:CreateTags",
         "ec2:DeleteTags",
@@ -212,12 +212,15 @@ def test_the_service_control_policy_reserves_every_tag_key_offhours_reads():
         "rds:RemoveTagsFromResource",
         "autoscaling:CreateOrUpdateTags",
         "autoscaling:DeleteTags",
+        "eks:TagResource",
+        "eks:UntagResource",
     }
     assert set(reserve["Resource"]) == {
         "arn:aws:ec2:*:*:instance/*",
         "arn:aws:rds:*:*:db:*",
         "arn:aws:rds:*:*:cluster:*",
         "arn:aws:autoscaling:*:*:autoScalingGroup:*",
+        "arn:aws:eks:*:*:nodegroup/*",
     }
     own = statements["OffhoursWritesOnlyItsOwnTags"]
     assert set(own["Action"]) == set(reserve["Action"])

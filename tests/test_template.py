@@ -73,6 +73,7 @@ _KIND_POLICIES = {
     "ec2": ("ReconcilePolicy", "ec2", "SchedulesEc2"),
     "rds": ("RdsPolicy", "rds", "SchedulesRds"),
     "asg": ("AsgPolicy", "asg", "SchedulesAsg"),
+    "eks": ("EksPolicy", "eks", "SchedulesEks"),
 }
 
 
@@ -617,15 +618,15 @@ def test_resources_is_a_parameter_whose_conditions_name_the_kinds():
     for document in (template(), member()):
         parameter = document["Parameters"]["Resources"]
         assert parameter["Default"] == "ec2,rds"
-        assert parameter["AllowedValues"] == [
-            "ec2,rds",
-            "ec2",
-            "rds",
-            "ec2,rds,asg",
-            "ec2,asg",
-            "rds,asg",
-            "asg",
-        ]
+        values = parameter["AllowedValues"]
+        assert values[:3] == ["ec2,rds", "ec2", "rds"]  # the values of before, first
+        kinds = ["ec2", "rds", "asg", "eks"]
+        every = {
+            ",".join(k for k in kinds if k in chosen)
+            for n in range(1, 5)
+            for chosen in __import__("itertools").combinations(kinds, n)
+        }
+        assert set(values) == every and len(values) == len(every)
         for kind, (_, _, condition) in _KIND_POLICIES.items():
             assert '{"Ref": "Resources"}' in json.dumps(document["Conditions"][condition])
             for value in parameter["AllowedValues"]:
@@ -635,6 +636,7 @@ def test_resources_is_a_parameter_whose_conditions_name_the_kinds():
     assert resources["ReconcilePolicy"]["Condition"] == "SchedulesEc2"
     assert resources["RdsPolicy"]["Condition"] == "SchedulesRds"
     assert resources["AsgPolicy"]["Condition"] == "SchedulesAsg"
+    assert resources["EksPolicy"]["Condition"] == "SchedulesEks"
     assert resources["KmsPolicy"]["Condition"] == "HasEc2KmsKeys"
     assert "Condition" not in resources["CatalogPolicy"]
     inline = {p["PolicyName"]: c for c, p in _inline_policies(member()["Resources"]["MemberRole"])}
@@ -642,6 +644,7 @@ def test_resources_is_a_parameter_whose_conditions_name_the_kinds():
         "ec2": "SchedulesEc2",
         "rds": "SchedulesRds",
         "asg": "SchedulesAsg",
+        "eks": "SchedulesEks",
         "kms-ebs": "HasEc2KmsKeys",
     }
 
@@ -651,7 +654,7 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 
 
 @pytest.mark.parametrize("fan_out", ["false", "true"])
-@pytest.mark.parametrize("kinds", ["ec2,rds", "ec2", "rds", "ec2,rds,asg", "asg"])
+@pytest.mark.parametrize("kinds", ["ec2,rds", "ec2", "rds", "ec2,rds,asg,eks", "asg", "eks"])
 @pytest.mark.parametrize("document", [template, member], ids=["template", "member"])
 def test_resources_grants_the_rights_of_its_kinds_only(document, kinds, fan_out):
     stack = document()
@@ -671,6 +674,13 @@ def test_resources_grants_the_rights_of_its_kinds_only(document, kinds, fan_out)
     assert _allowed(policies, "autoscaling:CreateOrUpdateTags", group, SCHEDULED, [size]) is asg
     assert _allowed(policies, "autoscaling:CreateOrUpdateTags", group, SCHEDULED, ["x"]) is False
     assert _allowed(policies, "autoscaling:DeleteTags", group, {}, [HANDLED]) is asg
+    eks = "eks" in kinds.split(",")
+    nodegroup = "arn:aws:eks:eu-west-1:123456789012:nodegroup/c/ng/0"
+    assert _allowed(policies, "eks:ListClusters", "*") is eks
+    assert _allowed(policies, "eks:UpdateNodegroupConfig", nodegroup, SCHEDULED) is eks
+    assert _allowed(policies, "eks:UpdateNodegroupConfig", nodegroup, {}) is False
+    assert _allowed(policies, "eks:TagResource", nodegroup, SCHEDULED, [size]) is eks
+    assert _allowed(policies, "eks:TagResource", nodegroup, SCHEDULED, ["x"]) is False
     assert _allowed(policies, "ec2:DescribeInstances", "*") is ec2
     assert _allowed(policies, "ec2:StopInstances", INSTANCE, SCHEDULED) is ec2
     assert _allowed(policies, "ec2:CreateTags", INSTANCE, SCHEDULED, [HANDLED]) is ec2

@@ -106,6 +106,14 @@ KINDS: dict[str, Kind] = {
         "aws autoscaling create-or-update-tags --tags 'ResourceId={resource},"
         "ResourceType=auto-scaling-group,Key={key},Value={value},PropagateAtLaunch=false'",
     ),
+    # EKS publishes no figures either: the same guess.
+    "eks": Kind(
+        "eks",
+        "EKS",
+        {"eks:nodegroup": "EKS managed node group"},
+        {"*": ((40, 4), None)},
+        "aws eks tag-resource --resource-arn {resource} --tags '{key}={value}'",
+    ),
 }
 DEFAULT_KINDS = tuple(name for name, kind in KINDS.items() if kind.default)
 DEFAULT_RESOURCE_TYPE = next(iter(KINDS[DEFAULT_KINDS[0]].words))
