@@ -227,3 +227,13 @@ def test_a_group_update_refused_is_that_groups_failure_and_retried_next_run(
     assert groups.size(web) == (0, 0, 0)
     invoke(at("2026-03-24T08:05:00"))
     assert groups.size(web) == groups.size(api) == (1, 2, 4)
+
+
+def test_the_auto_scaling_group_of_an_eks_node_group_is_never_resized(groups, invoke):
+    """EKS owns the sizes of the groups it makes for its managed node groups: tagged or not,
+    such a group is left alone (its node group is what gets scheduled)."""
+    eks = groups.group("eks-ng", **{"eks:nodegroup-name": "web"})
+    invoke(at("2026-03-23T07:00:00"))
+    run = invoke(at("2026-03-23T18:05:00"))
+    assert groups.size(eks) == (1, 2, 4)
+    assert eks not in run.decisions or run.decisions[eks]["action"] not in ("stop", "start")

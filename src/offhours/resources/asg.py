@@ -45,6 +45,7 @@ from offhours.state import fingerprint, fingerprint_holds, read_anchor
 GROUP = "asg:group"
 RESOURCE_TYPE = "auto-scaling-group"  # the tagging API's word for a group
 SIZE_SUFFIX = ":offhours-size"
+EKS_NODEGROUP_TAG = "eks:nodegroup-name"  # on the Auto Scaling group that EKS makes for one
 MAX_SIZE = 10_000  # a recorded size beyond it is not believed
 DESCRIBE_BATCH = 50  # names in one DescribeAutoScalingGroups
 DEFAULT_BATCH_SIZE = 20
@@ -90,7 +91,13 @@ def read_size(text: str | None, identity: str) -> tuple[Size | None, datetime | 
     return (low, desired, high), written, ""
 
 
-def _skip(item: Any) -> str | None:
+def _skip(item: Any, tags: dict[str, str] | None = None) -> str | None:
+    nodegroup = (tags or {}).get(EKS_NODEGROUP_TAG)
+    if nodegroup:
+        return (
+            f"the Auto Scaling group of EKS managed node group {nodegroup[:80]!r}: EKS owns its "
+            "sizes, so offhours never resizes it (schedule the node group instead)"
+        )
     status = item.get("Status")
     if isinstance(status, str) and status:
         return f"the group is being changed ({status}): offhours leaves it alone"
@@ -224,7 +231,7 @@ class AsgGateway:
             fingerprint=tags.get(self.fp_key),
             override=tags.get(self.override_key),
             resource_type=GROUP,
-            skip_reason=_skip(item),
+            skip_reason=_skip(item, tags),
             identity=identity,
             created=created,
         )
