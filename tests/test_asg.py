@@ -237,3 +237,16 @@ def test_the_auto_scaling_group_of_an_eks_node_group_is_never_resized(groups, in
     run = invoke(at("2026-03-23T18:05:00"))
     assert groups.size(eks) == (1, 2, 4)
     assert eks not in run.decisions or run.decisions[eks]["action"] not in ("stop", "start")
+
+
+def test_runs_at_the_events_own_instants_restore_a_persons_night_size_too(groups, invoke):
+    """Runs at 18:00:00 and 08:00:00 exactly (as EventBridge fires them): the record and A then
+    carry the same instant, and the stop is still in force for a person's night size."""
+    web = groups.group("web")
+    invoke(at("2026-03-23T07:00:00"))
+    invoke(at("2026-03-23T18:00:00"))
+    groups.resize(web, (1, 1, 1))
+    invoke(at("2026-03-23T21:00:00"))
+    assert groups.size(web) == (1, 1, 1)
+    invoke(at("2026-03-24T08:00:00"))
+    assert groups.size(web) == (1, 2, 4)

@@ -1,13 +1,15 @@
 """`offhours demo`: a week of scheduling against a local EC2 endpoint, no AWS account needed.
 
-It starts moto's server (EC2 and RDS) on loopback, creates a small fleet that shows every
-behaviour, an RDS database among them, and
-replays a week through the real Lambda handler, one EventBridge event every 15 simulated
-minutes. People act too: someone stops an enforced instance, someone starts a box at night,
-someone keeps a box up until 21:00 with an override; notices before stops are put on
-EventBridge.
-Then it shows a timeline, the actions with their reasons, the instance-hours saved, the invalid
-schedules, and the JSON log lines of one hour, as CloudWatch Logs would hold them.
+It starts moto's server (EC2, RDS and Auto Scaling) on loopback, creates a small fleet that
+shows every behaviour, an RDS database and an Auto Scaling group among them (RESOURCES is
+`ec2,rds,asg`), and replays a week through the real Lambda handler, one EventBridge event
+every 15 simulated minutes. People act too: someone stops an enforced instance, someone starts
+a box at night, someone keeps a box up until 21:00 with an override, someone scales the group
+up to one box at night (respected until the next start, which restores the sizes recorded at
+the stop); notices before stops are put on EventBridge.
+Then it shows a timeline, the actions with their reasons, the group's sizes as they changed,
+the instance-hours saved, the invalid schedules, and the JSON log lines of one hour, as
+CloudWatch Logs would hold them.
 
 Run from a checkout (`make demo`), the endpoint enforces IAM: the handler runs with the
 temporary credentials of a role that carries exactly the policies of template.yaml (read by
@@ -46,6 +48,9 @@ TICK = timedelta(minutes=15)
 LOG_HOUR = datetime(2026, 3, 30, 6, tzinfo=UTC)  # Monday: Berlin's first 08:00 in summer time
 TAG = "Schedule"
 HOURLY_PRICE = 0.10  # an assumed on-demand price per instance-hour, for the saving in money
+RESOURCES = "ec2,rds,asg"  # the kinds the demo's handler schedules (and its role's rights)
+SIZE_TAG = f"{TAG}:offhours-size"  # where offhours records a group's sizes at a stop
+Size = tuple[int, int, int]  # an Auto Scaling group's minimum, desired and maximum size
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ class Member:
     state: str = "running"
     tags: tuple[tuple[str, str], ...] = ()
     hibernation: bool = False
-    kind: str = "ec2"  # or "rds": an RDS database on the same endpoint
+    kind: str = "ec2"  # or "rds": an RDS database; "asg": an Auto Scaling group
+    size: Size = (0, 0, 0)  # an Auto Scaling group's min/desired/max when it is created
 
 
 FLEET = (
@@ -109,6 +115,13 @@ FLEET = (
         "an RDS PostgreSQL database: stopped at night",
         kind="rds",
     ),
+    Member(
+        "web-tier",
+        "Mon-Fri 08:00-18:00 UTC",
+        "an Auto Scaling group, 1/2/4: 0/0/0 at night, its sizes back in the morning",
+        kind="asg",
+        size=(1, 2, 4),
+    ),
 )
 # A database's status, as the timeline counts it.
 DB_STATES = {"available": "running", "starting": "pending", "stopped": "stopped"}
@@ -118,9 +131,9 @@ DB_STATES = {"available": "running", "starting": "pending", "stopped": "stopped"
 class PersonAction:
     at: datetime
     name: str
-    action: str  # start | stop | override
+    action: str  # start | stop | override | resize (a group)
     why: str
-    value: str = ""  # the override tag's value
+    value: str = ""  # the override tag's value; a group's new sizes, MIN/DESIRED/MAX
 
 
 OVERRIDE = f"{TAG}:override"
@@ -152,6 +165,13 @@ PEOPLE = (
         "enforced-api",
         "stop",
         "someone stops the enforced API by hand",
+    ),
+    PersonAction(
+        datetime(2026, 3, 30, 21, 0, tzinfo=UTC),
+        "web-tier",
+        "resize",
+        "someone needs one web box tonight and sets the group to 1/1/1",
+        "1/1/1",
     ),
     PersonAction(
         datetime(2026, 3, 31, 21, 40, tzinfo=UTC),
@@ -189,6 +209,8 @@ class Mark:
 class Replay:
     ids: dict[str, str]
     states: dict[str, list[str]] = field(default_factory=dict)  # name -> state after each run
+    # A group's name -> its sizes and its size record (the tag's value) after each run.
+    sizes: dict[str, list[tuple[Size, str]]] = field(default_factory=dict)
     marks: dict[str, list[Mark]] = field(default_factory=dict)
     actions: list[tuple[datetime, str, str, str, str]] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
@@ -202,11 +224,14 @@ class Replay:
 # --- the run ------------------------------------------------------------------------------
 
 
-def _launch(ec2: Any, rds: Any) -> dict[str, str]:
+def _launch(ec2: Any, rds: Any, autoscaling: Any) -> dict[str, str]:
     ids: dict[str, str] = {}
     for member in FLEET:
         if member.kind == "rds":
             ids[member.name] = _create_database(rds, member)
+            continue
+        if member.kind == "asg":
+            ids[member.name] = _create_group(autoscaling, member)
             continue
         tags = [{"Key": "Name", "Value": member.name}]
         if member.schedule is not None:
@@ -243,14 +268,61 @@ def _create_database(rds: Any, member: Member) -> str:
     return arn
 
 
+def _create_group(autoscaling: Any, member: Member) -> str:
+    """An Auto Scaling group of `member.size` (moto launches its instances, which do not
+    carry the schedule tag: it is not propagated at launch); its id is its name."""
+    template = "offhours-demo"
+    if not autoscaling.describe_launch_configurations(LaunchConfigurationNames=[template])[
+        "LaunchConfigurations"
+    ]:
+        autoscaling.create_launch_configuration(
+            LaunchConfigurationName=template, ImageId="ami-12c6146b", InstanceType="m5.large"
+        )
+    tags = [(TAG, member.schedule)] if member.schedule is not None else []
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=member.name,
+        LaunchConfigurationName=template,
+        MinSize=member.size[0],
+        DesiredCapacity=member.size[1],
+        MaxSize=member.size[2],
+        AvailabilityZones=["us-east-1a"],
+        Tags=[
+            {
+                "ResourceId": member.name,
+                "ResourceType": "auto-scaling-group",
+                "Key": key,
+                "Value": value,
+                "PropagateAtLaunch": False,
+            }
+            for key, value in [*tags, *member.tags]
+        ],
+    )
+    return member.name
+
+
+def _group_sizes(autoscaling: Any) -> dict[str, tuple[Size, str]]:
+    """Each group's sizes and its size record (empty when there is none), as they are."""
+    names = sorted(m.name for m in FLEET if m.kind == "asg")
+    found: dict[str, tuple[Size, str]] = {}
+    if not names:
+        return found
+    listed = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=names)
+    for item in listed["AutoScalingGroups"]:
+        size = (item["MinSize"], item["DesiredCapacity"], item["MaxSize"])
+        record = next((t["Value"] for t in item.get("Tags", []) if t["Key"] == SIZE_TAG), "")
+        found[item["AutoScalingGroupName"]] = (size, record)
+    return found
+
+
 def _states(ec2: Any, rds: Any, ids: dict[str, str]) -> dict[str, str]:
     by_id: dict[str, str] = {}
-    instances = [i for i in ids.values() if not i.startswith("arn:")]
+    groups = {m.name for m in FLEET if m.kind == "asg"}
+    instances = [i for n, i in ids.items() if not i.startswith("arn:") and n not in groups]
     for page in ec2.get_paginator("describe_instances").paginate(InstanceIds=instances):
         for reservation in page["Reservations"]:
             for item in reservation["Instances"]:
                 by_id[item["InstanceId"]] = item["State"]["Name"]
-    if len(instances) < len(ids):
+    if any(m.kind == "rds" for m in FLEET):
         for item in rds.describe_db_instances()["DBInstances"]:
             status = item["DBInstanceStatus"]
             by_id[item["DBInstanceArn"]] = DB_STATES.get(status, status)
@@ -287,32 +359,41 @@ def replay(
     (put in the environment while it runs, as Lambda gives its role's)."""
     import boto3
 
-    from offhours import handler
+    from offhours import handler, pace
 
     ec2 = boto3.client("ec2", region_name="us-east-1")
     rds = boto3.client("rds", region_name="us-east-1")
-    ids = _launch(ec2, rds)
+    autoscaling = boto3.client("autoscaling", region_name="us-east-1")
+    ids = _launch(ec2, rds, autoscaling)
     result = Replay(ids)
     _watch_notices(result)
     names = {v: k for k, v in ids.items()}
     result.states = {name: [] for name in ids}
+    result.sizes = {m.name: [] for m in FLEET if m.kind == "asg"}
     result.marks = {name: [] for name in ids}
     people = sorted(PEOPLE, key=lambda p: p.at)
     total = int(timedelta(days=days) / TICK)
     started = time.perf_counter()
-    real_clock = handler.clock
+    real_clock, real_monotonic = handler.clock, pace.monotonic
+    # The rate limits' buckets refill in the week's time too: 15 minutes pass between two runs
+    # (Auto Scaling's bucket, 40 calls then 4 a second, would otherwise make the replay wait).
+    handler.clock = lambda: WEEK_START
+    pace.monotonic = lambda: real_monotonic() + (handler.clock() - WEEK_START).total_seconds()
+    pace.forget_all()
     try:
         for n in range(total):
-            _tick(n, (ec2, rds), ids, names, people, result, days, progress, total, function)
+            clients = (ec2, rds, autoscaling)
+            _tick(n, clients, ids, names, people, result, days, progress, total, function)
     finally:
-        handler.clock = real_clock
+        handler.clock, pace.monotonic = real_clock, real_monotonic
+        pace.forget_all()  # buckets that the week's clock dated
     result.seconds = time.perf_counter() - started
     return result
 
 
 def _tick(
     n: int,
-    clients: tuple[Any, Any],
+    clients: tuple[Any, Any, Any],
     ids: dict[str, str],
     names: dict[str, str],
     people: list[PersonAction],
@@ -327,12 +408,18 @@ def _tick(
     from offhours import handler
     from offhours.local import credentials_in_environment
 
-    ec2, rds = clients
+    ec2, rds, autoscaling = clients
     at = WEEK_START + n * TICK
     while people and people[0].at <= at:
         person = people.pop(0)
         instance = ids[person.name]
-        if person.action == "override":
+        if person.action == "resize":
+            low, desired, high = (int(x) for x in person.value.split("/"))
+            autoscaling.update_auto_scaling_group(
+                AutoScalingGroupName=instance, MinSize=low, DesiredCapacity=desired, MaxSize=high
+            )
+            what, symbol = f"resize to {person.value}", "+"
+        elif person.action == "override":
             ec2.create_tags(Resources=[instance], Tags=[{"Key": OVERRIDE, "Value": person.value}])
             what, symbol = f"override: {person.value!r}", "o"
         else:
@@ -357,6 +444,9 @@ def _tick(
     _read_lines(lines, at, names, result)
     for name, state in _states(ec2, rds, ids).items():
         result.states[name].append(state)
+    for name, (size, record) in _group_sizes(autoscaling).items():
+        result.states[name][-1] = "running" if size[1] > 0 else "stopped"
+        result.sizes[name].append((size, record))
     result.runs += 1
     if progress is not None:
         progress(n + 1, total, at)
@@ -453,23 +543,82 @@ def timeline_text(result: Replay, days: int, width: int) -> str:
     out.append(
         f"{RUN} running  {PART} part of the hour  {OFF} stopped   "
         "▲ started by offhours  ▼ stopped  z hibernated  "
-        "+ started by a person  × stopped by a person  o override set by a person"
+        "+ started (a group: sized up) by a person  × stopped by a person  "
+        "o override set by a person"
     )
     out.append("Times are UTC; each cell is one hour.")
     return "\n".join(out)
 
 
-def savings(result: Replay) -> tuple[float, float, int]:
-    """Instance-hours stopped and possible, over the instances offhours manages."""
-    managed = [
-        m.name
+def _managed(result: Replay) -> list[Member]:
+    return [
+        m
         for m in FLEET
         if m.schedule not in (None, "off") and m.name not in result.invalid and not m.tags
     ]
+
+
+def savings(result: Replay) -> tuple[float, float, int]:
+    """Instance-hours stopped and possible, over the instances and databases offhours manages
+    and the instances of its Auto Scaling groups (their desired size as created: a group at a
+    desired size of 1 instead of 2 saves one instance); and how many instances and databases."""
     hours_per_tick = TICK / timedelta(hours=1)
-    stopped = sum(hours_per_tick for name in managed for s in result.states[name] if s == "stopped")
-    possible = len(managed) * result.runs * hours_per_tick
-    return stopped, possible, len(managed)
+    stopped = possible = 0.0
+    for m in _managed(result):
+        if m.kind == "asg":
+            stopped += sum(max(0, m.size[1] - size[1]) for size, _ in result.sizes[m.name])
+            possible += m.size[1] * result.runs
+        else:
+            stopped += sum(1 for s in result.states[m.name] if s == "stopped")
+            possible += result.runs
+    count = sum(1 for m in _managed(result) if m.kind != "asg")
+    return stopped * hours_per_tick, possible * hours_per_tick, count
+
+
+def _groups_saved(result: Replay) -> str:
+    """`, and the 2 instances of 1 Auto Scaling group,` as the saving counts them."""
+    groups = [m for m in _managed(result) if m.kind == "asg"]
+    if not groups:
+        return ""
+    plural = "s" if len(groups) > 1 else ""
+    return (
+        f", and the {sum(m.size[1] for m in groups)} instances of {len(groups)} Auto Scaling "
+        f"group{plural},"
+    )
+
+
+def _size(size: Size) -> str:
+    return "/".join(map(str, size))
+
+
+def group_sizes_text(result: Replay) -> list[str]:
+    """Each Auto Scaling group's sizes (min/desired/max) as they changed in the replay, who
+    changed them, and what offhours recorded at its stops."""
+    out = []
+    for name, seen in result.sizes.items():
+        if not seen:
+            continue
+        out.append(f"  {name:<13} {WEEK_START:%a %d %b %H:%M}Z  {_size(seen[0][0]):<7} as created")
+        changed = [n for n in range(1, len(seen)) if seen[n][0] != seen[n - 1][0]]
+        for k, n in enumerate(changed):
+            at = WEEK_START + n * TICK
+            size, record = seen[n]
+            marks = [m for m in result.marks[name] if m.at == at]
+            symbol = marks[-1].symbol if marks else ""
+            if symbol == "v":
+                why = f"offhours stops it; records {SIZE_TAG}={record!r}"
+            elif symbol == "^":
+                why = f"offhours starts it: the sizes recorded at its stop ({record.split()[0]})"
+            elif symbol == "+":
+                until = changed[k + 1] if k + 1 < len(changed) else len(seen)
+                why = (
+                    f"a person: {marks[-1].text}; offhours' {until - n} runs from then leave "
+                    "it so until the next event"
+                )
+            else:
+                why = "changed outside offhours"
+            out.append(f"  {'':<13} {at:%a %d %b %H:%M}Z  {_size(size):<7} {why}")
+    return out
 
 
 def report_text(result: Replay, days: int, width: int) -> str:
@@ -488,14 +637,26 @@ def report_text(result: Replay, days: int, width: int) -> str:
     ]
     for at, name, what, who, why in sorted(result.actions):
         actor = "person  " if who == "manual" else "offhours"
+        seen = result.sizes.get(name, [])
+        index = int((at - WEEK_START) / TICK)
+        if who != "manual" and 0 <= index < len(seen):  # a group: the sizes it was left at
+            what = f"{what} → {_size(seen[index][0])}"
         out.append(f"  {at:%a %d %b %H:%M}Z  {actor}  {name:<13} {what:<22} {why}")
     hour = log_hour(days)
     stopped, possible, managed = savings(result)
     share = stopped / possible if possible else 0.0
+    if result.sizes:
+        out += [
+            "",
+            "Auto Scaling groups: their sizes (min/desired/max) as they changed",
+            "",
+            *group_sizes_text(result),
+        ]
     out += [
         "",
-        f"Saved: {managed} scheduled instances and databases were stopped for {stopped:,.0f} of "
-        f"{possible:,.0f} instance-hours ({share:.0%}) against leaving them always on;",
+        f"Saved: {managed} scheduled instances and databases{_groups_saved(result)} were "
+        f"stopped for {stopped:,.0f} of {possible:,.0f} instance-hours ({share:.0%}) against "
+        "leaving them always on;",
         f"       at ${HOURLY_PRICE:.2f} an instance-hour (an assumed price) that is "
         f"${stopped * HOURLY_PRICE:,.2f} this week, ${stopped * HOURLY_PRICE * 52:,.0f} a year.",
         "",
@@ -510,7 +671,7 @@ def report_text(result: Replay, days: int, width: int) -> str:
     out += [
         "",
         f"Notices before a stop (NoticeMinutes={NOTICE_MINUTES}): {len(result.notices)} in the "
-        "replay, once per instance and stop. The first, as EventBridge receives it:",
+        "replay, once per resource and stop. The first, as EventBridge receives it:",
         "",
     ]
     if result.notices:
@@ -587,7 +748,8 @@ def timeline_svg(result: Replay, days: int) -> str:
     legend_y = 42 + len(names) * row_h + 20
     parts.append(
         f'<text x="10" y="{legend_y}">dark: running; light: part of the hour; grey: '
-        "stopped; ▲ ▼ z: started, stopped, hibernated by offhours; + ×: by a person; "
+        "stopped; ▲ ▼ z: started, stopped, hibernated by offhours; + ×: by a person (+: a group "
+        "sized up); "
         "o: an override set by a person</text>"
     )
     parts.append("</svg>")
@@ -634,7 +796,9 @@ def stack_policies() -> list[Any] | None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     document = module.template()
-    params = module.stack_params(document, TagKey=TAG, NoticeMinutes=NOTICE_MINUTES)
+    params = module.stack_params(
+        document, TagKey=TAG, NoticeMinutes=NOTICE_MINUTES, Resources=RESOURCES
+    )
     found: list[Any] = module.reconciling_policies(document, params)
     return found
 
@@ -705,9 +869,15 @@ def _main(
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_NAMESPACE": "offhours",
             "NOTICE_MINUTES": str(NOTICE_MINUTES),
+            "RESOURCES": RESOURCES,
         }
     )
-    for name in ("TARGET_ACCOUNTS", "CATALOG_PARAMETER", "FANOUT_QUEUE_URL"):
+    for name in (
+        "TARGET_ACCOUNTS",
+        "CATALOG_PARAMETER",
+        "FANOUT_QUEUE_URL",
+        "AWS_ENDPOINT_URL_AUTO_SCALING",
+    ):
         os.environ.pop(name, None)
     from offhours.catalog import default_catalog_text
 
@@ -716,12 +886,18 @@ def _main(
     with open(catalogue, "w", encoding="utf-8") as handle:
         handle.write(default_catalog_text() + CLOSURES)
     os.environ["CATALOG_FILE"] = catalogue
-    err.write("offhours demo: starting a local EC2 endpoint (moto, on 127.0.0.1)\n")
+    err.write(
+        "offhours demo: starting a local EC2, RDS and Auto Scaling endpoint (moto, 127.0.0.1)\n"
+    )
     endpoint = endpoint_type.start()
     endpoint.reset()  # moto keeps its state per process: start from an empty EC2
     os.environ["AWS_ENDPOINT_URL"] = endpoint.url
     try:
-        err.write(f"  endpoint {endpoint.url}; creating {len(FLEET)} instances\n")
+        kinds = [m.kind for m in FLEET]
+        err.write(
+            f"  endpoint {endpoint.url}; creating {kinds.count('ec2')} instances, "
+            f"{kinds.count('rds')} database and {kinds.count('asg')} Auto Scaling group\n"
+        )
         result = _replay_with_iam(endpoint, days, err)
     finally:
         endpoint.stop()

@@ -45,6 +45,8 @@ def offline_environment(env: MutableMapping[str, str] | None = None) -> None:
         "AWS_ENDPOINT_URL_EC2",
         "AWS_ENDPOINT_URL_RDS",
         "AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API",
+        "AWS_ENDPOINT_URL_AUTO_SCALING",
+        "AWS_ENDPOINT_URL_EKS",
     ):
         target.pop(name, None)
 

@@ -239,14 +239,14 @@ class AsgGateway:
     @staticmethod
     def _state(size: Size, record: str | None, identity: str, handled: str | None) -> str:
         """`stopped` at a minimum and desired size of 0, and while offhours' stop is in force
-        (its record is newer than the state tag's A: the start event that restores it has not
-        come) at a size a person set in between; `running` otherwise."""
+        (its record is as new as the state tag's A or newer: the start event that restores it
+        has not come) at a size a person set in between; `running` otherwise."""
         if size[0] == 0 and size[1] == 0:
             return "stopped"
         recorded, written, _ = read_size(record, identity)
         anchor = read_anchor(handled)[0] if handled else None
         in_force = recorded is not None and written is not None and anchor is not None
-        if in_force and written > anchor and size != recorded:  # type: ignore[operator]
+        if in_force and written >= anchor and size != recorded:  # type: ignore[operator]
             return "stopped"
         return "running"
 
