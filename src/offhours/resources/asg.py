@@ -277,6 +277,7 @@ class AsgGateway:
     ) -> BatchResult:
         """Each group's sizes recorded (the sizes it has), then all three set to 0."""
         del hibernate  # means nothing for a group: the planner says so
+        extra: list[str] = []  # the groups whose record took a call of its own
 
         def call(name: str) -> Any:
             known = self._groups.get(name)
@@ -286,12 +287,20 @@ class AsgGateway:
             if size[0] > 0 or size[1] > 0:  # the size it has; a group at 0/0 keeps its record
                 when = self._at or datetime.now(UTC)
                 record = size_record(size, when, str(known["identity"]))
-                self.client.create_or_update_tags(Tags=[self._tag(name, self.size_key, record)])
+                if not self.pacer.acquire("*"):  # the record is a call of its own
+                    raise _Later()
+                try:
+                    self.client.create_or_update_tags(Tags=[self._tag(name, self.size_key, record)])
+                finally:
+                    self.pacer.settle("*")
+                    extra.append(name)
             return self.client.update_auto_scaling_group(
                 AutoScalingGroupName=name, MinSize=0, DesiredCapacity=0, MaxSize=0
             )
 
-        return self._each(call, ids, may_call)
+        result = self._each(call, ids, may_call)
+        result.calls += len(extra)
+        return result
 
     def tag_each(self, tags: dict[str, dict[str, str]], may_call: MayCall = None) -> BatchResult:
         def call(name: str) -> Any:
@@ -381,6 +390,11 @@ class AsgGateway:
             except _Refused as exc:
                 result.failed[name] = (exc.code, exc.message)
                 continue
+            except _Later:
+                result.deferred_reason = "rate"
+                result.not_attempted += [name, *pending]
+                pending = []
+                break
             except ClientError as exc:
                 code = error_of(exc)
                 if request_id_of(exc.response):
@@ -436,3 +450,7 @@ def gateway(
         account=own_account,
         pacer=pacer,
     )
+
+
+class _Later(Exception):
+    """The service's rate limit leaves no time for the rest of the call in this run."""
