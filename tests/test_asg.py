@@ -101,11 +101,13 @@ def test_a_group_goes_to_zero_at_night_and_back_to_its_size_in_the_morning(group
     stop = invoke(at("2026-03-23T18:05:00"))
     line = stop.decisions[web]
     assert line["action"] == "stop" and line["outcome"] == "done"
+    assert "its sizes 1/2/4 (min/desired/max) recorded" in line["reason"]
     assert groups.size(web) == (0, 0, 0)
     assert groups.tags(web)[SIZE].startswith("1/2/4 ")
     assert stop.result is not None and stop.result["stopped"] == 1
     start = invoke(at("2026-03-24T08:05:00"))
     assert start.decisions[web]["action"] == "start"
+    assert "sizes 1/2/4 (min/desired/max) restored as recorded" in start.decisions[web]["reason"]
     assert groups.size(web) == (1, 2, 4)
     assert groups.tags(web)[HANDLED].startswith("2026-03-24T08:00:00Z")
 

@@ -412,10 +412,11 @@ def execute(
                     request_id=request_id,
                 )
             else:
+                note = acted.notes.get(iid)
                 outcome = Outcome(
                     d,
                     Outcomes.DONE,
-                    d.reason,
+                    f"{d.reason}; {note}" if note else d.reason,
                     changed=True,
                     state_after=written(d),
                     request_id=request_id,

@@ -180,6 +180,8 @@ class BatchResult:
     request_ids: dict[str, str] = field(default_factory=dict)  # id -> the call's request id
     # Left as found: the tag held another value than the run read (a person wrote a newer one).
     changed: list[str] = field(default_factory=list)
+    # What the call did that the decision line should say (a group's sizes), by id.
+    notes: dict[str, str] = field(default_factory=dict)
     # Why some were not attempted: "time" (the run's budget), "rate" (the service's rate limit
     # left no time in this run), or None.
     deferred_reason: str | None = None
@@ -192,6 +194,7 @@ class BatchResult:
         self.calls += other.calls
         self.request_ids.update(other.request_ids)
         self.changed += other.changed
+        self.notes.update(other.notes)
 
 
 class PartialBatch(EndpointUnavailable):

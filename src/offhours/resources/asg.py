@@ -258,19 +258,25 @@ class AsgGateway:
         def call(name: str) -> Any:
             known = self._groups.get(name, {})
             size, _, why = read_size(known.get("record"), str(known.get("identity", "")))
+            source = "restored as recorded at its stop"
             if size is None:
                 size = self._fallback.get(name)
+                source = f"from the value's size= word ({why})"
             if size is None:
                 raise _Refused(
                     "SizeUnknown",
                     f"{why}, and the tag value names no size=MIN/DESIRED/MAX to start it to: "
                     "left as it is",
                 )
+            notes[name] = f"sizes {size[0]}/{size[1]}/{size[2]} (min/desired/max) {source}"
             return self.client.update_auto_scaling_group(
                 AutoScalingGroupName=name, MinSize=size[0], DesiredCapacity=size[1], MaxSize=size[2]
             )
 
-        return self._each(call, ids, may_call)
+        notes: dict[str, str] = {}
+        result = self._each(call, ids, may_call)
+        result.notes.update((n, notes[n]) for n in result.succeeded if n in notes)
+        return result
 
     def stop(
         self, ids: Sequence[str], *, hibernate: bool = False, may_call: MayCall = None
@@ -300,6 +306,13 @@ class AsgGateway:
 
         result = self._each(call, ids, may_call)
         result.calls += len(extra)
+        for name in result.succeeded:
+            had = self._groups.get(name, {}).get("size")
+            if had is not None and (had[0] > 0 or had[1] > 0):
+                result.notes[name] = (
+                    f"its sizes {had[0]}/{had[1]}/{had[2]} (min/desired/max) recorded in its "
+                    f"{self.size_key} tag, then set to 0/0/0"
+                )
         return result
 
     def tag_each(self, tags: dict[str, dict[str, str]], may_call: MayCall = None) -> BatchResult:
