@@ -19,7 +19,9 @@ day). Each is set against its minimum, what no implementation of DESIGN §9 can 
 - per group, Auto Scaling has no batch call: adoption is one CreateOrUpdateTags (A and the
   fingerprint together); a stop is the size record (CreateOrUpdateTags, before the group is
   resized, so that a failure never loses the sizes), UpdateAutoScalingGroup to 0/0/0 and the
-  state tag A (after the resize succeeded): 3 calls; a start is UpdateAutoScalingGroup to the
+  state tag A (after the resize succeeded): 3 calls, and for the whole run one listing of the
+  account's scheduled actions (DescribeScheduledActions, 100 a page: one that would undo a stop
+  is warned of); a start is UpdateAutoScalingGroup to the
   recorded sizes and A: 2 calls (the record is kept: nothing to write). CreateOrUpdateTags could
   carry several groups' tags in one call; offhours writes one group a call, so that a group that
   IAM refuses (its condition is per group) fails alone: that is the minimum counted here.
@@ -205,7 +207,7 @@ def main() -> None:
             report = run(config, at, clients=clients, catalog=default_catalog(), read_all=False)
             seconds = time.perf_counter() - began
             counts = report.counts()
-            least = minimum(N, counted.tags, per_group, read)
+            least = minimum(N, counted.tags, per_group, read) + (label == "stop event")
             aws = counted.on_aws()
             ops = ", ".join(f"{op} {c}" for op, c in sorted(counted.calls.items()))
             print(
@@ -220,7 +222,7 @@ def main() -> None:
                 short = moto_calls - TOKENS["asg"]
                 notes.append(
                     f"{label}: {moto_calls} calls took {TOKENS['asg']} tokens of the modelled "
-                    f"bucket (a stop's size record shares its group's token): on AWS the run "
+                    f"bucket: on AWS the run "
                     f"would wait about {short / 4:.0f} s more, or be throttled"
                 )
             if not read and counted.names:
@@ -231,7 +233,8 @@ def main() -> None:
         print(
             f"minimum: DescribeTags pages of {PAGE_MAX} tags (offhours asks for "
             f"{counted.page}); DescribeAutoScalingGroups of {PAGE_MAX} groups where they act; "
-            "per group 1 tag write to adopt, 3 calls to stop (size record, resize, A), 2 to start "
+            "per group 1 tag write to adopt, 3 calls to stop (size record, resize, A) and a "
+            "page of scheduled actions a run, 2 to start "
             "(resize, A)."
         )
         print(

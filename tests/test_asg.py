@@ -252,3 +252,21 @@ def test_runs_at_the_events_own_instants_restore_a_persons_night_size_too(groups
     assert groups.size(web) == (1, 1, 1)
     invoke(at("2026-03-24T08:00:00"))
     assert groups.size(web) == (1, 2, 4)
+
+
+def test_a_stop_warns_of_the_groups_own_scheduled_action_that_would_undo_it(groups, invoke):
+    web = groups.group("web")
+    groups.client.put_scheduled_update_group_action(
+        AutoScalingGroupName=web,
+        ScheduledActionName="night-batch",
+        Recurrence="0 22 * * *",
+        MinSize=1,
+        DesiredCapacity=1,
+        MaxSize=2,
+    )
+    invoke(at("2026-03-23T07:00:00"))
+    stop = invoke(at("2026-03-23T18:05:00"))
+    line = stop.decisions[web]
+    assert line["action"] == "stop" and groups.size(web) == (0, 0, 0)
+    assert "warning: its own scheduled action 'night-batch' (0 22 * * *)" in line["reason"]
+    assert "will undo this stop" in line["reason"]

@@ -306,14 +306,56 @@ class AsgGateway:
 
         result = self._each(call, ids, may_call)
         result.calls += len(extra)
+        undoing = self._undoing(result.succeeded, may_call, result)
         for name in result.succeeded:
             had = self._groups.get(name, {}).get("size")
+            notes = []
             if had is not None and (had[0] > 0 or had[1] > 0):
-                result.notes[name] = (
+                notes.append(
                     f"its sizes {had[0]}/{had[1]}/{had[2]} (min/desired/max) recorded in its "
                     f"{self.size_key} tag, then set to 0/0/0"
                 )
+            found = undoing.get(name, [])[:3]
+            if found:
+                notes.append(
+                    f"warning: its own scheduled action{'s' if len(found) > 1 else ''} "
+                    f"{', '.join(found)} set{'' if len(found) > 1 else 's'} a size above 0 "
+                    "and will undo this stop (offhours leaves it as it is: remove it or align it "
+                    "with the schedule)"
+                )
+            if notes:
+                result.notes[name] = "; ".join(notes)
         return result
+
+    def _undoing(
+        self, names: list[str], may_call: MayCall, result: BatchResult
+    ) -> dict[str, list[str]]:
+        """The scheduled actions of the groups just stopped that set a minimum or desired size
+        above 0 (they would undo the stop), quoted, by group: one listing of the account's
+        scheduled actions (paged), never a call per group; nothing where it cannot be read
+        (no time, refused: the warning is a courtesy)."""
+        wanted = set(names)
+        found: dict[str, list[str]] = {}
+        if not wanted or (may_call is not None and not may_call()):
+            return found
+        pages = self.client.get_paginator("describe_scheduled_actions").paginate(
+            PaginationConfig={"PageSize": 100}
+        )
+        try:
+            for page in self._paced(iter(pages)):
+                result.calls += 1
+                for action in page.get("ScheduledUpdateGroupActions", []):
+                    group = str(action.get("AutoScalingGroupName", ""))
+                    sized = int(action.get("MinSize") or 0) or int(
+                        action.get("DesiredCapacity") or 0
+                    )
+                    if group in wanted and sized > 0:
+                        when = action.get("Recurrence") or action.get("StartTime") or ""
+                        label = str(action.get("ScheduledActionName", ""))[:60]
+                        found.setdefault(group, []).append(f"{label!r} ({str(when)[:40]})")
+        except (ClientError, BotoCoreError, OutOfTime, *CONNECTION_ERRORS):
+            return found
+        return found
 
     def tag_each(self, tags: dict[str, dict[str, str]], may_call: MayCall = None) -> BatchResult:
         def call(name: str) -> Any:
