@@ -270,3 +270,26 @@ def test_a_stop_warns_of_the_groups_own_scheduled_action_that_would_undo_it(grou
     assert line["action"] == "stop" and groups.size(web) == (0, 0, 0)
     assert "warning: its own scheduled action 'night-batch' (0 22 * * *)" in line["reason"]
     assert "will undo this stop" in line["reason"]
+
+
+def test_a_group_opted_out_loses_offhours_tags_and_is_left_as_it_is(groups, invoke):
+    web = groups.group("web")
+    invoke(at("2026-03-23T07:00:00"))
+    assert HANDLED in groups.tags(web)
+    groups.client.create_or_update_tags(
+        Tags=[
+            {
+                "ResourceId": web,
+                "ResourceType": "auto-scaling-group",
+                "Key": "Schedule",
+                "Value": "off",
+                "PropagateAtLaunch": False,
+            }
+        ]
+    )
+    run = invoke(at("2026-03-23T18:05:00"))
+    assert run.decisions[web]["action"] == "forget"
+    assert HANDLED not in groups.tags(web) and "Schedule:offhours-fingerprint" not in groups.tags(
+        web
+    )
+    assert groups.size(web) == (1, 2, 4)
