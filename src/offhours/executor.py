@@ -181,15 +181,120 @@ def execute(
     instance) are not written here but returned, for the caller to write once every event of
     the run has had its calls. `gone` says why the service went away earlier in the run:
     nothing is attempted then."""
-    state_key, fp_key = state_tag_key(tag_key), fingerprint_tag_key(tag_key)
-    override_key = override_tag_key(tag_key)
+    run = _Run.begin(plan, gateway, tag_key, may_call, may_record, gone)
+    _act(run)  # each batch of actions is followed at once by its record (`_record`)
+    _notify(run, notify)
+    run.marks = _marks(run)
+    # Background work (adoptions, remembered notices, clean-up, first fingerprints) leaves the
+    # reserve of EC2's buckets to events (`offhours.pace`).
+    with background(gateway):
+        _mark(run)
+        _forget(run)
+        _fingerprint(run, defer_fingerprints)
+    _pin(run)
+    _clear(run)
+    return Execution(
+        _outcomes(run),
+        run.endpoint_error,
+        run.calls,
+        fingerprints=run.pending if defer_fingerprints else {},
+    )
 
-    later: dict[str, dict[str, str]] = {}  # fingerprints written after the actions
+
+@dataclass
+class _Run:
+    """One run of `execute`: what it was given, and the ledger of what its calls did."""
+
+    plan: Plan
+    gateway: Gateway
+    state_key: str
+    fp_key: str
+    override_key: str
+    may_call: Callable[[], bool] | None
+    record_budget: Callable[[], bool] | None  # asked before the state tags of actions
+    endpoint_error: str | None  # why the service went away; nothing is attempted after
     # A kind that tags each resource with its own call (RDS) writes the fingerprint with A.
-    one_call_each = getattr(gateway, "tags_each_alone", False)
-    noticed: set[str] = set()  # instances whose notice was put in this run
+    one_call_each: bool
+    as_read: dict[str, Instance]
+    by_step: dict[Step, list[Decision]]
+    due: list[Decision]  # whose stop is near enough for a notice
+    calls: int = 0
+    acted: BatchResult = field(default_factory=BatchResult)  # starts, stops, hibernations
+    acted_ok: set[str] = field(default_factory=set)  # whose action succeeded
+    tagged: BatchResult = field(default_factory=BatchResult)  # state tags written
+    forgotten: BatchResult | None = None  # state tags removed (None: none to remove)
+    pinned: BatchResult = field(default_factory=BatchResult)  # override instants pinned
+    cleared: BatchResult = field(default_factory=BatchResult)  # override tags removed
+    noticed: set[str] = field(default_factory=set)  # instances whose notice was put in this run
+    notice_failed: dict[str, str] = field(default_factory=dict)  # id -> why its notice was not
+    marks: dict[str, dict[str, str]] = field(default_factory=dict)  # state tags that only move
+    recorded: set[str] = field(default_factory=set)  # whose state tags the run wrote
+    later: dict[str, dict[str, str]] = field(default_factory=dict)  # fingerprints after actions
+    pending: dict[str, dict[str, str]] = field(default_factory=dict)  # ... of those recorded
+    fingerprinted: set[str] = field(default_factory=set)  # whose later fingerprint was written
 
-    def fingerprint_later(d: Decision) -> bool:
+    @classmethod
+    def begin(
+        cls,
+        plan: Plan,
+        gateway: Gateway,
+        tag_key: str,
+        may_call: Callable[[], bool] | None,
+        may_record: Callable[[], bool] | None,
+        gone: str | None,
+    ) -> _Run:
+        by_step: dict[Step, list[Decision]] = {step: [] for step in Step}
+        for d in plan.decisions:
+            by_step[d.step].append(d)
+        return cls(
+            plan=plan,
+            gateway=gateway,
+            state_key=state_tag_key(tag_key),
+            fp_key=fingerprint_tag_key(tag_key),
+            override_key=override_tag_key(tag_key),
+            may_call=may_call,
+            record_budget=may_record if may_record is not None else may_call,
+            endpoint_error=gone,
+            one_call_each=getattr(gateway, "tags_each_alone", False),
+            as_read={d.instance.id: d.instance for d in plan.decisions},
+            by_step=by_step,
+            due=[d for d in plan.decisions if d.notice is not None],
+        )
+
+    def attempt(self, ids: list[str], call: Callable[..., BatchResult], *args: Any) -> BatchResult:
+        """One batched operation; nothing more is tried once EC2 has gone away."""
+        if self.endpoint_error is not None:
+            return BatchResult(not_attempted=list(ids))
+        try:
+            result = call(*args)
+        except PartialBatch as exc:
+            result, self.endpoint_error = exc.result, str(exc)
+        self.calls += result.calls
+        return result
+
+    def share(self, tags: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        return share_fingerprints(self.gateway, tags, self.fp_key)
+
+    def write(
+        self, tags: dict[str, dict[str, str]], budget: Callable[[], bool] | None
+    ) -> BatchResult:
+        """Write each instance's tags, except where its tags already hold those values (an
+        `enforce` re-applying after a change by hand would rewrite A with itself)."""
+        same = [
+            i
+            for i, wanted in tags.items()
+            if _holds(self.as_read.get(i), wanted, self.state_key, self.fp_key)
+        ]
+        needed = self.share({i: wanted for i, wanted in tags.items() if i not in same})
+        result = (
+            self.attempt(list(needed), self.gateway.tag_each, needed, budget)
+            if needed
+            else BatchResult()
+        )
+        result.succeeded += same
+        return result
+
+    def fingerprint_later(self, d: Decision) -> bool:
         """Its fingerprint tag is new (it never had one) and A moves to an event: A goes with
         its event's batch, and the fingerprint in a call of its own after every event's calls
         (background work); A does not say "fp" until that tag is there. An adoption, or a
@@ -199,264 +304,300 @@ def execute(
             on_event(d)
             and d.fingerprint_after is not None
             and d.instance.fingerprint is None
-            and not one_call_each
+            and not self.one_call_each
         )
 
-    def tags_of(d: Decision) -> dict[str, str]:
+    def tags_of(self, d: Decision) -> dict[str, str]:
         """The state tags to write with A. A fingerprint that replaces another one goes with A
         (else the next run would find the other one again); one that an instance never had
-        goes with A too, except where A moves to an event (`fingerprint_later`)."""
+        goes with A too, except where A moves to an event (`fingerprint_later`), which puts
+        it in `later`."""
         assert d.anchor is not None
-        notice = d.notice if d.instance.id in noticed else None
+        notice = d.notice if d.instance.id in self.noticed else None
         fp = d.fingerprint_after
         if fp is None:  # the instance has its own fingerprint tag already
-            return {state_key: handled_value(d.anchor, notice, held=d.held)}
-        if fingerprint_later(d):  # A says "fp" the next time it moves
-            later[d.instance.id] = {fp_key: fp}
-            return {state_key: handled_value(d.anchor, notice, False, d.held)}
-        return {state_key: handled_value(d.anchor, notice, held=d.held), fp_key: fp}
+            return {self.state_key: handled_value(d.anchor, notice, held=d.held)}
+        if self.fingerprint_later(d):  # A says "fp" the next time it moves
+            self.later[d.instance.id] = {self.fp_key: fp}
+            return {self.state_key: handled_value(d.anchor, notice, False, d.held)}
+        return {self.state_key: handled_value(d.anchor, notice, held=d.held), self.fp_key: fp}
 
-    calls = 0
-    endpoint_error: str | None = gone
-    record_budget = may_record if may_record is not None else may_call
+    def settled(self, d: Decision) -> bool:
+        """The decision's own step is done (an override tag may follow it)."""
+        iid = d.instance.id
+        if d.step in ACTING:
+            return iid in self.acted_ok
+        if d.step is Step.MARK:
+            return iid in self.recorded
+        return True
 
-    def attempt(ids: list[str], call: Callable[..., BatchResult], *args: Any) -> BatchResult:
-        """One batched operation; nothing more is tried once EC2 has gone away."""
-        nonlocal calls, endpoint_error
-        if endpoint_error is not None:
-            return BatchResult(not_attempted=list(ids))
-        try:
-            result = call(*args)
-        except PartialBatch as exc:
-            result, endpoint_error = exc.result, str(exc)
-        calls += result.calls
-        return result
+    def written(self, d: Decision) -> str | None:
+        """The state tags as the run leaves them."""
+        if d.anchor is None:
+            return None
+        fp = d.fingerprint_after
+        later_fp = self.fingerprint_later(d)
+        if fp is None or (later_fp and d.instance.id not in self.fingerprinted):
+            fp = d.instance.fingerprint
+        notice = d.notice if d.instance.id in self.noticed else None
+        return state_text(handled_value(d.anchor, notice, not later_fp, d.held), fp, d.instance)
 
-    as_read = {d.instance.id: d.instance for d in plan.decisions}
 
-    def share(tags: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        return share_fingerprints(gateway, tags, fp_key)
-
-    def write(tags: dict[str, dict[str, str]], budget: Callable[[], bool] | None) -> BatchResult:
-        """Write each instance's tags, except where its tags already hold those values (an
-        `enforce` re-applying after a change by hand would rewrite A with itself)."""
-        same = [
-            i for i, wanted in tags.items() if _holds(as_read.get(i), wanted, state_key, fp_key)
-        ]
-        needed = share({i: wanted for i, wanted in tags.items() if i not in same})
-        result = (
-            attempt(list(needed), gateway.tag_each, needed, budget) if needed else BatchResult()
-        )
-        result.succeeded += same
-        return result
-
+def _act(run: _Run) -> None:
+    """Starts, stops and hibernations, in batches; each batch recorded at once."""
+    gateway, may_call = run.gateway, run.may_call
     operations: dict[Step, Callable[[list[str]], BatchResult]] = {
         Step.START: lambda ids: gateway.start(ids, may_call),
         Step.STOP: lambda ids: gateway.stop(ids, may_call=may_call),
         Step.HIBERNATE: lambda ids: gateway.stop(ids, hibernate=True, may_call=may_call),
     }
-    by_step: dict[Step, list[Decision]] = {step: [] for step in Step}
-    for d in plan.decisions:
-        by_step[d.step].append(d)
-
-    acted = BatchResult()
-    tagged = BatchResult()
     for step in ACTING:
-        for chunk in chunks(by_step[step], gateway.batch_size):
+        for chunk in chunks(run.by_step[step], gateway.batch_size):
             ids = [d.instance.id for d in chunk]
-            result = attempt(ids, operations[step], ids)
-            acted.merge(result)
-            done = set(result.succeeded)
-            values = {
-                d.instance.id: tags_of(d)
-                for d in chunk
-                if d.instance.id in done and d.anchor is not None
-            }
-            if values:
-                tagged.merge(write(values, record_budget))
-    due = [d for d in plan.decisions if d.notice is not None]
-    notice_failed: dict[str, str] = {}
-    if due and notify is not None and endpoint_error is None:
-        sent, notice_failed = notify(due, may_call)
-        noticed.update(sent)
+            result = run.attempt(ids, operations[step], ids)
+            run.acted.merge(result)
+            _record(run, chunk, result)
+    run.acted_ok = set(run.acted.succeeded)
+
+
+def _record(run: _Run, chunk: list[Decision], result: BatchResult) -> None:
+    """The state tags of the instances a batch brought to their event's state, under the
+    looser budget (`may_record`)."""
+    done = set(result.succeeded)
+    values = {
+        d.instance.id: run.tags_of(d)
+        for d in chunk
+        if d.instance.id in done and d.anchor is not None
+    }
+    if values:
+        run.tagged.merge(run.write(values, run.record_budget))
+
+
+def _notify(run: _Run, notify: Notifier | None) -> None:
+    """The notices of stops that are near; none once the service has gone away."""
+    due = run.due
+    if due and notify is not None and run.endpoint_error is None:
+        sent, run.notice_failed = notify(due, run.may_call)
+        run.noticed.update(sent)
     elif due:
-        notice_failed = dict.fromkeys((d.instance.id for d in due), "not attempted in this run")
-    marks = {d.instance.id: tags_of(d) for d in by_step[Step.MARK] if d.anchor is not None}
-    for d in due:  # the notice remembered in a state tag that does not move otherwise
+        run.notice_failed = dict.fromkeys((d.instance.id for d in due), "not attempted in this run")
+
+
+def _marks(run: _Run) -> dict[str, dict[str, str]]:
+    """The state tags that move without an action: adoptions and marks, and the notices put
+    remembered in a state tag that does not move otherwise."""
+    marks = {d.instance.id: run.tags_of(d) for d in run.by_step[Step.MARK] if d.anchor is not None}
+    for d in run.due:
         current = read_anchor(d.instance.handled)[0] if d.instance.handled else None
-        if d.step is Step.NONE and d.instance.id in noticed and current is not None:
+        if d.step is Step.NONE and d.instance.id in run.noticed and current is not None:
             # "fp" stays as it was found (a state tag that says "fp" without its fingerprint
             # tag must go on saying so), and is added once the fingerprint tag is there.
             marked = d.instance.fingerprint is not None or says_fingerprinted(d.instance.handled)
-            marks[d.instance.id] = {state_key: handled_value(current, d.notice, marked, d.held)}
-    # Background work (adoptions, remembered notices, clean-up, first fingerprints) leaves the
-    # reserve of EC2's buckets to events (`offhours.pace`).
-    with background(gateway):
-        # A notice put is recorded as an action is (else the next run puts it again).
-        told = {i: m for i, m in marks.items() if i in noticed}
-        if told:
-            tagged.merge(write(told, record_budget))
-        if rest := {i: m for i, m in marks.items() if i not in told}:
-            tagged.merge(write(rest, may_call))
-        forget = [d.instance.id for d in by_step[Step.FORGET]]
-        forgotten = (
-            attempt(forget, gateway.untag, forget, (state_key, fp_key), may_call)
-            if forget
-            else None
+            marks[d.instance.id] = {run.state_key: handled_value(current, d.notice, marked, d.held)}
+    return marks
+
+
+def _mark(run: _Run) -> None:
+    """Write the marks: a notice put is recorded as an action is (else the next run puts it
+    again), under the looser budget; the rest under the run's."""
+    told = {i: m for i, m in run.marks.items() if i in run.noticed}
+    if told:
+        run.tagged.merge(run.write(told, run.record_budget))
+    if rest := {i: m for i, m in run.marks.items() if i not in told}:
+        run.tagged.merge(run.write(rest, run.may_call))
+    run.recorded = set(run.tagged.succeeded)
+
+
+def _forget(run: _Run) -> None:
+    """Remove the state tags of instances offhours no longer handles."""
+    forget = [d.instance.id for d in run.by_step[Step.FORGET]]
+    if forget:
+        run.forgotten = run.attempt(
+            forget, run.gateway.untag, forget, (run.state_key, run.fp_key), run.may_call
         )
-        recorded = set(tagged.succeeded)
-        pending = {i: tags for i, tags in later.items() if i in recorded}
-        fingerprinted = (
-            set(attempt(list(pending), gateway.tag_each, share(pending), may_call).succeeded)
-            if pending and not defer_fingerprints
-            else set()
+
+
+def _fingerprint(run: _Run, defer: bool) -> None:
+    """The first fingerprints of instances whose A was recorded: written here, or left to
+    the caller (`defer`)."""
+    run.pending = {i: tags for i, tags in run.later.items() if i in run.recorded}
+    if run.pending and not defer:
+        result = run.attempt(
+            list(run.pending), run.gateway.tag_each, run.share(run.pending), run.may_call
         )
+        run.fingerprinted = set(result.succeeded)
 
-    acted_ok = set(acted.succeeded)
 
-    def settled(d: Decision) -> bool:
-        """The decision's own step is done (an override tag may follow it)."""
-        iid = d.instance.id
-        if d.step in ACTING:
-            return iid in acted_ok
-        if d.step is Step.MARK:
-            return iid in recorded
-        return True
+# The override tag is rewritten (its instant pinned) or removed only where it still holds
+# what the run read: a newer value that a person wrote in between is theirs.
 
-    # The override tag is rewritten (its instant pinned) or removed only where it still holds
-    # what the run read: a newer value that a person wrote in between is theirs.
+
+def _pin(run: _Run) -> None:
+    """Pin the instants of overrides whose decision's own step is done."""
     pins: dict[str, tuple[str, str | None]] = {
         d.instance.id: (d.instance.override, d.override_pin)
-        for d in plan.decisions
-        if d.override_pin is not None and d.instance.override is not None and settled(d)
+        for d in run.plan.decisions
+        if d.override_pin is not None and d.instance.override is not None and run.settled(d)
     }
-    pinned = (
-        attempt(list(pins), gateway.rewrite, override_key, pins, may_call)
-        if pins
-        else BatchResult()
-    )
+    if pins:
+        run.pinned = run.attempt(
+            list(pins), run.gateway.rewrite, run.override_key, pins, run.may_call
+        )
+
+
+def _clear(run: _Run) -> None:
+    """Remove the override tags that are over, where the decision's own step is done."""
     clears: dict[str, tuple[str, str | None]] = {
         d.instance.id: (d.instance.override, None)
-        for d in plan.decisions
-        if d.override_clear and d.instance.override is not None and settled(d)
+        for d in run.plan.decisions
+        if d.override_clear and d.instance.override is not None and run.settled(d)
     }
-    cleared = (
-        attempt(list(clears), gateway.rewrite, override_key, clears, may_call)
-        if clears
-        else BatchResult()
-    )
-
-    def written(d: Decision) -> str | None:
-        """The state tags as the run leaves them."""
-        if d.anchor is None:
-            return None
-        fp = d.fingerprint_after
-        later_fp = fingerprint_later(d)
-        if fp is None or (later_fp and d.instance.id not in fingerprinted):
-            fp = d.instance.fingerprint
-        notice = d.notice if d.instance.id in noticed else None
-        return state_text(handled_value(d.anchor, notice, not later_fp, d.held), fp, d.instance)
-
-    if endpoint_error:
-        not_reached = f"not attempted: {gateway.service} could not be reached ({endpoint_error})"
-    elif "rate" in (acted.deferred_reason, tagged.deferred_reason):
-        not_reached = (
-            f"not attempted: {gateway.service}'s rate limit left no time for it in this run "
-            "(throttling, not a fault of the instance); the next run does it"
+    if clears:
+        run.cleared = run.attempt(
+            list(clears), run.gateway.rewrite, run.override_key, clears, run.may_call
         )
-    else:
-        not_reached = "not attempted: the run was near its time limit; the next run does it"
-    act_failed, act_skipped = acted.failed, set(acted.not_attempted)
-    tag_failed, tag_skipped = tagged.failed, set(tagged.not_attempted)
-    forget_failed = forgotten.failed if forgotten is not None else {}
-    forget_skipped = set(forgotten.not_attempted) if forgotten is not None else set()
+
+
+@dataclass(frozen=True)
+class _Unreached:
+    """The work the run did not attempt, and why."""
+
+    why: str
+    acted: set[str]  # actions
+    tagged: set[str]  # state tags
+    forgotten: set[str]  # removals of state tags
+
+    @classmethod
+    def of(cls, run: _Run) -> _Unreached:
+        if run.endpoint_error:
+            why = (
+                f"not attempted: {run.gateway.service} could not be reached ({run.endpoint_error})"
+            )
+        elif "rate" in (run.acted.deferred_reason, run.tagged.deferred_reason):
+            why = (
+                f"not attempted: {run.gateway.service}'s rate limit left no time for it in this "
+                "run (throttling, not a fault of the instance); the next run does it"
+            )
+        else:
+            why = "not attempted: the run was near its time limit; the next run does it"
+        forgotten = set(run.forgotten.not_attempted) if run.forgotten is not None else set()
+        return cls(why, set(run.acted.not_attempted), set(run.tagged.not_attempted), forgotten)
+
+
+def _outcomes(run: _Run) -> list[Outcome]:
+    """What became of each decision, with its notice and its override tag."""
+    not_reached = _Unreached.of(run)
     outcomes: list[Outcome] = []
-    for d in plan.decisions:
-        iid = d.instance.id
+    for d in run.plan.decisions:
         if d.step in ACTING:
-            request_id = acted.request_ids.get(iid, "")
-            if iid in act_failed:
-                code, message = act_failed[iid]
-                outcome = Outcome(
-                    d,
-                    Outcomes.FAILED,
-                    f"{d.step.value} failed ({code}: {message}); {d.reason}",
-                    error_code=code,
-                    request_id=request_id,
-                )
-            elif iid in act_skipped:
-                outcome = Outcome(d, Outcomes.DEFERRED, f"{not_reached}; {d.reason}")
-            elif iid in tag_failed:
-                code, message = tag_failed[iid]
-                outcome = Outcome(
-                    d,
-                    Outcomes.FAILED,
-                    (
-                        f"{d.step.value} done, but recording the state tag failed "
-                        f"({code}: {message}); the next run records it; {d.reason}"
-                    ),
-                    changed=True,
-                    error_code=code,
-                    request_id=request_id,
-                )
-            elif iid in tag_skipped:
-                outcome = Outcome(
-                    d,
-                    Outcomes.DEFERRED,
-                    (
-                        f"{d.step.value} done, but its state tag was not written ("
-                        f"{not_reached.removeprefix('not attempted: ')}); the next run records "
-                        f"it; {d.reason}"
-                    ),
-                    changed=True,
-                    request_id=request_id,
-                )
-            else:
-                note = acted.notes.get(iid)
-                outcome = Outcome(
-                    d,
-                    Outcomes.DONE,
-                    f"{d.reason}; {note}" if note else d.reason,
-                    changed=True,
-                    state_after=written(d),
-                    request_id=request_id,
-                )
+            outcome = _acted_outcome(run, d, not_reached)
         elif d.step is Step.MARK:
-            if iid in tag_failed:
-                code, message = tag_failed[iid]
-                outcome = Outcome(
-                    d,
-                    Outcomes.FAILED,
-                    f"recording the state tag failed ({code}: {message}); {d.reason}",
-                    error_code=code,
-                )
-            elif iid in tag_skipped:
-                outcome = Outcome(d, Outcomes.DEFERRED, f"{not_reached}; {d.reason}")
-            elif d.verdict is Verdict.ADOPT:
-                outcome = Outcome(d, Outcomes.ADOPTED, d.reason, state_after=written(d))
-            else:
-                outcome = Outcome(d, Outcomes.UNCHANGED, d.reason, state_after=written(d))
+            outcome = _marked_outcome(run, d, not_reached)
         elif d.step is Step.FORGET:
-            if iid in forget_failed:
-                code, message = forget_failed[iid]
-                outcome = Outcome(
-                    d,
-                    Outcomes.FAILED,
-                    f"removing the state tag failed ({code}: {message}); {d.reason}",
-                    error_code=code,
-                )
-            elif iid in forget_skipped:
-                static = _static(d)
-                outcome = Outcome(d, static.outcome, f"{not_reached}; {d.reason}")
-            else:
-                static = _static(d)
-                outcome = Outcome(d, static.outcome, static.reason, state_after="")
+            outcome = _forgotten_outcome(run, d, not_reached)
         else:
             outcome = _static(d)
-        outcomes.append(_people(outcome, noticed, notice_failed, pinned, cleared, marks, recorded))
-    return Execution(
-        outcomes, endpoint_error, calls, fingerprints=pending if defer_fingerprints else {}
+        outcomes.append(
+            _people(
+                outcome,
+                run.noticed,
+                run.notice_failed,
+                run.pinned,
+                run.cleared,
+                run.marks,
+                run.recorded,
+            )
+        )
+    return outcomes
+
+
+def _acted_outcome(run: _Run, d: Decision, not_reached: _Unreached) -> Outcome:
+    """A start, stop or hibernation, and the state tag that records it."""
+    iid = d.instance.id
+    acted, tagged = run.acted, run.tagged
+    request_id = acted.request_ids.get(iid, "")
+    if iid in acted.failed:
+        code, message = acted.failed[iid]
+        return Outcome(
+            d,
+            Outcomes.FAILED,
+            f"{d.step.value} failed ({code}: {message}); {d.reason}",
+            error_code=code,
+            request_id=request_id,
+        )
+    if iid in not_reached.acted:
+        return Outcome(d, Outcomes.DEFERRED, f"{not_reached.why}; {d.reason}")
+    if iid in tagged.failed:
+        code, message = tagged.failed[iid]
+        return Outcome(
+            d,
+            Outcomes.FAILED,
+            (
+                f"{d.step.value} done, but recording the state tag failed "
+                f"({code}: {message}); the next run records it; {d.reason}"
+            ),
+            changed=True,
+            error_code=code,
+            request_id=request_id,
+        )
+    if iid in not_reached.tagged:
+        return Outcome(
+            d,
+            Outcomes.DEFERRED,
+            (
+                f"{d.step.value} done, but its state tag was not written ("
+                f"{not_reached.why.removeprefix('not attempted: ')}); the next run records "
+                f"it; {d.reason}"
+            ),
+            changed=True,
+            request_id=request_id,
+        )
+    note = acted.notes.get(iid)
+    return Outcome(
+        d,
+        Outcomes.DONE,
+        f"{d.reason}; {note}" if note else d.reason,
+        changed=True,
+        state_after=run.written(d),
+        request_id=request_id,
     )
+
+
+def _marked_outcome(run: _Run, d: Decision, not_reached: _Unreached) -> Outcome:
+    """An adoption or a mark: the state tag written."""
+    iid = d.instance.id
+    tagged = run.tagged
+    if iid in tagged.failed:
+        code, message = tagged.failed[iid]
+        return Outcome(
+            d,
+            Outcomes.FAILED,
+            f"recording the state tag failed ({code}: {message}); {d.reason}",
+            error_code=code,
+        )
+    if iid in not_reached.tagged:
+        return Outcome(d, Outcomes.DEFERRED, f"{not_reached.why}; {d.reason}")
+    if d.verdict is Verdict.ADOPT:
+        return Outcome(d, Outcomes.ADOPTED, d.reason, state_after=run.written(d))
+    return Outcome(d, Outcomes.UNCHANGED, d.reason, state_after=run.written(d))
+
+
+def _forgotten_outcome(run: _Run, d: Decision, not_reached: _Unreached) -> Outcome:
+    """A state tag removed."""
+    iid = d.instance.id
+    forgotten = run.forgotten
+    if forgotten is not None and iid in forgotten.failed:
+        code, message = forgotten.failed[iid]
+        return Outcome(
+            d,
+            Outcomes.FAILED,
+            f"removing the state tag failed ({code}: {message}); {d.reason}",
+            error_code=code,
+        )
+    static = _static(d)
+    if iid in not_reached.forgotten:
+        return Outcome(d, static.outcome, f"{not_reached.why}; {d.reason}")
+    return Outcome(d, static.outcome, static.reason, state_after="")
 
 
 def _holds(instance: Instance | None, wanted: dict[str, str], state_key: str, fp_key: str) -> bool:
