@@ -27,18 +27,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from offhours.instance import Instance, fingerprint_tag_key, state_tag_key
 from offhours.override import override_tag_key
-from offhours.pace import THROTTLING_CODES, Pacer, buckets_for
+from offhours.pace import Pacer, buckets_for
 from offhours.resources import (
     CONNECTION_ERRORS,
     BatchResult,
     EndpointUnavailable,
     OutOfTime,
-    PartialBatch,
     TagSet,
     chunks,
-    error_of,
-    request_id_of,
 )
+from offhours.resources.paced import PerResource, Refused
 from offhours.schedule import iso
 from offhours.state import fingerprint, fingerprint_holds, read_anchor
 
@@ -49,7 +47,6 @@ EKS_NODEGROUP_TAG = "eks:nodegroup-name"  # on the Auto Scaling group that EKS m
 MAX_SIZE = 10_000  # a recorded size beyond it is not believed
 DESCRIBE_BATCH = 50  # names in one DescribeAutoScalingGroups
 DEFAULT_BATCH_SIZE = 20
-MAX_THROTTLES = 3
 _SIZE = re.compile(r"^(\d{1,5})/(\d{1,5})/(\d{1,5}) (\S{20}) (\S{6})$", re.ASCII)
 
 MayCall = Callable[[], bool] | None
@@ -131,6 +128,7 @@ class AsgGateway:
         self.account = account
         self.batch_size = batch_size
         self.pacer = pacer or Pacer(buckets_for("asg", self.account, self.region))
+        self.calls = PerResource(self.pacer)  # no batch calls: one group a call, paced
         self._groups: dict[str, dict[str, Any]] = {}  # name -> what the last read said
         self._fallback: dict[str, Size] = {}  # name -> the size= word of its value
         self._at: datetime | None = None  # the run's time, as the service gave it
@@ -150,7 +148,7 @@ class AsgGateway:
             Filters=[{"Name": "key", "Values": list(keys)}]
         )
         try:
-            for page in self._paced(iter(pages)):
+            for page in self.calls.pages(iter(pages), self.service):
                 for tag in page.get("Tags", []):
                     slot = keys.get(tag.get("Key", ""))
                     if slot is None or tag.get("ResourceType") != RESOURCE_TYPE:
@@ -184,7 +182,7 @@ class AsgGateway:
         try:
             for batch in chunks(list(ids), DESCRIBE_BATCH):
                 pages = paginator.paginate(AutoScalingGroupNames=batch)
-                for page in self._paced(iter(pages)):
+                for page in self.calls.pages(iter(pages), self.service):
                     out += [self._group(item) for item in page.get("AutoScalingGroups", [])]
         except CONNECTION_ERRORS as exc:
             raise EndpointUnavailable(str(exc)) from exc
@@ -263,7 +261,7 @@ class AsgGateway:
                 size = self._fallback.get(name)
                 source = f"from the value's size= word ({why})"
             if size is None:
-                raise _Refused(
+                raise Refused(
                     "SizeUnknown",
                     f"{why}, and the tag value names no size=MIN/DESIRED/MAX to start it to: "
                     "left as it is",
@@ -274,7 +272,7 @@ class AsgGateway:
             )
 
         notes: dict[str, str] = {}
-        result = self._each(call, ids, may_call)
+        result = self.calls.each(call, ids, may_call)
         result.notes.update((n, notes[n]) for n in result.succeeded if n in notes)
         return result
 
@@ -283,29 +281,22 @@ class AsgGateway:
     ) -> BatchResult:
         """Each group's sizes recorded (the sizes it has), then all three set to 0."""
         del hibernate  # means nothing for a group: the planner says so
-        extra: list[str] = []  # the groups whose record took a call of its own
 
         def call(name: str) -> Any:
             known = self._groups.get(name)
             if known is None:
-                raise _Refused("NotRead", "the group was not read in this run")
+                raise Refused("NotRead", "the group was not read in this run")
             size: Size = known["size"]
             if size[0] > 0 or size[1] > 0:  # the size it has; a group at 0/0 keeps its record
                 when = self._at or datetime.now(UTC)
                 record = size_record(size, when, str(known["identity"]))
-                if not self.pacer.acquire("*"):  # the record is a call of its own
-                    raise _Later()
-                try:
-                    self.client.create_or_update_tags(Tags=[self._tag(name, self.size_key, record)])
-                finally:
-                    self.pacer.settle("*")
-                    extra.append(name)
+                self.calls.take()  # the record is a call of its own
+                self.client.create_or_update_tags(Tags=[self._tag(name, self.size_key, record)])
             return self.client.update_auto_scaling_group(
                 AutoScalingGroupName=name, MinSize=0, DesiredCapacity=0, MaxSize=0
             )
 
-        result = self._each(call, ids, may_call)
-        result.calls += len(extra)
+        result = self.calls.each(call, ids, may_call)
         undoing = self._undoing(result.succeeded, may_call, result)
         for name in result.succeeded:
             had = self._groups.get(name, {}).get("size")
@@ -342,7 +333,7 @@ class AsgGateway:
             PaginationConfig={"PageSize": 100}
         )
         try:
-            for page in self._paced(iter(pages)):
+            for page in self.calls.pages(iter(pages), self.service):
                 result.calls += 1
                 for action in page.get("ScheduledUpdateGroupActions", []):
                     group = str(action.get("AutoScalingGroupName", ""))
@@ -362,7 +353,7 @@ class AsgGateway:
             pairs = [self._tag(name, k, v) for k, v in tags[name].items()]
             return self.client.create_or_update_tags(Tags=pairs)
 
-        return self._each(call, list(tags), may_call)
+        return self.calls.each(call, list(tags), may_call)
 
     def untag(
         self, ids: Sequence[str], keys: Sequence[str], may_call: MayCall = None
@@ -371,7 +362,7 @@ class AsgGateway:
             pairs = [{"ResourceId": name, "ResourceType": RESOURCE_TYPE, "Key": k} for k in keys]
             return self.client.delete_tags(Tags=pairs)
 
-        return self._each(call, ids, may_call)
+        return self.calls.each(call, ids, may_call)
 
     def rewrite(
         self, key: str, values: dict[str, tuple[str, str | None]], may_call: MayCall = None
@@ -395,7 +386,7 @@ class AsgGateway:
                 return self.client.delete_tags(Tags=[tag])
             return self.client.create_or_update_tags(Tags=[self._tag(name, key, new)])
 
-        result = self._each(call, list(values), may_call)
+        result = self.calls.each(call, list(values), may_call)
         result.succeeded = [n for n in result.succeeded if n not in changed]
         result.changed += sorted(changed)
         return result
@@ -408,84 +399,6 @@ class AsgGateway:
             "Value": value,
             "PropagateAtLaunch": False,
         }
-
-    def _paced(self, pages: Iterator[Any]) -> Iterator[Any]:
-        """The pages of a listing, each paced to the service's bucket."""
-        while True:
-            if not self.pacer.acquire("*"):
-                raise OutOfTime("Auto Scaling's rate limit left no time to finish the listing")
-            try:
-                page = next(pages)
-            except StopIteration:
-                return
-            finally:
-                self.pacer.settle("*")
-            yield page
-
-    def _each(
-        self, call: Callable[[str], Any], ids: Sequence[str], may_call: MayCall
-    ) -> BatchResult:
-        """One call per group, each paced to the service's bucket. A refused call is that
-        group's failure, never the others'; a throttled one waits for the bucket and is tried
-        again a few times, and is otherwise left to the next run, never failed."""
-        result = BatchResult()
-        pending = list(ids)
-        throttles = 0
-        while pending:
-            if may_call is not None and not may_call():
-                result.deferred_reason = "time"
-                break
-            if not self.pacer.acquire("*"):
-                result.deferred_reason = "rate"
-                break
-            name = pending.pop(0)
-            result.calls += 1
-            try:
-                response = call(name)
-            except _Refused as exc:
-                result.failed[name] = (exc.code, exc.message)
-                continue
-            except _Later:
-                result.deferred_reason = "rate"
-                result.not_attempted += [name, *pending]
-                pending = []
-                break
-            except ClientError as exc:
-                code = error_of(exc)
-                if request_id_of(exc.response):
-                    result.request_ids[name] = request_id_of(exc.response)
-                if code[0] in THROTTLING_CODES and throttles < MAX_THROTTLES:
-                    self.pacer.throttled("*")
-                    throttles += 1
-                    pending.insert(0, name)
-                elif code[0] in THROTTLING_CODES:
-                    result.deferred_reason = "rate"
-                    result.not_attempted.append(name)
-                else:
-                    result.failed[name] = code
-                continue
-            except CONNECTION_ERRORS as exc:
-                result.not_attempted += [name, *pending]
-                raise PartialBatch(result, str(exc)) from exc
-            except BotoCoreError as exc:
-                result.failed[name] = (type(exc).__name__, str(exc))
-                continue
-            finally:
-                self.pacer.settle("*")
-            result.succeeded.append(name)
-            if request_id_of(response):
-                result.request_ids[name] = request_id_of(response)
-        result.not_attempted += pending
-        return result
-
-
-class _Refused(Exception):
-    """offhours itself refuses to act on a group (its size is unknown): that group's failure."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def gateway(
@@ -505,7 +418,3 @@ def gateway(
         account=own_account,
         pacer=pacer,
     )
-
-
-class _Later(Exception):
-    """The service's rate limit leaves no time for the rest of the call in this run."""

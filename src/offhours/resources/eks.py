@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from offhours.instance import Instance, fingerprint_tag_key, state_tag_key
 from offhours.override import override_tag_key
@@ -52,19 +52,17 @@ from offhours.resources import (
     BatchResult,
     EndpointUnavailable,
     OutOfTime,
-    PartialBatch,
     TagSet,
     chunks,
     error_of,
-    request_id_of,
 )
 from offhours.resources.asg import AsgGateway, Size, read_size, size_record, size_tag_key
+from offhours.resources.paced import MAX_THROTTLES, PerResource, Refused
 
 NODEGROUP = "eks:nodegroup"
 ACTIVE = "ACTIVE"
 PAGE = 100  # the most that ListClusters and ListNodegroups give in a page
 DEFAULT_BATCH_SIZE = 20
-MAX_THROTTLES = 3
 MAX_PAGES = 1000  # pages of one listing: beyond it, the endpoint is not believed
 NOT_FOUND = "ResourceNotFoundException"
 _ARN = re.compile(r"^arn:[\w-]+:eks:[\w-]*:\d*:nodegroup/([^/]+)/([^/]+)/[^/]+$", re.ASCII)
@@ -136,7 +134,7 @@ class EksGateway:
         self._groups: dict[str, _Seen] = {}  # ARN -> what the last read said
         self._fallback: dict[str, Size] = {}  # ARN -> the size= word of its value
         self._at: datetime | None = None  # the run's time, as the service gave it
-        self._extra_calls = 0  # calls made by `_each`'s entries beyond their first
+        self.calls = PerResource(self.pacer)  # no batch calls: one node group a call, paced
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -316,13 +314,13 @@ class EksGateway:
             if size is None:
                 size = self._fallback.get(arn)
             if size is None:
-                raise _Refused(
+                raise Refused(
                     "SizeUnknown",
                     f"{why}, and the tag value names no size=MIN/DESIRED/MAX to start it to: "
                     "left as it is",
                 )
             if size[2] < 1:
-                raise _Refused(
+                raise Refused(
                     "SizeInvalid",
                     f"EKS needs a maximum size of at least 1, and size={size[0]}/{size[1]}/"
                     f"{size[2]} names {size[2]}: left as it is",
@@ -334,7 +332,7 @@ class EksGateway:
                 scalingConfig={"minSize": size[0], "desiredSize": size[1], "maxSize": size[2]},
             )
 
-        return self._each(call, ids, may_call)
+        return self.calls.each(call, ids, may_call)
 
     def stop(
         self, ids: Sequence[str], *, hibernate: bool = False, may_call: MayCall = None
@@ -346,25 +344,25 @@ class EksGateway:
         def call(arn: str) -> Any:
             known = self._groups.get(arn)
             if known is None:
-                raise _Refused("NotRead", "the node group was not read in this run")
+                raise Refused("NotRead", "the node group was not read in this run")
             if known.size[0] > 0 or known.size[1] > 0:  # one at 0/0 keeps its record
                 when = self._at or datetime.now(UTC)
                 record = size_record(known.size, when, known.identity)
                 self.client.tag_resource(resourceArn=arn, tags={self.size_key: record})
-                self._take()
+                self.calls.take()
             return self.client.update_nodegroup_config(
                 clusterName=known.cluster,
                 nodegroupName=known.name,
                 scalingConfig={"minSize": 0, "desiredSize": 0},
             )
 
-        return self._each(call, ids, may_call)
+        return self.calls.each(call, ids, may_call)
 
     def tag_each(self, tags: dict[str, dict[str, str]], may_call: MayCall = None) -> BatchResult:
         def call(arn: str) -> Any:
             return self.client.tag_resource(resourceArn=arn, tags=dict(tags[arn]))
 
-        return self._each(call, list(tags), may_call)
+        return self.calls.each(call, list(tags), may_call)
 
     def untag(
         self, ids: Sequence[str], keys: Sequence[str], may_call: MayCall = None
@@ -372,7 +370,7 @@ class EksGateway:
         def call(arn: str) -> Any:
             return self.client.untag_resource(resourceArn=arn, tagKeys=list(keys))
 
-        return self._each(call, ids, may_call)
+        return self.calls.each(call, ids, may_call)
 
     def rewrite(
         self, key: str, values: dict[str, tuple[str, str | None]], may_call: MayCall = None
@@ -387,16 +385,16 @@ class EksGateway:
             item = self.client.describe_nodegroup(clusterName=cluster, nodegroupName=name)
             item = item.get("nodegroup") or {}
             if item.get("nodegroupArn") != arn:
-                raise _Refused(NOT_FOUND, "the node group is gone (another has its name)")
+                raise Refused(NOT_FOUND, "the node group is gone (another has its name)")
             if (item.get("tags") or {}).get(key) != found:
                 changed.add(arn)
                 return {}
-            self._take()
+            self.calls.take()
             if new is None:
                 return self.client.untag_resource(resourceArn=arn, tagKeys=[key])
             return self.client.tag_resource(resourceArn=arn, tags={key: new})
 
-        result = self._each(call, list(values), may_call)
+        result = self.calls.each(call, list(values), may_call)
         result.succeeded = [a for a in result.succeeded if a not in changed]
         result.changed += sorted(changed)
         return result
@@ -404,85 +402,8 @@ class EksGateway:
     def _where(self, arn: str) -> tuple[str, str]:
         place = where(arn)
         if place is None:
-            raise _Refused("InvalidArn", f"{arn[:200]!r} is not a node group's ARN")
+            raise Refused("InvalidArn", f"{arn[:200]!r} is not a node group's ARN")
         return place
-
-    def _take(self) -> None:
-        """The token of one more call in an entry of `_each` (a record, then the resize)."""
-        self.pacer.settle("*")
-        if not self.pacer.acquire("*"):
-            raise _NoToken
-        self._extra_calls += 1
-
-    def _each(
-        self, call: Callable[[str], Any], ids: Sequence[str], may_call: MayCall
-    ) -> BatchResult:
-        """One call (or two: `_take`) per node group, each paced to the service's bucket. A
-        refused call is that node group's failure, never the others'; a throttled one waits for
-        the bucket and is tried again a few times, and is otherwise left to the next run, never
-        failed."""
-        result = BatchResult()
-        pending = list(ids)
-        throttles = 0
-        while pending:
-            if may_call is not None and not may_call():
-                result.deferred_reason = "time"
-                break
-            if not self.pacer.acquire("*"):
-                result.deferred_reason = "rate"
-                break
-            arn = pending.pop(0)
-            before = self._extra_calls
-            try:
-                response = call(arn)
-            except _Refused as exc:
-                result.failed[arn] = (exc.code, exc.message)
-                continue
-            except _NoToken:
-                result.deferred_reason = "rate"
-                result.not_attempted.append(arn)
-                break
-            except ClientError as exc:
-                code = error_of(exc)
-                if request_id_of(exc.response):
-                    result.request_ids[arn] = request_id_of(exc.response)
-                if code[0] in THROTTLING_CODES and throttles < MAX_THROTTLES:
-                    self.pacer.throttled("*")
-                    throttles += 1
-                    pending.insert(0, arn)
-                elif code[0] in THROTTLING_CODES:
-                    result.deferred_reason = "rate"
-                    result.not_attempted.append(arn)
-                else:
-                    result.failed[arn] = code
-                continue
-            except CONNECTION_ERRORS as exc:
-                result.not_attempted += [arn, *pending]
-                raise PartialBatch(result, str(exc)) from exc
-            except BotoCoreError as exc:
-                result.failed[arn] = (type(exc).__name__, str(exc))
-                continue
-            finally:
-                self.pacer.settle("*")
-                result.calls += 1 + self._extra_calls - before
-            result.succeeded.append(arn)
-            if request_id_of(response):
-                result.request_ids[arn] = request_id_of(response)
-        result.not_attempted += pending
-        return result
-
-
-class _Refused(Exception):
-    """offhours itself refuses to act on a node group (its size is unknown): its failure."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class _NoToken(Exception):
-    """The bucket has no token for an entry's next call within the run's time."""
 
 
 def gateway(
