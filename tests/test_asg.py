@@ -293,3 +293,23 @@ def test_a_group_opted_out_loses_offhours_tags_and_is_left_as_it_is(groups, invo
         web
     )
     assert groups.size(web) == (1, 2, 4)
+
+
+def test_override_and_check_take_a_groups_arn(groups, env, capsys):
+    from offhours.cli import main
+
+    name = groups.group("batch", OFFICE)
+    arn = groups.client.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ][0]["AutoScalingGroupARN"]
+    env.setattr("offhours.cli._now", lambda: datetime(2026, 3, 23, 17, tzinfo=UTC))
+    assert main(["override", arn, "--running", "--until", "21:00", "--region", "us-east-1"]) == 0
+    assert capsys.readouterr().out.startswith(f"{arn}: Schedule:override = ")
+    assert groups.tags(name)["Schedule:override"].startswith("running until 2026-03-23T21:00")
+    assert main(["check", "--instance", arn, "--at", "2026-03-23T18:00:00Z", "--json"]) == 0
+    assert '"state": "running"' in capsys.readouterr().out
+    assert main(["override", arn, "--clear", "--region", "us-east-1"]) == 0
+    assert "Schedule:override" not in groups.tags(name)
+    # A name alone could be anything's: the command line asks for the ARN.
+    assert main(["override", name, "--clear", "--region", "us-east-1"]) == 2
+    assert "is not the id of anything offhours schedules" in capsys.readouterr().err

@@ -252,11 +252,21 @@ def test_the_stops_are_logged_with_their_type_counted_and_put_as_metrics(dbs, fl
         assert line["request_id"]
         assert dbs.state(arn) == "stopped"
     assert run.result is not None and run.result["stopped"] == 4
-    # The counts and the metrics by resource are by kind (the gateway: `rds`, `ec2`), which
-    # DocumentDB's and Neptune's clusters are part of; their own type is in the decision lines.
+    # The counts and the metrics by resource are by family of resource type: DocumentDB's and
+    # Neptune's clusters are counted as themselves, though the RDS gateway acts on them.
     resources = run.summary["resources"]
-    assert resources["rds"]["stopped"] == 3 and resources["ec2"]["stopped"] == 1
-    assert by_resource(run) == {("rds", "stopped"): [3.0], ("ec2", "stopped"): [1.0]}
+    assert {name: counts["stopped"] for name, counts in resources.items()} == {
+        "rds": 1,
+        "docdb": 1,
+        "neptune": 1,
+        "ec2": 1,
+    }
+    assert by_resource(run) == {
+        ("rds", "stopped"): [1.0],
+        ("docdb", "stopped"): [1.0],
+        ("neptune", "stopped"): [1.0],
+        ("ec2", "stopped"): [1.0],
+    }
     assert run.emf["stopped"] in (4, [4], [4.0])
 
 

@@ -7,6 +7,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 from offhours import config, pace
 from offhours.resources import (
     DEFAULT_KINDS,
@@ -22,7 +24,6 @@ KIND = re.compile(r"^(ec2|rds|asg|eks|docdb|neptune)(:[a-z]+)?$")
 # Modules outside resources/ that still name kinds, and why. Everything else may not.
 STILL_NAMING = {
     "aws.py": "builds boto3 clients by service name (ec2 gets the endpoint's own settings)",
-    "cli.py": "check --instance and override read and tag one resource with its service's client",
     "demo.py": "builds the demo's fleet of every kind",
 }
 
@@ -83,3 +84,28 @@ def test_every_kind_is_a_module_with_a_gateway_and_its_figures():
     assert DEFAULT_KINDS == ("ec2", "rds")  # Auto Scaling groups only where RESOURCES says so
     assert hibernates("ec2:instance") and not hibernates("rds:db")
     assert callable(make_gateway)
+
+
+@pytest.mark.parametrize(
+    ("resource", "kind"),
+    [
+        ("i-0123456789abcdef0", "ec2"),
+        ("arn:aws:rds:eu-west-1:123456789012:db:dev", "rds"),
+        ("arn:aws:rds:eu-west-1:123456789012:cluster:docs", "rds"),
+        (
+            "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:"
+            "8e1a2b3c-0000-4000-8000-000000000000:autoScalingGroupName/web",
+            "asg",
+        ),
+        ("arn:aws:eks:eu-west-1:123456789012:nodegroup/dev/workers/1ac2-33", "eks"),
+        ("web", None),
+        ("arn:aws:s3:::bucket", None),
+        ("i-xyz", None),
+    ],
+)
+def test_the_command_line_knows_each_kind_by_its_ids_and_no_id_by_two(resource, kind):
+    from offhours.resources import kind_of_id
+
+    assert kind_of_id(resource) == kind
+    matching = [n for n, k in KINDS.items() if re.fullmatch(k.ids, resource)]
+    assert len(matching) == (kind is not None)

@@ -32,6 +32,7 @@ from offhours.explain import (
 )
 from offhours.language import is_opt_out, parse_schedule
 from offhours.records import decision_record
+from offhours.resources import ByHand, by_hand, kind_of_id, region_of
 from offhours.schedule import MAX_EVENT_SKEW, DesiredState, Schedule, ScheduleError, iso
 from offhours.service import RunReport, run as service_run
 from offhours.timeline import timeline
@@ -480,7 +481,7 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     for instance_id in args.instance:
         tags = found.get(instance_id)
         if tags is None:
-            where = _region_of(instance_id) or region
+            where = region_of(instance_id) or region
             out.write(escaped(f"{instance_id}: not found in {where}") + "\n")
             status = EXIT_INVALID
             continue
@@ -531,71 +532,41 @@ def cmd_override(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return status
 
 
-def _region_of(resource: str) -> str:
-    """The region part of an ARN ("" for an instance id, or an ARN without one)."""
-    parts = resource.split(":")
-    return parts[3] if resource.startswith("arn:") and len(parts) > 3 else ""
-
-
 class _Resources:
-    """The tags of EC2 instances (by id) and RDS databases and clusters (by ARN), read and
-    written with the caller's credentials."""
+    """Resources of any kind, by the ids the command line takes for them (`Kind.ids`: an EC2
+    instance id, a database's, group's or node group's ARN), read and written with the
+    caller's credentials."""
 
     def __init__(self, region: str) -> None:
         self.region = region
+        self._kinds: dict[str, ByHand] = {}
 
-    def _client(self, service: str, resource: str = "") -> Any:
-        import boto3
-
-        return boto3.client(service, region_name=_region_of(resource) or self.region)  # type: ignore[call-overload]
+    def _of(self, resource: str) -> ByHand:
+        name = kind_of_id(resource)
+        if name is None:
+            raise UsageError(
+                f"{resource!r} is not the id of anything offhours schedules (an EC2 instance "
+                "id, or the ARN of a database, cluster, Auto Scaling group or EKS node group)"
+            )
+        if name not in self._kinds:
+            self._kinds[name] = by_hand(name, self.region)
+        return self._kinds[name]
 
     def tags(self, ids: list[str]) -> dict[str, dict[str, str]]:
-        from botocore.exceptions import ClientError
-
-        from offhours.resources.rds import CLUSTER, is_rds_arn, split_arn
-
+        by_kind: dict[int, tuple[ByHand, list[str]]] = {}
+        for resource in ids:
+            kind = self._of(resource)
+            by_kind.setdefault(id(kind), (kind, []))[1].append(resource)
         found: dict[str, dict[str, str]] = {}
-        instances = [i for i in ids if not is_rds_arn(i)]
-        if instances:
-            pages = self._client("ec2").get_paginator("describe_instances")
-            for page in pages.paginate(InstanceIds=instances):
-                for reservation in page.get("Reservations", []):
-                    for item in reservation.get("Instances", []):
-                        found[item["InstanceId"]] = {
-                            t["Key"]: t.get("Value", "") for t in item.get("Tags", [])
-                        }
-        for arn in (i for i in ids if is_rds_arn(i)):
-            rds = self._client("rds", arn)
-            try:  # by ARN: a name alone could find a database of the caller's own account
-                if split_arn(arn)[0] == CLUSTER:
-                    items = rds.describe_db_clusters(DBClusterIdentifier=arn)["DBClusters"]
-                else:
-                    items = rds.describe_db_instances(DBInstanceIdentifier=arn)["DBInstances"]
-            except ClientError as exc:
-                if "NotFound" in str(exc.response.get("Error", {}).get("Code", "")):
-                    continue
-                raise
-            for item in items:
-                found[arn] = {t["Key"]: t.get("Value", "") for t in item.get("TagList", [])}
+        for kind, resources in by_kind.values():
+            found.update(kind.tags(resources))
         return found
 
     def tag(self, resource: str, key: str, value: str) -> None:
-        from offhours.resources.rds import is_rds_arn
-
-        pair: Any = [{"Key": key, "Value": value}]
-        if is_rds_arn(resource):
-            self._client("rds", resource).add_tags_to_resource(ResourceName=resource, Tags=pair)
-        else:
-            self._client("ec2").create_tags(Resources=[resource], Tags=pair)
+        self._of(resource).tag(resource, key, value)
 
     def untag(self, resource: str, key: str) -> None:
-        from offhours.resources.rds import is_rds_arn
-
-        if is_rds_arn(resource):
-            client = self._client("rds", resource)
-            client.remove_tags_from_resource(ResourceName=resource, TagKeys=[key])
-        else:
-            self._client("ec2").delete_tags(Resources=[resource], Tags=[{"Key": key}])
+        self._of(resource).untag(resource, key)
 
 
 def _schedule_or_none(value: str, default_tz: str, catalog: Catalog) -> Schedule | None:

@@ -140,8 +140,9 @@ def detailed_metrics() -> bool:
 
 
 def emit_by_resource(by_resource: dict[str, dict[str, int]]) -> None:
-    """`started`, `stopped` and `failed` of each resource kind, with a `resource` dimension
-    (`ec2`, `rds`), when not zero (all of them with DetailedMetrics), next to the totals."""
+    """`started`, `stopped` and `failed` of each family of resource type, with a `resource`
+    dimension (`ec2`, `rds`, `docdb`, `neptune`, `asg`, `eks`), when not zero (all of them
+    with DetailedMetrics), next to the totals."""
     from aws_lambda_powertools.metrics import single_metric
 
     detailed = detailed_metrics()

@@ -51,6 +51,7 @@ from offhours.resources import (
     Gateway,
     OutOfTime,
     PartialBatch,
+    family,
     make_gateway,
 )
 from offhours.state import fingerprint_tag_key
@@ -100,7 +101,10 @@ class TargetReport:
     calls: int = 0
     deferred: bool = False  # not reached, or not finished: the run was near its time limit
     tallies: Counter[str] = field(default_factory=Counter)  # every outcome, kept or not
-    kinds: dict[str, Counter[str]] = field(default_factory=dict)  # the tallies by resource kind
+    # The tallies by the family of resource type (`ec2`, `rds`, `docdb`, `neptune`, `asg`, `eks`:
+    # `resources.family`); what concerns a whole kind (its failure, what it could not read) under
+    # the kind's name.
+    kinds: dict[str, Counter[str]] = field(default_factory=dict)
     partial: bool = False  # the error is one kind's: another kind was reconciled
 
 
@@ -134,8 +138,8 @@ class RunReport:
         return dict(c)
 
     def by_resource(self) -> dict[str, dict[str, int]]:
-        """The handler's counts by resource kind (ec2, rds), for the summary and the metrics;
-        a failed target counts in none of them."""
+        """The handler's counts by family of resource type (ec2, rds, docdb, neptune, asg,
+        eks), for the summary and the metrics; a failed target counts in none of them."""
         kinds: dict[str, Counter[str]] = {}
         for report in self.targets:
             for kind, tallies in report.kinds.items():
@@ -270,6 +274,7 @@ def reconcile_target(
             )
         for outcome in execution.outcomes:
             tally(report.tallies, outcome)
+            tally(_by_type(report, outcome.decision.instance.resource_type), outcome)
             if keep is None or keep(outcome):
                 report.outcomes.append(outcome)
             if on_outcome is not None:
@@ -287,7 +292,8 @@ def reconcile_target(
             consider([(i, readings[i.schedule]) for i in instances if i.schedule in readings])
         for group in groups:
             if group.members is None:
-                _quiet(report.tallies, group.decision.verdict is Verdict.SKIPPED, group.count)
+                skipped = group.decision.verdict is Verdict.SKIPPED
+                _quiet(report, group.decision.instance.resource_type, skipped, group.count)
             else:
                 decisions += group.decisions()
         return decisions
@@ -301,6 +307,7 @@ def reconcile_target(
             return report
         needed: list[str] = []
         entries: list[tuple[Instance, Reading]] = []
+        quiet: Counter[tuple[str, bool]] = Counter()  # (resource type, skipped): how many
         unread = 0  # instances whose value the run had no time left to read
         for instance_id, tags in gateway.tagged(may_call).items():
             value, handled, fingerprint, override, skip = tags
@@ -327,7 +334,7 @@ def reconcile_target(
                 reading = readings[instance.schedule] = read_value(instance.schedule, at, settings)
             entries.append((instance, reading))
         if unread:
-            _not_read(report, unread)
+            _not_read(report, gateway.kind, unread)
         # What the tags do not say and a decision may need (a start that EC2 undid, a start by
         # RDS after seven days stopped): a call only when a reading says it may matter.
         gateway.amend(entries, at)
@@ -336,16 +343,18 @@ def reconcile_target(
                 needed.append(instance.id)
             else:
                 skipped = reading.opt_out or instance.skip_reason is not None
-                _quiet(report.tallies, skipped)
+                quiet[(instance.resource_type, skipped)] += 1
+        for (resource_type, skipped), count in quiet.items():
+            _quiet(report, resource_type, skipped, count)
         del entries
         for start in range(0, len(needed), SLICE):
             if may_call is not None and not may_call():
-                _not_read(report, len(needed) - start)
+                _not_read(report, gateway.kind, len(needed) - start)
                 break
             try:
                 instances = gateway.details(needed[start : start + SLICE])
             except OutOfTime:  # the rate limit or the time: the rest is the next run's
-                _not_read(report, len(needed) - start)
+                _not_read(report, gateway.kind, len(needed) - start)
                 break
             take(decide(instances))
             if report.error is not None:
@@ -380,12 +389,23 @@ FLUSH_ACTING = 1000
 FLUSH_BACKGROUND = 5000
 
 
-def _not_read(report: TargetReport, count: int) -> None:
-    """Instances that may act but were not read in this run: counted, and left to the next."""
+def _not_read(report: TargetReport, kind: str, count: int) -> None:
+    """Instances that may act but were not read in this run: counted (under their kind: what
+    they are was not read either), and left to the next."""
     report.deferred = True
-    report.tallies["evaluated"] += count
-    report.tallies["skipped"] += count
-    report.tallies["deferred"] += count
+    for c in (report.tallies, report.kinds.setdefault(kind, Counter())):
+        c["evaluated"] += count
+        c["skipped"] += count
+        c["deferred"] += count
+
+
+def _by_type(report: TargetReport, resource_type: str) -> Counter[str]:
+    """The tallies of a resource type's family in a target's report."""
+    name = family(resource_type)
+    c = report.kinds.get(name)
+    if c is None:
+        c = report.kinds[name] = Counter()
+    return c
 
 
 def _write_fingerprints(
@@ -412,10 +432,11 @@ def _write_fingerprints(
         report.tallies["background_deferred"] += left
 
 
-def _quiet(c: Counter[str], skipped: bool, count: int = 1) -> None:
+def _quiet(report: TargetReport, resource_type: str, skipped: bool, count: int = 1) -> None:
     """Count decisions that change nothing and say nothing (not kept, not logged)."""
-    c["evaluated"] += count
-    c["skipped" if skipped else "unchanged"] += count
+    for c in (report.tallies, _by_type(report, resource_type)):
+        c["evaluated"] += count
+        c["skipped" if skipped else "unchanged"] += count
 
 
 def run(
@@ -523,9 +544,12 @@ def _run_target(
         merged.calls += report.calls
         merged.deferred = merged.deferred or report.deferred
         merged.tallies.update(report.tallies)
-        merged.kinds[kind] = report.tallies
+        merged.kinds.setdefault(kind, Counter())  # a kind with nothing to count is said too
+        for name, tallies in report.kinds.items():
+            merged.kinds.setdefault(name, Counter()).update(tallies)
         if report.error is not None:
-            report.tallies["failed"] += 1  # the kind's count: RDS refused, EC2 unreachable
+            # the kind's count: RDS refused, EC2 unreachable
+            merged.kinds.setdefault(kind, Counter())["failed"] += 1
             failed_kinds += 1
             if report.error not in errors:
                 errors.append(report.error)

@@ -65,6 +65,9 @@ class Kind:
     # The AWS CLI command that writes one tag on a resource, with {resource}, {key}, {value}
     tag_command: str = ""
     default: bool = False  # scheduled when RESOURCES is not set
+    # The ids the command line takes for the kind (`offhours override`, `check --instance`):
+    # a regular expression that no other kind's ids match.
+    ids: str = ""
     hibernates: frozenset[str] = frozenset()  # resource types that can hibernate
 
 
@@ -83,6 +86,7 @@ KINDS: dict[str, Kind] = {
         "aws ec2 create-tags --resources {resource} --tags 'Key={key},Value={value}'",
         default=True,
         hibernates=frozenset({"ec2:instance"}),
+        ids=r"i-[0-9a-f]{8,17}",
     ),
     "rds": Kind(
         "rds",
@@ -96,6 +100,7 @@ KINDS: dict[str, Kind] = {
         {"*": ((300, 12), None)},  # one bucket for the RDS API of an account-region
         "aws rds add-tags-to-resource --resource-name {resource} --tags 'Key={key},Value={value}'",
         default=True,
+        ids=r"arn:aws[a-z-]*:rds:[^:]*:[0-9]*:(db|cluster):.+",
     ),
     # Auto Scaling publishes no figures: a bucket well inside what it is seen to take.
     "asg": Kind(
@@ -105,6 +110,7 @@ KINDS: dict[str, Kind] = {
         {"*": ((40, 4), None)},
         "aws autoscaling create-or-update-tags --tags 'ResourceId={resource},"
         "ResourceType=auto-scaling-group,Key={key},Value={value},PropagateAtLaunch=false'",
+        ids=r"arn:aws[a-z-]*:autoscaling:[^:]*:[0-9]*:autoScalingGroup:[^:]*:autoScalingGroupName/.+",
     ),
     # EKS publishes no figures either: the same guess.
     "eks": Kind(
@@ -113,10 +119,18 @@ KINDS: dict[str, Kind] = {
         {"eks:nodegroup": "EKS managed node group"},
         {"*": ((40, 4), None)},
         "aws eks tag-resource --resource-arn {resource} --tags '{key}={value}'",
+        ids=r"arn:aws[a-z-]*:eks:[^:]*:[0-9]*:nodegroup/[^/]+/[^/]+/.+",
     ),
 }
 DEFAULT_KINDS = tuple(name for name, kind in KINDS.items() if kind.default)
 DEFAULT_RESOURCE_TYPE = next(iter(KINDS[DEFAULT_KINDS[0]].words))
+
+
+def family(resource_type: str) -> str:
+    """The family of a resource type, as the summary's counts and the metrics' `resource`
+    dimension name it: its part before the colon (`rds` for `rds:db` and `rds:cluster`, `docdb`
+    for `docdb:cluster`, `neptune`, `ec2`, `asg`, `eks`)."""
+    return resource_type.partition(":")[0] or "unknown"
 
 
 def kind_words(resource_type: str) -> str:
@@ -144,6 +158,42 @@ def tag_command(resource_type: str, resource: str, key: str, value: str) -> str:
 
 def hibernates(resource_type: str) -> bool:
     return any(resource_type in kind.hibernates for kind in KINDS.values())
+
+
+class ByHand(Protocol):
+    """One kind's resources read and tagged from a workstation, one by one, with the caller's
+    credentials (`offhours override`, `offhours check --instance`); each kind's module has a
+    `by_hand(region)` that makes one."""
+
+    def tags(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """The tags of each resource found (one not found is not in the answer)."""
+        ...
+
+    def tag(self, resource: str, key: str, value: str) -> None: ...
+
+    def untag(self, resource: str, key: str) -> None: ...
+
+
+def region_of(resource: str) -> str:
+    """The region part of an ARN ("" for an instance id, or an ARN without one)."""
+    parts = resource.split(":")
+    return parts[3] if resource.startswith("arn:") and len(parts) > 3 else ""
+
+
+def kind_of_id(resource: str) -> str | None:
+    """The kind whose ids look like `resource` (`Kind.ids`), or None."""
+    import re
+
+    return next((n for n, k in KINDS.items() if k.ids and re.fullmatch(k.ids, resource)), None)
+
+
+def by_hand(name: str, region: str) -> ByHand:
+    """Kind `name`'s resources, from a workstation (`ByHand`), in `region` unless an ARN names
+    another."""
+    from importlib import import_module
+
+    module = import_module(f"offhours.resources.{KINDS[name].module}")
+    return module.by_hand(region)  # type: ignore[no-any-return]
 
 
 def make_gateway(name: str, **args: Any) -> Gateway:

@@ -35,6 +35,7 @@ from offhours.resources import (
     OutOfTime,
     TagSet,
     chunks,
+    region_of,
 )
 from offhours.resources.paced import PerResource, Refused
 from offhours.schedule import iso
@@ -418,3 +419,49 @@ def gateway(
         account=own_account,
         pacer=pacer,
     )
+
+
+class _ByHand:
+    """Auto Scaling groups, by ARN (a group's name alone could be any resource's id), from a
+    workstation (`offhours.resources.ByHand`)."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def _client(self, arn: str) -> Any:
+        import boto3
+
+        return boto3.client("autoscaling", region_name=region_of(arn) or self.region)
+
+    @staticmethod
+    def _name(arn: str) -> str:
+        return arn.partition(":autoScalingGroupName/")[2]
+
+    def tags(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for arn in ids:
+            answer = self._client(arn).describe_auto_scaling_groups(
+                AutoScalingGroupNames=[self._name(arn)]
+            )
+            for item in answer.get("AutoScalingGroups", []):
+                if item.get("AutoScalingGroupARN") == arn:  # not a newer group of that name
+                    found[arn] = {t["Key"]: t.get("Value", "") for t in item.get("Tags", [])}
+        return found
+
+    def tag(self, resource: str, key: str, value: str) -> None:
+        pair = {
+            "ResourceId": self._name(resource),
+            "ResourceType": RESOURCE_TYPE,
+            "Key": key,
+            "Value": value,
+            "PropagateAtLaunch": False,
+        }
+        self._client(resource).create_or_update_tags(Tags=[pair])
+
+    def untag(self, resource: str, key: str) -> None:
+        pair = {"ResourceId": self._name(resource), "ResourceType": RESOURCE_TYPE, "Key": key}
+        self._client(resource).delete_tags(Tags=[pair])
+
+
+def by_hand(region: str) -> _ByHand:
+    return _ByHand(region)

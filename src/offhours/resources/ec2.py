@@ -610,3 +610,32 @@ def gateway(
         account=own_account,
         pacer=pacer,
     )
+
+
+class _ByHand:
+    """EC2 instances, by id, from a workstation (`offhours.resources.ByHand`)."""
+
+    def __init__(self, region: str) -> None:
+        import boto3
+
+        self.client = boto3.client("ec2", region_name=region)
+
+    def tags(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for page in self.client.get_paginator("describe_instances").paginate(InstanceIds=list(ids)):
+            for reservation in page.get("Reservations", []):
+                for item in reservation.get("Instances", []):
+                    found[item["InstanceId"]] = {
+                        t["Key"]: t.get("Value", "") for t in item.get("Tags", [])
+                    }
+        return found
+
+    def tag(self, resource: str, key: str, value: str) -> None:
+        self.client.create_tags(Resources=[resource], Tags=[{"Key": key, "Value": value}])
+
+    def untag(self, resource: str, key: str) -> None:
+        self.client.delete_tags(Resources=[resource], Tags=[{"Key": key}])
+
+
+def by_hand(region: str) -> _ByHand:
+    return _ByHand(region)

@@ -55,6 +55,7 @@ from offhours.resources import (
     TagSet,
     chunks,
     error_of,
+    region_of,
 )
 from offhours.resources.asg import AsgGateway, Size, read_size, size_record, size_tag_key
 from offhours.resources.paced import MAX_THROTTLES, PerResource, Refused
@@ -423,3 +424,41 @@ def gateway(
         account=own_account,
         pacer=pacer,
     )
+
+
+class _ByHand:
+    """EKS managed node groups, by ARN, from a workstation (`offhours.resources.ByHand`)."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def _client(self, arn: str) -> Any:
+        import boto3
+
+        return boto3.client("eks", region_name=region_of(arn) or self.region)
+
+    def tags(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for arn in ids:
+            cluster, name = arn.split(":nodegroup/", 1)[1].split("/")[:2]
+            try:
+                item = self._client(arn).describe_nodegroup(
+                    clusterName=cluster, nodegroupName=name
+                )["nodegroup"]
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    continue
+                raise
+            if item.get("nodegroupArn") == arn:
+                found[arn] = {str(k): str(v) for k, v in (item.get("tags") or {}).items()}
+        return found
+
+    def tag(self, resource: str, key: str, value: str) -> None:
+        self._client(resource).tag_resource(resourceArn=resource, tags={key: value})
+
+    def untag(self, resource: str, key: str) -> None:
+        self._client(resource).untag_resource(resourceArn=resource, tagKeys=[key])
+
+
+def by_hand(region: str) -> _ByHand:
+    return _ByHand(region)

@@ -68,6 +68,7 @@ from offhours.resources import (
     TagSet,
     chunks,
     error_of,
+    region_of,
     request_id_of,
 )
 from offhours.schedule import DesiredState, iso
@@ -757,3 +758,44 @@ def gateway(
         account=own_account,
         pacer=pacer,
     )
+
+
+class _ByHand:
+    """RDS databases and clusters (DocumentDB's and Neptune's too), by ARN, from a workstation
+    (`offhours.resources.ByHand`): each in the region its ARN names."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def _client(self, arn: str) -> Any:
+        import boto3
+
+        return boto3.client("rds", region_name=region_of(arn) or self.region)
+
+    def tags(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for arn in ids:
+            rds = self._client(arn)
+            try:  # by ARN: a name alone could find a database of the caller's own account
+                if split_arn(arn)[0] == CLUSTER:
+                    items = rds.describe_db_clusters(DBClusterIdentifier=arn)["DBClusters"]
+                else:
+                    items = rds.describe_db_instances(DBInstanceIdentifier=arn)["DBInstances"]
+            except ClientError as exc:
+                if "NotFound" in str(exc.response.get("Error", {}).get("Code", "")):
+                    continue
+                raise
+            for item in items:
+                found[arn] = {t["Key"]: t.get("Value", "") for t in item.get("TagList", [])}
+        return found
+
+    def tag(self, resource: str, key: str, value: str) -> None:
+        pair = [{"Key": key, "Value": value}]
+        self._client(resource).add_tags_to_resource(ResourceName=resource, Tags=pair)
+
+    def untag(self, resource: str, key: str) -> None:
+        self._client(resource).remove_tags_from_resource(ResourceName=resource, TagKeys=[key])
+
+
+def by_hand(region: str) -> _ByHand:
+    return _ByHand(region)
