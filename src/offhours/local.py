@@ -11,6 +11,8 @@ What moto checks, and what it does not, is said at `moto_readable`.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
@@ -73,6 +75,9 @@ class LocalEndpoint:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
+        wsgi = server._server  # werkzeug's server, which reads its app at every request
+        assert wsgi is not None
+        wsgi.app = PriceListService(PlatformDetails(wsgi.app))
         port = getattr(server._server, "server_port", 0)
         return cls(server, f"http://127.0.0.1:{port}")
 
@@ -113,6 +118,242 @@ class LocalEndpoint:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+# --- What AWS says of an instance and moto does not --------------------------------------------
+
+
+class PlatformDetails:
+    """EC2's DescribeInstances gives each instance's `PlatformDetails` (the operating system
+    it is billed for: "Linux/UNIX", "Windows", ...), which offhours prices it by; moto gives
+    none. Answered here as AWS does for moto's images, from the instance's `Platform`:
+    "Windows" for a Windows image, "Linux/UNIX" otherwise. Every other answer passes as moto
+    gave it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") != "POST" or "HTTP_X_AMZ_TARGET" in environ:
+            return self.app(environ, start_response)
+        caught: list[Any] = []
+
+        def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            caught[:] = [status, headers, exc_info]
+            return lambda data: None
+
+        chunks = self.app(environ, keep)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        if b"<DescribeInstancesResponse" in body[:300]:
+            body = _with_platform_details(body)
+        status, headers, exc_info = caught
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        start_response(status, [*headers, ("Content-Length", str(len(body)))], exc_info)
+        return [body]
+
+
+def _with_platform_details(body: bytes) -> bytes:
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return body
+    namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    ET.register_namespace("", namespace.strip("{}"))
+    for instances in root.iter(f"{namespace}instancesSet"):
+        for item in instances.findall(f"{namespace}item"):
+            if item.find(f"{namespace}platformDetails") is not None:
+                continue
+            platform = item.findtext(f"{namespace}platform") or ""
+            details = ET.SubElement(item, f"{namespace}platformDetails")
+            details.text = "Windows" if platform.lower() == "windows" else "Linux/UNIX"
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
+
+
+# --- AWS's Price List API on the local endpoint ----------------------------------------------
+
+PRICE_LIST_TARGET = "AWSPriceListService."
+PRICE_LIST_PAGE = 100  # GetProducts' largest and default MaxResults
+FILTER_TYPES = frozenset({"TERM_MATCH", "EQUALS", "CONTAINS", "ANY_OF", "NONE_OF"})
+
+
+def recorded_products() -> list[dict[str, Any]]:
+    """The products of the Price List documents shipped in `offhours/prices/` (aws_v1, as
+    GetProducts gives each one), every region's file in turn."""
+    from importlib.resources import files
+
+    products: list[dict[str, Any]] = []
+    for entry in sorted(files("offhours.prices").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            products.extend(json.loads(entry.read_text(encoding="utf-8"))["products"])
+    return products
+
+
+class PriceListService:
+    """AWS's Price List API, which moto does not have, answered in front of moto's own app:
+    a request whose X-Amz-Target is `AWSPriceListService.*` (JSON 1.1) gets GetProducts'
+    answer from the recorded products (`recorded_products`), every other request goes to moto.
+    GetProducts keeps the products of the service code that every filter matches (TERM_MATCH
+    and EQUALS: the same value; CONTAINS; ANY_OF and NONE_OF: a comma-separated list), in the
+    documents' order, MaxResults at a time with an opaque NextToken, each product as a JSON
+    string. When moto enforces IAM, the request's signature and `pricing:GetProducts` are
+    checked as moto checks its own services' (`moto_readable`)."""
+
+    def __init__(self, app: Any, products: list[dict[str, Any]] | None = None) -> None:
+        self.app = app
+        self.products = recorded_products() if products is None else products
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if not target.startswith(PRICE_LIST_TARGET):
+            return self.app(environ, start_response)
+        from werkzeug.wrappers import Request
+
+        request = Request(environ)
+        status, answer = self.answer(request, target.removeprefix(PRICE_LIST_TARGET))
+        payload = json.dumps(answer).encode()
+        start_response(
+            f"{status} {'OK' if status == 200 else 'Bad Request'}",
+            [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Content-Length", str(len(payload))),
+                ("x-amzn-RequestId", "offhours-local-price-list"),
+            ],
+        )
+        return [payload]
+
+    def answer(self, request: Any, operation: str) -> tuple[int, dict[str, Any]]:
+        refused = _refused(request, operation)
+        if refused is not None:
+            return 400, refused
+        if operation != "GetProducts":
+            return _error("UnknownOperationException", f"{operation} is not answered here")
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            return _error("SerializationException", "the body is not JSON")
+        service = body.get("ServiceCode") if isinstance(body, dict) else None
+        filters = body.get("Filters", []) if isinstance(body, dict) else None
+        size = body.get("MaxResults", PRICE_LIST_PAGE) if isinstance(body, dict) else None
+        if not isinstance(service, str) or not isinstance(filters, list):
+            return _error("InvalidParameterException", "ServiceCode and Filters are needed")
+        if not isinstance(size, int) or not 1 <= size <= PRICE_LIST_PAGE:
+            return _error("InvalidParameterException", "MaxResults is 1 to 100")
+        if not all(_readable_filter(f) for f in filters):
+            return _error("InvalidParameterException", "a filter needs Type, Field and Value")
+        matched = [
+            product
+            for product in self.products
+            if product.get("serviceCode") == service
+            and all(_matches(_field(product, f["Field"]), f["Type"], f["Value"]) for f in filters)
+        ]
+        query = hashlib.sha256(json.dumps([service, filters], sort_keys=True).encode())
+        offset = _offset(body.get("NextToken"), query.hexdigest()[:16])
+        if offset is None:
+            return _error("InvalidNextTokenException", "The NextToken is not valid")
+        answer: dict[str, Any] = {
+            "FormatVersion": "aws_v1",
+            "PriceList": [json.dumps(p) for p in matched[offset : offset + size]],
+        }
+        if offset + size < len(matched):
+            token = {"offset": offset + size, "query": query.hexdigest()[:16]}
+            answer["NextToken"] = base64.b64encode(json.dumps(token).encode()).decode()
+        return 200, answer
+
+
+def _error(code: str, message: str) -> tuple[int, dict[str, Any]]:
+    return 400, {"__type": code, "Message": message}
+
+
+def _readable_filter(given: Any) -> bool:
+    return (
+        isinstance(given, dict)
+        and given.get("Type") in FILTER_TYPES
+        and all(isinstance(given.get(k), str) and given[k] for k in ("Field", "Value"))
+    )
+
+
+def _field(product: dict[str, Any], name: str) -> str | None:
+    """A product's value for a filter's field: an attribute, or its product family, SKU or
+    service code."""
+    described = product.get("product") or {}
+    attributes = described.get("attributes") or {}
+    if name in attributes:
+        return str(attributes[name])
+    if name in ("productFamily", "sku"):
+        found = described.get(name)
+        return None if found is None else str(found)
+    if name.lower() == "servicecode":
+        return str(product.get("serviceCode"))
+    return None
+
+
+def _matches(value: str | None, kind: str, wanted: str) -> bool:
+    listed = [w.strip() for w in wanted.split(",")]
+    if kind == "NONE_OF":
+        return value not in listed
+    if value is None:
+        return False
+    if kind == "CONTAINS":
+        return wanted in value
+    if kind == "ANY_OF":
+        return value in listed
+    return value == wanted  # TERM_MATCH, EQUALS
+
+
+def _offset(token: Any, query: str) -> int | None:
+    """Where a NextToken of this query resumes (0 without one); None for a token that is not
+    one this endpoint gave for the same query."""
+    if token is None:
+        return 0
+    try:
+        read = json.loads(base64.b64decode(str(token), validate=True))
+        offset = read["offset"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if read.get("query") != query or not isinstance(offset, int) or offset < 0:
+        return None
+    return offset
+
+
+def _refused(request: Any, operation: str) -> dict[str, Any] | None:
+    """What moto's IAM authorization says of the request (None: go on), as moto's own
+    services ask it (moto.core.authorization): while it is off, it only counts requests."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        ActionAuthenticatorMixin.request_count += 1
+        return None
+    from moto.iam.access_control import IAMRequest
+    from moto.iam.models import get_account_id_from
+
+    authorization = str(request.headers.get("Authorization", ""))
+    access_key = authorization.partition("Credential=")[2].partition("/")[0]
+    query = request.query_string.decode()
+    try:
+        checked = IAMRequest(
+            account_id=get_account_id_from(access_key),
+            method=request.method,
+            path=request.path + (f"?{query}" if query else ""),
+            data={},
+            body=request.get_data(),
+            headers=request.headers,
+            action=operation,
+        )
+        checked.check_signature()
+        checked.check_action_permitted("*")
+    except Exception as exc:  # moto's refusals (signature, unknown key, not allowed)
+        code = str(getattr(exc, "error_type", "AccessDenied"))
+        code = "AccessDeniedException" if code == "AccessDenied" else code
+        return {"__type": code, "Message": str(getattr(exc, "message", exc))}
+    return None
 
 
 # --- IAM on the local endpoint --------------------------------------------------------------
