@@ -62,6 +62,7 @@ def main() -> None:
     gateway.tag_key, gateway.region, gateway.account = "Schedule", "eu-central-1", "111122223333"
     gateway.state_key = "Schedule:offhours-handled"
     gateway.fp_key = "Schedule:offhours-fingerprint"
+    gateway.override_key = "Schedule:override"
 
     def instances() -> Iterator[Any]:
         for p in Pages():

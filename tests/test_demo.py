@@ -166,6 +166,11 @@ def test_actions_come_with_their_reasons_and_the_saving_is_counted(one_day):
         "Saved: 9 scheduled instances and databases, and the 2 instances of 1 Auto Scaling "
         "group, were stopped for"
     ) in out
+    # At the prices the local endpoint answers for the Price List API (one day: the night's
+    # stops that ended by the morning).
+    priced = next(line for line in out.splitlines() if line.startswith("Priced: "))
+    assert "hours: $" in priced and "at on-demand prices" in priced
+    assert "enforced-api   t3.medium" in out
 
 
 def test_the_log_lines_of_the_chosen_hour_are_what_cloudwatch_holds(one_day):

@@ -335,7 +335,7 @@ def test_a_restart_after_seven_days_is_stopped_again_and_a_person_is_respected(
         "for seven days; stopped again, as the stop at 2026-04-01T18:00:00Z wants"
     )
     assert dbs.state(arn) == "stopped"
-    assert dbs.tags(arn)[HANDLED] == "2026-04-08T18:15:00Z fp"
+    assert dbs.tags(arn)[HANDLED] == "2026-04-08T18:15:00Z fp off"
     assert calls, "the events were read"
     for params in calls:  # one cluster: a listing of its own notifications only
         assert params["SourceType"] == ["db-cluster"]

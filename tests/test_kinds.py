@@ -25,6 +25,7 @@ KIND = re.compile(r"^(ec2|rds|asg|eks|docdb|neptune)(:[a-z]+)?$")
 STILL_NAMING = {
     "aws.py": "builds boto3 clients by service name (ec2 gets the endpoint's own settings)",
     "demo.py": "builds the demo's fleet of every kind",
+    "pricing.py": "the Price List's service codes for RDS's engines (docdb, neptune)",
 }
 
 

@@ -136,7 +136,7 @@ def test_a_new_override_on_a_known_instance_acts_at_once_and_is_recorded(fleet, 
     )
     run = invoke(at("2026-03-27T10:05:00"))
     assert fleet.state(iid) == "stopped" and run.decisions[iid]["action"] == "stop"
-    assert fleet.handled(iid) == "2026-03-27T10:05:00Z fp held=2026-03-30T08:00:00Z"
+    assert fleet.handled(iid) == "2026-03-27T10:05:00Z fp held=2026-03-30T08:00:00Z off"
     invoke(at("2026-03-30T08:05:00"))
     assert fleet.state(iid) == "running"
     assert OVERRIDE not in fleet.tags(iid)

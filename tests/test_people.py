@@ -200,7 +200,7 @@ def test_a_notice_is_put_once_before_a_stop_even_across_runs_and_a_cold_start(
     assert len(notices) == 1  # the fact is kept on the instance
     invoke(at("2026-03-27T18:05:00"))
     assert fleet.state(iid) == "stopped"
-    assert fleet.handled(iid) == "2026-03-27T18:00:00Z fp"
+    assert fleet.handled(iid) == "2026-03-27T18:00:00Z fp off"
     assert quiet not in [json.loads(e["Detail"])["instance_id"] for e in notices]
 
 

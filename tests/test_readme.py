@@ -106,10 +106,10 @@ def _check_sam(words: list[str]) -> None:
 
 def _check_offhours(words: list[str]) -> None:
     if any("[" in w for w in words):  # a synopsis line
-        assert words[1] in {"check", "plan", "run", "demo", "override"}
+        assert words[1] in {"check", "plan", "run", "demo", "override", "report"}
         return
     args = build_parser().parse_args(words[1:])
-    assert args.command in {"check", "plan", "run", "demo", "override"}
+    assert args.command in {"check", "plan", "run", "demo", "override", "report"}
 
 
 def _segments(command: str) -> list[list[str]]:

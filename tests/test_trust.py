@@ -56,7 +56,7 @@ def test_an_instance_launched_with_another_instances_state_tag_is_adopted(fleet,
     invoke(at("2026-03-26T10:00:00"))
     invoke(at("2026-03-26T18:05:00"))
     copied = {k: v for k, v in fleet.tags(original).items() if k != "Name"}
-    assert copied[STATE_KEY] == "2026-03-26T18:00:00Z fp"
+    assert copied[STATE_KEY] == "2026-03-26T18:00:00Z fp off"
     assert copied[FP_KEY] == fingerprint(original, OFFICE)
     # A launch template (or an AMI's tags, or a copy-paste) carries every tag to a new box,
     # started on Friday evening, after the schedule's 18:00 stop.
@@ -66,7 +66,7 @@ def test_an_instance_launched_with_another_instances_state_tag_is_adopted(fleet,
     line = run.decisions[clone]
     assert line["action"] == "adopt"
     assert "another instance" in line["reason"]
-    assert line["state_tag_before"] == f"2026-03-26T18:00:00Z fp={copied[FP_KEY]}"
+    assert line["state_tag_before"] == f"2026-03-26T18:00:00Z fp={copied[FP_KEY]} off"
     assert fleet.fingerprint(clone) == fingerprint(clone, OFFICE)
     assert line["state_tag_after"] == f"2026-03-27T20:05:00Z fp={fingerprint(clone, OFFICE)}"
 
@@ -110,7 +110,7 @@ def test_state_tags_without_a_fingerprint_keep_working(fleet, invoke):
     run = invoke(at("2026-03-27T18:05:00"))
     assert fleet.state(box) == "stopped"
     assert run.decisions[box]["outcome"] == "done"
-    assert fleet.handled(box) == "2026-03-27T18:00:00Z"  # no "fp" before the fingerprint is on
+    assert fleet.handled(box) == "2026-03-27T18:00:00Z off"  # no "fp" before the fingerprint is on
     assert fleet.fingerprint(box) == fingerprint(box, OFFICE)
     invoke(at("2026-03-30T08:05:00"))
     assert fleet.state(box) == "running"
@@ -125,14 +125,14 @@ def test_a_state_tag_copied_without_its_fingerprint_tag_is_not_believed(fleet, i
     invoke(at("2026-03-26T10:00:00"))
     invoke(at("2026-03-26T18:05:00"))
     copied = {STATE_KEY: fleet.handled(original) or ""}
-    assert copied[STATE_KEY] == "2026-03-26T18:00:00Z fp"
+    assert copied[STATE_KEY] == "2026-03-26T18:00:00Z fp off"
     clone = fleet.one(OFFICE, name="clone", tags=copied)  # up on Friday evening
     run = invoke(at("2026-03-27T20:05:00"))
     assert fleet.state(clone) == "running"
     line = run.decisions[clone]
     assert line["action"] == "adopt" and line["level"] == "WARNING"
     assert "says a fingerprint tag goes with it, and there is none" in line["reason"]
-    assert line["state_tag_before"] == "2026-03-26T18:00:00Z fp"
+    assert line["state_tag_before"] == "2026-03-26T18:00:00Z fp off"
     assert fleet.fingerprint(clone) == fingerprint(clone, OFFICE)
     invoke(at("2026-03-30T18:05:00"))  # its next event governs
     assert fleet.state(clone) == "stopped"

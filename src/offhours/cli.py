@@ -599,6 +599,12 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return demo.main(svg=args.svg, days=args.days, out=out)
 
 
+def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    from offhours import report
+
+    return report.command(args, out, stdin)
+
+
 def _account_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--region",
@@ -687,6 +693,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--svg", metavar="FILE", help="also write the timeline as an SVG picture")
     demo.add_argument("--days", type=int, default=7, help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
+
+    report = sub.add_parser(
+        "report", help="hours stopped and dollars saved over a period, from the decision logs"
+    )
+    report.add_argument(
+        "--since", default="30d", metavar="TIME", help="30d, 12h, 2w or an ISO time (default 30d)"
+    )
+    report.add_argument("--until", metavar="TIME", help="30d, 12h, 2w or an ISO time (default now)")
+    source = report.add_mutually_exclusive_group()
+    source.add_argument(
+        "--stack",
+        default="offhours",
+        metavar="NAME",
+        help="read /offhours/STACK (default offhours)",
+    )
+    source.add_argument("--log-group", metavar="NAME", help="read this log group instead")
+    source.add_argument("--file", metavar="PATH", help="read exported JSON lines (- for stdin)")
+    report.add_argument("--region", metavar="R", help="the stack's region (default your region)")
+    form = report.add_mutually_exclusive_group()
+    form.add_argument("--csv", action="store_true", help="print CSV")
+    form.add_argument("--json", action="store_true", help="print one JSON object")
+    report.add_argument("--svg", metavar="FILE", help="also write a bar chart of dollars saved")
+    report.set_defaults(func=cmd_report)
 
     return parser
 

@@ -47,7 +47,6 @@ WEEK_START = datetime(2026, 3, 27, tzinfo=UTC)  # a Friday; Europe springs forwa
 TICK = timedelta(minutes=15)
 LOG_HOUR = datetime(2026, 3, 30, 6, tzinfo=UTC)  # Monday: Berlin's first 08:00 in summer time
 TAG = "Schedule"
-HOURLY_PRICE = 0.10  # an assumed on-demand price per instance-hour, for the saving in money
 RESOURCES = "ec2,rds,asg"  # the kinds the demo's handler schedules (and its role's rights)
 SIZE_TAG = f"{TAG}:offhours-size"  # where offhours records a group's sizes at a stop
 Size = tuple[int, int, int]  # an Auto Scaling group's minimum, desired and maximum size
@@ -63,6 +62,7 @@ class Member:
     hibernation: bool = False
     kind: str = "ec2"  # or "rds": an RDS database; "asg": an Auto Scaling group
     size: Size = (0, 0, 0)  # an Auto Scaling group's min/desired/max when it is created
+    instance_type: str = "m5.large"  # or the database's class
 
 
 FLEET = (
@@ -71,26 +71,37 @@ FLEET = (
         "Mon-Fri 08:00-18:00 Europe/Berlin",
         "office hours; DST on Sunday",
         state="stopped",
+        instance_type="t3.medium",
     ),
     Member(
         "api-newyork",
         "Mon-Fri 08:00-18:00 America/New_York holidays=team-offsite",
         "office hours, another zone; no start on Tuesday's offsite",
         state="stopped",
+        instance_type="m5.large",
     ),
-    Member("nightly-batch", "22:00-04:00", "an overnight window (default zone UTC)"),
-    Member("ci-runner", "stop=0 19 * * *", "stop-only cron; people start it"),
+    Member(
+        "nightly-batch",
+        "22:00-04:00",
+        "an overnight window (default zone UTC)",
+        instance_type="m5.xlarge",
+    ),
+    Member(
+        "ci-runner", "stop=0 19 * * *", "stop-only cron; people start it", instance_type="t3.large"
+    ),
     Member(
         "month-close",
         "start=0 9 * * thu#1; stop=0 17 * * thu#1; tz=Europe/London",
         "first Thursday of the month (cron #)",
         state="stopped",
+        instance_type="t3.small",
     ),
     Member(
         "enforced-api",
         "Mon-Fri 09:00-17:00 UTC enforce",
         "enforce undoes manual changes",
         state="stopped",
+        instance_type="t3.medium",
     ),
     Member(
         "gpu-notebook",
@@ -98,6 +109,7 @@ FLEET = (
         "hibernates",
         state="stopped",
         hibernation=True,
+        instance_type="m5.xlarge",
     ),
     Member("broken-tag", "Mon-Fri 8am-6pm", "an invalid tag: left alone, error logged"),
     Member(
@@ -108,12 +120,19 @@ FLEET = (
     ),
     Member("pinned-db", "off", "opted out"),
     Member("untagged-box", None, "no Schedule tag: offhours never sees it"),
-    Member("build-box", "Mon-Fri 08:00-18:00 UTC", "someone starts it at night", state="stopped"),
+    Member(
+        "build-box",
+        "Mon-Fri 08:00-18:00 UTC",
+        "someone starts it at night",
+        state="stopped",
+        instance_type="t3.xlarge",
+    ),
     Member(
         "orders-db",
         "Mon-Fri 07:00-20:00 UTC",
         "an RDS PostgreSQL database: stopped at night",
         kind="rds",
+        instance_type="db.t4g.medium",
     ),
     Member(
         "web-tier",
@@ -214,6 +233,9 @@ class Replay:
     marks: dict[str, list[Mark]] = field(default_factory=dict)
     actions: list[tuple[datetime, str, str, str, str]] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
+    # The hours and dollars of offhours' stops, from the decision lines (`offhours.savings`):
+    # name -> [hours, dollars, hours without a price].
+    saved: dict[str, list[float]] = field(default_factory=dict)
     log_lines: list[str] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)  # as EventBridge gets them
     runs: int = 0
@@ -238,10 +260,10 @@ def _launch(ec2: Any, rds: Any, autoscaling: Any) -> dict[str, str]:
             tags.append({"Key": TAG, "Value": member.schedule})
         tags += [{"Key": k, "Value": v} for k, v in member.tags]
         args: dict[str, Any] = {
-            "ImageId": "ami-12c6146b",
+            "ImageId": "ami-760aaa0f",
             "MinCount": 1,
             "MaxCount": 1,
-            "InstanceType": "m5.large",
+            "InstanceType": member.instance_type,
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
         }
         if member.hibernation:
@@ -258,7 +280,7 @@ def _create_database(rds: Any, member: Member) -> str:
     created = rds.create_db_instance(
         DBInstanceIdentifier=member.name,
         Engine="postgres",
-        DBInstanceClass="db.t4g.medium",
+        DBInstanceClass=member.instance_type,
         AllocatedStorage=20,
         MasterUsername="demo",
         MasterUserPassword="demo-password",  # a local endpoint's, not a secret
@@ -276,7 +298,7 @@ def _create_group(autoscaling: Any, member: Member) -> str:
         "LaunchConfigurations"
     ]:
         autoscaling.create_launch_configuration(
-            LaunchConfigurationName=template, ImageId="ami-12c6146b", InstanceType="m5.large"
+            LaunchConfigurationName=template, ImageId="ami-760aaa0f", InstanceType="m5.large"
         )
     tags = [(TAG, member.schedule)] if member.schedule is not None else []
     autoscaling.create_auto_scaling_group(
@@ -491,6 +513,13 @@ def _read_lines(lines: list[str], at: datetime, names: dict[str, str], result: R
         if name is None:  # not one of the demo's instances
             continue
         outcome, action = record.get("outcome"), record.get("action")
+        if isinstance(record.get("stopped_hours"), int | float):
+            figures = result.saved.setdefault(name, [0.0, 0.0, 0.0])
+            figures[0] += record["stopped_hours"]
+            if isinstance(record.get("saved_usd"), int | float):
+                figures[1] += record["saved_usd"]
+            else:
+                figures[2] += record["stopped_hours"]
         if outcome == "invalid":
             result.invalid[name] = record.get("reason", "")
         if outcome in ("done", "failed") and action in ("start", "stop", "hibernate"):
@@ -575,6 +604,36 @@ def savings(result: Replay) -> tuple[float, float, int]:
     return stopped * hours_per_tick, possible * hours_per_tick, count
 
 
+def priced_text(result: Replay) -> list[str]:
+    """What offhours' own figures say it saved (the decision lines' `stopped_hours` and
+    `saved_usd`, as the metrics and `offhours report` count them), at the prices that the
+    local endpoint answers for the Price List API."""
+    from offhours.prices import RECORDED
+
+    hours = sum(f[0] for f in result.saved.values())
+    dollars = sum(f[1] for f in result.saved.values())
+    unpriced = sum(f[2] for f in result.saved.values())
+    replayed = result.runs * TICK
+    year = timedelta(days=365) / replayed if result.runs else 0.0
+    lines = [
+        f"Priced: the stops offhours made that ended in the replay, {hours:,.1f} hours: "
+        f"${dollars:,.2f} at on-demand prices,",
+        f"        about ${dollars * year:,.0f} a year (Price List API: {RECORDED}).",
+        "        A stop counts when it ends (the next event); disks and database storage bill",
+        "        while stopped and are in no figure; a group's hours are the group's.",
+    ]
+    for name, (h, usd, none) in sorted(result.saved.items()):
+        price = f"${usd:,.2f}" if not none else "no price (unknown)" if not usd else f"${usd:,.2f}+"
+        member = next((m for m in FLEET if m.name == name), None)
+        kind = member.instance_type if member is not None and member.kind != "asg" else "group"
+        lines.append(f"    {name:<14} {kind:<14} {h:>6.1f} h  {price}")
+    if unpriced:
+        lines.append(
+            f"    ({unpriced:,.1f} hours have no price: Auto Scaling groups are not priced)"
+        )
+    return lines
+
+
 def _groups_saved(result: Replay) -> str:
     """`, and the 2 instances of 1 Auto Scaling group,` as the saving counts them."""
     groups = [m for m in _managed(result) if m.kind == "asg"]
@@ -657,8 +716,7 @@ def report_text(result: Replay, days: int, width: int) -> str:
         f"Saved: {managed} scheduled instances and databases{_groups_saved(result)} were "
         f"stopped for {stopped:,.0f} of {possible:,.0f} instance-hours ({share:.0%}) against "
         "leaving them always on;",
-        f"       at ${HOURLY_PRICE:.2f} an instance-hour (an assumed price) that is "
-        f"${stopped * HOURLY_PRICE:,.2f} this week, ${stopped * HOURLY_PRICE * 52:,.0f} a year.",
+        *priced_text(result),
         "",
         "Invalid schedules (left untouched, logged at every run)",
     ]

@@ -22,14 +22,17 @@ from offhours.instance import Instance
 from offhours.override import override_tag_key
 from offhours.planner import Decision, Plan, Step, Verdict
 from offhours.resources import BatchResult, Gateway, PartialBatch, chunks
+from offhours.savings import Saving
 from offhours.schedule import iso
 from offhours.state import (
     ENTRIES_PER_TAG,
     FINGERPRINT_MARK,
+    OFF_MARK,
     fingerprint_shown,
     fingerprint_tag_key,
     handled_value,
     read_anchor,
+    read_off,
     says_fingerprinted,
     state_tag_key,
 )
@@ -55,6 +58,7 @@ class Outcome:
     error_code: str | None = None
     state_after: str | None = None  # the state tags after the run, if they changed ("": gone)
     request_id: str = ""  # EC2's request id of the call that acted on the instance
+    saving: Saving | None = None  # the hours of offhours' stop that this decision ended
 
     @property
     def state_before(self) -> str:
@@ -73,9 +77,12 @@ def state_text(handled: str | None, fingerprint: str | None, instance: Instance)
     missing)."""
     words = (handled or "").split()
     if fingerprint is not None:
-        words = words[:1] + [w for w in words[1:] if w != FINGERPRINT_MARK]
+        off = OFF_MARK in words[1:]
+        words = words[:1] + [w for w in words[1:] if w not in (FINGERPRINT_MARK, OFF_MARK)]
         identity = instance.identity or instance.id
         words.append(f"fp={fingerprint_shown(fingerprint, identity, instance.schedule)}")
+        if off:  # last, as the state tag has it
+            words.append(OFF_MARK)
     return " ".join(words)
 
 
@@ -316,11 +323,12 @@ class _Run:
         notice = d.notice if d.instance.id in self.noticed else None
         fp = d.fingerprint_after
         if fp is None:  # the instance has its own fingerprint tag already
-            return {self.state_key: handled_value(d.anchor, notice, held=d.held)}
+            return {self.state_key: handled_value(d.anchor, notice, held=d.held, off=d.off)}
         if self.fingerprint_later(d):  # A says "fp" the next time it moves
             self.later[d.instance.id] = {self.fp_key: fp}
-            return {self.state_key: handled_value(d.anchor, notice, False, d.held)}
-        return {self.state_key: handled_value(d.anchor, notice, held=d.held), self.fp_key: fp}
+            return {self.state_key: handled_value(d.anchor, notice, False, d.held, d.off)}
+        state = handled_value(d.anchor, notice, held=d.held, off=d.off)
+        return {self.state_key: state, self.fp_key: fp}
 
     def settled(self, d: Decision) -> bool:
         """The decision's own step is done (an override tag may follow it)."""
@@ -340,7 +348,8 @@ class _Run:
         if fp is None or (later_fp and d.instance.id not in self.fingerprinted):
             fp = d.instance.fingerprint
         notice = d.notice if d.instance.id in self.noticed else None
-        return state_text(handled_value(d.anchor, notice, not later_fp, d.held), fp, d.instance)
+        state = handled_value(d.anchor, notice, not later_fp, d.held, d.off)
+        return state_text(state, fp, d.instance)
 
 
 def _act(run: _Run) -> None:
@@ -393,7 +402,9 @@ def _marks(run: _Run) -> dict[str, dict[str, str]]:
             # "fp" stays as it was found (a state tag that says "fp" without its fingerprint
             # tag must go on saying so), and is added once the fingerprint tag is there.
             marked = d.instance.fingerprint is not None or says_fingerprinted(d.instance.handled)
-            marks[d.instance.id] = {run.state_key: handled_value(current, d.notice, marked, d.held)}
+            off = read_off(d.instance.handled)
+            state = handled_value(current, d.notice, marked, d.held, off)
+            marks[d.instance.id] = {run.state_key: state}
     return marks
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from offhours.resources import DEFAULT_RESOURCE_TYPE
 from offhours.state import fingerprint_holds, fingerprint_tag_key, state_tag_key
+
+if TYPE_CHECKING:
+    from offhours.pricing import Rate
 
 TRANSITIONAL_STATES = frozenset({"pending", "stopping", "shutting-down"})
 # The states that offhours starts or stops from; any other waits for the next run.
@@ -72,6 +76,10 @@ class Instance:
     created: datetime | None = None
     # Whether `fingerprint` is this instance's own for its value (None: no fingerprint tag);
     # worked out once, when the instance is read, with its tags.
+    # What an hour of it costs, as the Price List API prices it (`offhours.pricing.Rate`s: one
+    # for an instance, its members for a cluster, the class twice for Multi-AZ); () where its
+    # kind does not say (read from tags only, or a kind without prices).
+    rates: tuple[Rate, ...] = ()
     fingerprint_ok: bool | None = field(init=False, default=None, compare=False, repr=False)
     # The fingerprint is an earlier version's that names the resource by its ARN (RDS): read
     # as matching, as a state without fingerprint is, and replaced at the next record.

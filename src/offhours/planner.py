@@ -67,6 +67,7 @@ from offhours.state import (
     read_anchor,
     read_held,
     read_notice,
+    read_off,
     says_fingerprinted,
     shown,
 )
@@ -133,6 +134,19 @@ class Decision:
     notice: datetime | None = None  # the stop whose notice is due now
     notice_zone: str | None = None  # the zone that the notice speaks in
     held: str | None = None  # the override that the state tag records with A (`held_word`)
+
+    @property
+    def off(self) -> bool:
+        """The state written with A says that offhours keeps the instance stopped from A
+        (`state.read_off`): A moves to an event (not an adoption's instant) whose state is
+        stopped. Where A stays as it was found, so does the word (an earlier version's state
+        tag is not rewritten for it)."""
+        if self.anchor is None:
+            return False
+        handled = self.instance.handled
+        if handled and read_anchor(handled)[0] == self.anchor:
+            return read_off(handled)
+        return self.verdict is not Verdict.ADOPT and self.desired is DesiredState.STOPPED
 
     @property
     def action(self) -> str:
@@ -415,7 +429,7 @@ def _first_fingerprint_due(instance: Instance, at: datetime, r: Reading) -> date
     handled, _, _, newer = _trust(instance, at)
     if handled is None or newer:
         return None
-    if handled_value(handled, None, fingerprinted=False) != instance.handled:
+    if handled_value(handled, None, False, None, read_off(instance.handled)) != instance.handled:
         return None
     return handled
 

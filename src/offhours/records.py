@@ -60,6 +60,13 @@ def decision_record(outcome: Outcome) -> dict[str, Any]:
         record["error_code"] = outcome.error_code
     if d.warning:
         record["warning"] = d.warning
+    saving = outcome.saving
+    if saving is not None:  # `offhours.savings`; null where the price is unknown
+        record["stopped_hours"] = saving.hours
+        record["stopped_from"] = iso(saving.since)
+        record["stopped_until"] = iso(saving.until)
+        record["hourly_usd"] = saving.hourly_usd
+        record["saved_usd"] = saving.usd
     return record
 
 
@@ -72,6 +79,8 @@ def decision_message(outcome: Outcome) -> str:
 def level_of(outcome: Outcome) -> str:
     if outcome.decision.warning and outcome.outcome != Outcomes.FAILED:
         return "WARNING"
+    if outcome.saving is not None:  # the savings report reads it (`offhours report`)
+        return "INFO"
     if outcome.outcome in QUIET and is_quiet(outcome.decision):
         return "DEBUG"
     if outcome.outcome == Outcomes.UNCHANGED and records_fingerprint_only(outcome.decision):

@@ -24,6 +24,7 @@ from offhours.catalog import Catalog, LazyCatalog, default_catalog, load_catalog
 from offhours.config import Config
 from offhours.executor import Outcome
 from offhours.records import DecisionLog
+from offhours.savings import Tally
 from offhours.schedule import iso
 from offhours.service import COUNT_KEYS, Target
 
@@ -132,7 +133,11 @@ def zero_counts() -> dict[str, int]:
 
 
 # Put when not zero: they change at events, so they cost for a few hours a month.
-SPARSE_METRICS = frozenset({"started", "stopped", "failed", "deferred_targets", "deferred_work"})
+SPARSE_METRICS = frozenset(
+    {"started", "stopped", "failed", "invalid", "deferred_targets", "deferred_work"}
+)
+# What offhours saved (`offhours.savings`): put by resource family when not zero.
+SAVINGS_METRICS = ("stopped_hours", "saved_usd")
 
 
 def detailed_metrics() -> bool:
@@ -159,6 +164,33 @@ def emit_by_resource(by_resource: dict[str, dict[str, int]]) -> None:
                 default_dimensions={"service": SERVICE},
             ) as metric:
                 metric.add_dimension(name="resource", value=kind)
+
+
+def emit_savings(savings: Tally) -> None:
+    """What the run saw saved (`offhours.savings`): `stopped_hours` and `saved_usd` in all and
+    by family of resource type (dimension `resource`), put only when not zero, so that
+    CloudWatch sums them by day and month. A quiet run puts none: stops are counted when they
+    end, at events."""
+    from aws_lambda_powertools.metrics import single_metric
+
+    totals = {"stopped_hours": 0.0, "saved_usd": 0.0}
+    for family, figures in savings.summary().items():
+        for name in SAVINGS_METRICS:
+            value = float(figures[name])
+            if not value:
+                continue
+            totals[name] += value
+            with single_metric(
+                name=name,
+                unit=MetricUnit.NoUnit,
+                value=value,
+                namespace=metrics.namespace,
+                default_dimensions={"service": SERVICE},
+            ) as metric:
+                metric.add_dimension(name="resource", value=family)
+    for name, value in totals.items():
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=round(value, 4))
 
 
 def emit(
@@ -192,6 +224,7 @@ def summarise(
     counts = report.counts()
     details = report.details()
     by_resource = report.by_resource()
+    savings = report.savings()
     if emit_metrics:
         emit(
             counts,
@@ -199,6 +232,7 @@ def summarise(
             deferred_work=details.get("deferred", 0) + details.get("background_deferred", 0),
         )
         emit_by_resource(by_resource)
+        emit_savings(savings)
     stamp = iso(report.at)
     summary = {
         "kind": "summary",
@@ -207,6 +241,7 @@ def summarise(
         **counts,
         **details,
         "resources": by_resource,
+        **({"savings": savings.summary()} if savings.hours else {}),
         **(extra or {}),
     }
     logger.info(

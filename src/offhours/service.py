@@ -11,7 +11,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -54,7 +54,8 @@ from offhours.resources import (
     family,
     make_gateway,
 )
-from offhours.state import fingerprint_tag_key
+from offhours.savings import Saving, Tally, stop_ended
+from offhours.state import fingerprint_tag_key, read_anchor
 
 COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
 T = TypeVar("T")
@@ -106,6 +107,7 @@ class TargetReport:
     # the kind's name.
     kinds: dict[str, Counter[str]] = field(default_factory=dict)
     partial: bool = False  # the error is one kind's: another kind was reconciled
+    savings: Tally = field(default_factory=Tally)  # the hours of stops ended, and their price
 
 
 @dataclass
@@ -145,6 +147,13 @@ class RunReport:
             for kind, tallies in report.kinds.items():
                 kinds.setdefault(kind, Counter()).update(tallies)
         return {kind: {key: c[key] for key in COUNT_KEYS} for kind, c in kinds.items()}
+
+    def savings(self) -> Tally:
+        """The hours of offhours' stops that the run saw end, and their price."""
+        total = Tally()
+        for report in self.targets:
+            total.merge(report.savings)
+        return total
 
     @property
     def all_targets_failed(self) -> bool:
@@ -186,8 +195,11 @@ class _Budget(NamedTuple):
     notify: Notifier | None
     time_left: Callable[[], float] | None = None  # seconds before new calls must stop
     record_slack: float = 0.0  # the seconds more that an action's state tags may take
+    price: Pricer | None = None  # what an hour of a resource costs (`offhours.savings`)
 
 
+# A resource's price an hour (None: unknown), from its `Instance.rates`.
+Pricer = Callable[[Instance], "float | None"]
 OutcomeSink = Callable[[Outcome], None]
 TargetErrorSink = Callable[[Target, str], None]
 
@@ -205,6 +217,7 @@ def reconcile_target(
     read_all: bool = True,
     keep: Callable[[Outcome], bool] | None = None,
     notify: Notifier | None = None,
+    price: Pricer | None = None,
 ) -> TargetReport:
     """List, plan and apply for one account-region target, a slice at a time: each slice of
     instances is read, planned and applied before the next is read, so that a target too large
@@ -272,7 +285,8 @@ def reconcile_target(
             report.error = (
                 f"{gateway.service} went away in the middle of the run: {execution.endpoint_error}"
             )
-        for outcome in execution.outcomes:
+        outcomes = execution.outcomes if dry else _with_savings(execution, gateway, report, price)
+        for outcome in outcomes:
             tally(report.tallies, outcome)
             tally(_by_type(report, outcome.decision.instance.resource_type), outcome)
             if keep is None or keep(outcome):
@@ -432,6 +446,40 @@ def _write_fingerprints(
         report.tallies["background_deferred"] += left
 
 
+def _with_savings(
+    execution: Execution, gateway: Gateway, report: TargetReport, price: Pricer | None
+) -> list[Outcome]:
+    """The outcomes, each with the hours of offhours' stop that it ended, priced, and counted
+    in the report (`offhours.savings`). A kind whose resources' prices need more than their
+    description (an Aurora cluster's members) reads it now, for these only: stops end at
+    events, so a quiet run pays nothing for it."""
+    ended: dict[int, tuple[datetime, datetime]] = {}
+    for n, outcome in enumerate(execution.outcomes):
+        d = outcome.decision
+        if d.anchor is None or d.instance.handled is None:
+            continue
+        written = outcome.state_tag_after
+        if written == outcome.state_before or read_anchor(written.split(" ", 1)[0])[0] != d.anchor:
+            continue  # A was not written
+        i = d.instance
+        stop = stop_ended(i.handled, d.anchor, i.state, i.launch_time or i.auto_started)
+        if stop is not None:
+            ended[n] = stop
+    if not ended:
+        return execution.outcomes
+    complete = getattr(gateway, "complete_rates", None)
+    if complete is not None and price is not None:
+        with background(gateway):
+            complete([execution.outcomes[n].decision.instance for n in ended])
+    outcomes = list(execution.outcomes)
+    for n, (since, until) in ended.items():
+        i = outcomes[n].decision.instance
+        saving = Saving(since, until, price(i) if price is not None and i.rates else None)
+        report.savings.add(family(i.resource_type), saving)
+        outcomes[n] = replace(outcomes[n], saving=saving)
+    return outcomes
+
+
 def _quiet(report: TargetReport, resource_type: str, skipped: bool, count: int = 1) -> None:
     """Count decisions that change nothing and say nothing (not kept, not logged)."""
     for c in (report.tallies, _by_type(report, resource_type)):
@@ -479,7 +527,8 @@ def run(
     chosen = rotated(targets_of(config, own_account) if targets is None else targets, at)
     clients.configure(config.member_role_name, config.member_external_id)
     notify = _notifier(config, clients) if config.notice_minutes > 0 and not is_dry else None
-    budget = _Budget(may_call, may_record, read_all, keep, notify, time_left, record_slack)
+    price = None if is_dry else _pricer(clients, may_call)
+    budget = _Budget(may_call, may_record, read_all, keep, notify, time_left, record_slack, price)
 
     def one(target: Target) -> TargetReport:
         if may_call is not None and not may_call():
@@ -498,6 +547,19 @@ def run(
         if target_report.error is not None and on_target_error is not None:
             on_target_error(target_report.target, target_report.error)
     return report
+
+
+# The Price List API answers in us-east-1 (and a few other regions) for every region.
+PRICING_REGION = "us-east-1"
+
+
+def _pricer(clients: Clients, may_call: Callable[[], bool] | None) -> Pricer:
+    """Prices for the run's savings, asked only when a stop ends (`offhours.pricing`: cached
+    for the day in a warm function; unknown, never zero, where they cannot be had)."""
+    from offhours.pricing import Prices
+
+    prices = Prices(lambda: clients.client("pricing", PRICING_REGION), may_call=may_call)
+    return lambda instance: prices.hourly(instance.rates)
 
 
 def _notifier(config: Config, clients: Clients) -> Notifier:
@@ -544,6 +606,7 @@ def _run_target(
         merged.calls += report.calls
         merged.deferred = merged.deferred or report.deferred
         merged.tallies.update(report.tallies)
+        merged.savings.merge(report.savings)
         merged.kinds.setdefault(kind, Counter())  # a kind with nothing to count is said too
         for name, tallies in report.kinds.items():
             merged.kinds.setdefault(name, Counter()).update(tallies)
@@ -615,6 +678,7 @@ def _run_kind(
             read_all=budget.read_all,
             keep=budget.keep,
             notify=budget.notify,
+            price=budget.price,
         )
     except EndpointUnavailable as exc:
         return _failed(target, f"{named}: {service} cannot be reached: {exc}", exc)

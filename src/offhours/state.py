@@ -54,6 +54,7 @@ LEGACY_LENGTH = 8  # the CRC-32 of earlier versions, in hex
 FINGERPRINT_MARK = "fp"  # in the state tag: the fingerprint tag goes with it
 NOTICE_PREFIX = "notice="
 HELD_PREFIX = "held="  # the override that offhours holds, and its end
+OFF_MARK = "off"  # in the state tag: offhours keeps the resource stopped from A (`savings`)
 
 _INSTANT = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$", re.ASCII
@@ -127,13 +128,23 @@ def read_anchor(text: str) -> tuple[datetime | None, str | None]:
 @lru_cache(maxsize=65536)
 def _words(text: str) -> tuple[str, tuple[str, ...], int, int, tuple[str, ...]]:
     """The state tag's words: the instant's, the instants of `notice=` words, how many `fp`
-    words, how many other words (none in a tag that offhours wrote), and the `held=` words."""
+    words, how many other words (none in a tag that offhours wrote), and the `held=` words.
+    One `off` word is one of offhours' (`read_off`); a second is another word."""
     words = text.split()
     first, rest = (words[0], words[1:]) if words else ("", [])
     notices = tuple(w[len(NOTICE_PREFIX) :] for w in rest if w.startswith(NOTICE_PREFIX))
     overrides = tuple(w for w in rest if w.startswith(HELD_PREFIX))
     marks = rest.count(FINGERPRINT_MARK)
-    return first, notices, marks, len(rest) - len(notices) - marks - len(overrides), overrides
+    offs = min(rest.count(OFF_MARK), 1)
+    others = len(rest) - len(notices) - marks - len(overrides) - offs
+    return first, notices, marks, others, overrides
+
+
+def read_off(text: str | None) -> bool:
+    """Whether the state tag says that offhours keeps the resource stopped from A (it stopped
+    it at A's event, or found it stopped then): the start of a stop whose hours count as saved
+    when it ends (`offhours.savings`)."""
+    return bool(text) and OFF_MARK in text.split()[1:]  # type: ignore[union-attr]
 
 
 def _instant(word: str) -> tuple[datetime | None, str | None]:
@@ -186,15 +197,17 @@ def handled_value(
     notice: datetime | None = None,
     fingerprinted: bool = True,
     held: str | None = None,
+    off: bool = False,
 ) -> str:
     """The state tag's value: A, whether the fingerprint tag goes with it (it is on the
-    instance, or written in the same call), the stop whose notice was sent, and the override
-    that offhours holds (`held_word`)."""
+    instance, or written in the same call), the stop whose notice was sent, the override
+    that offhours holds (`held_word`), and whether offhours keeps it stopped from A (`off`)."""
     return (
         iso(anchor)
         + (f" {FINGERPRINT_MARK}" if fingerprinted else "")
         + (f" {NOTICE_PREFIX}{iso(notice)}" if notice is not None else "")
         + (f" {held}" if held is not None else "")
+        + (f" {OFF_MARK}" if off else "")
     )
 
 

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -23,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from offhours.instance import ASG_TAG, EC2_INSTANCE, Instance, fingerprint_tag_key, state_tag_key
 from offhours.override import override_tag_key
 from offhours.pace import THROTTLING_CODES, Pacer, Priority, buckets_for
+from offhours.pricing import Rate, ec2_rate
 from offhours.resources import (
     CONNECTION_ERRORS,
     WHOLE_BATCH_ERRORS,
@@ -367,6 +369,12 @@ class Ec2Gateway:
             fingerprint=tags.get(self.fp_key),
             override=tags.get(self.override_key),
             created=_created(item),
+            rates=_rates(
+                self.region,
+                str(item.get("InstanceType", "")),
+                item.get("PlatformDetails"),
+                (item.get("Placement") or {}).get("Tenancy"),
+            ),
         )
 
     # -- changing ----------------------------------------------------------------------------
@@ -639,3 +647,19 @@ class _ByHand:
 
 def by_hand(region: str) -> _ByHand:
     return _ByHand(region)
+
+
+@lru_cache(maxsize=1024)
+def _rates(region: str, instance_type: str, platform: Any, tenancy: Any) -> tuple[Rate, ...]:
+    """What an hour of an instance costs (`offhours.pricing`), one object for every instance
+    of its type, platform and tenancy."""
+    if not instance_type:
+        return ()
+    return (
+        ec2_rate(
+            region,
+            instance_type,
+            platform if isinstance(platform, str) else None,
+            tenancy if isinstance(tenancy, str) else None,
+        ),
+    )

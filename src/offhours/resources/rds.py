@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -58,6 +59,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from offhours.instance import Instance
 from offhours.override import override_tag_key
 from offhours.pace import THROTTLING_CODES, Pacer, buckets_for
+from offhours.pricing import Rate, rds_rate
 from offhours.resources import (
     CONNECTION_ERRORS,
     BatchResult,
@@ -544,6 +546,7 @@ class RdsGateway:
         skip: str | None,
         identity: Any = None,
         created: Any = None,
+        rates: tuple[Rate, ...] = (),
     ) -> Instance:
         return Instance(
             id=arn,
@@ -561,6 +564,7 @@ class RdsGateway:
             auto_started=self._auto.get(split_arn(arn)),  # by the ARN's type, as the events
             identity=identity if isinstance(identity, str) else "",
             created=created.astimezone(UTC) if isinstance(created, datetime) else None,
+            rates=rates,
         )
 
     def _instance(self, item: Any) -> Instance:
@@ -574,7 +578,51 @@ class RdsGateway:
             instance_skip(item),
             item.get("DbiResourceId"),
             item.get("InstanceCreateTime"),
+            _rates(
+                self.region,
+                item.get("DBInstanceClass"),
+                item.get("Engine"),
+                bool(item.get("MultiAZ")),
+                item.get("StorageType"),
+            ),
         )
+
+    def complete_rates(self, resources: Sequence[Instance]) -> None:
+        """The price of each cluster among `resources` is its members' (`offhours.savings`):
+        one DescribeDBInstances filtered on the clusters, for a batch of them, asked only
+        when stops end (a cluster's description names its members, not their classes). A
+        cluster whose members cannot be read keeps no price (unknown)."""
+        clusters = {
+            split_arn(r.id)[1]: r
+            for r in resources
+            if split_arn(r.id)[0] == CLUSTER and not r.rates
+        }
+        members: dict[str, list[Rate]] = {}
+        unknown: set[str] = set()  # clusters with a member whose class or engine is not known
+        try:
+            for batch in chunks(list(clusters), DESCRIBE_BATCH):
+                pages = self.client.get_paginator("describe_db_instances").paginate(
+                    Filters=[{"Name": "db-cluster-id", "Values": batch}]
+                )
+                for page in self._paced(pages):
+                    for item in page.get("DBInstances", []):
+                        rates = _rates(
+                            self.region,
+                            item.get("DBInstanceClass"),
+                            item.get("Engine"),
+                            False,
+                            item.get("StorageType"),
+                        )
+                        name = str(item.get("DBClusterIdentifier", ""))
+                        members.setdefault(name, []).extend(rates)
+                        if not rates:
+                            unknown.add(name)
+        except (ClientError, BotoCoreError, OutOfTime, *CONNECTION_ERRORS) as exc:
+            log.debug("the members of %d clusters could not be read: %s", len(clusters), exc)
+            return
+        for name, cluster in clusters.items():
+            if name not in unknown:
+                cluster.rates = tuple(members.get(name, ()))
 
     def _cluster(self, item: Any) -> Instance:
         arn = str(item.get("DBClusterArn", ""))
@@ -799,3 +847,15 @@ class _ByHand:
 
 def by_hand(region: str) -> _ByHand:
     return _ByHand(region)
+
+
+@lru_cache(maxsize=1024)
+def _rates(
+    region: str, instance_class: Any, engine: Any, multi_az: bool, storage: Any = None
+) -> tuple[Rate, ...]:
+    """What an hour of a DB instance costs (`offhours.pricing`), one object for every instance
+    of its class, engine, deployment and storage (Aurora's I/O-Optimized is priced apart)."""
+    if not isinstance(instance_class, str) or not isinstance(engine, str):
+        return ()
+    storage_type = storage if isinstance(storage, str) else None
+    return (rds_rate(region, instance_class, engine, multi_az, storage_type=storage_type),)
