@@ -596,7 +596,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
     if not 1 <= args.days <= 14:
         raise UsageError("--days must be 1 to 14")
-    return demo.main(svg=args.svg, days=args.days, out=out)
+    return demo.main(svg=args.svg, days=args.days, out=out, log=args.log)
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -691,6 +691,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="a week of scheduling on a local EC2 endpoint (no AWS)")
     demo.add_argument("--svg", metavar="FILE", help="also write the timeline as an SVG picture")
+    demo.add_argument(
+        "--log", metavar="FILE", help="also write the week's log lines (for offhours report)"
+    )
     demo.add_argument("--days", type=int, default=7, help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
 

@@ -237,6 +237,7 @@ class Replay:
     # name -> [hours, dollars, hours without a price].
     saved: dict[str, list[float]] = field(default_factory=dict)
     log_lines: list[str] = field(default_factory=list)
+    every_line: list[str] = field(default_factory=list)  # the week's log, for `--log FILE`
     notices: list[dict[str, Any]] = field(default_factory=list)  # as EventBridge gets them
     runs: int = 0
     seconds: float = 0.0
@@ -461,6 +462,7 @@ def _tick(
             with credentials_in_environment(function):
                 handler.lambda_handler(_event(at, n), DemoContext())
     lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
+    result.every_line += lines
     if log_hour(days) <= at < log_hour(days) + timedelta(hours=1):
         result.log_lines += lines
     _read_lines(lines, at, names, result)
@@ -896,13 +898,17 @@ def _replay_with_iam(endpoint: LocalEndpoint, days: int, err: TextIO) -> Replay:
 
 
 def main(
-    svg: str | None = None, days: int = 7, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    svg: str | None = None,
+    days: int = 7,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    log: str | None = None,
 ) -> int:
     from offhours.local import LocalEndpoint, offline_environment
 
     saved = dict(os.environ)
     try:
-        return _main(svg, days, out, err, LocalEndpoint, offline_environment)
+        return _main(svg, days, out, err, LocalEndpoint, offline_environment, log)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -915,6 +921,7 @@ def _main(
     err: TextIO,
     endpoint_type: Any,
     offline_environment: Callable[[], None],
+    log: str | None = None,
 ) -> int:
     offline_environment()
     os.environ.update(
@@ -967,4 +974,12 @@ def _main(
         with open(svg, "w", encoding="utf-8") as handle:
             handle.write(timeline_svg(result, days))
         out.write(f"Timeline written to {svg}\n")
+    if log:
+        with open(log, "w", encoding="utf-8") as handle:
+            handle.writelines(line + "\n" for line in result.every_line)
+        out.write(
+            f"The week's log ({len(result.every_line)} lines) written to {log}: "
+            f"offhours report --file {log} --since {iso(WEEK_START)} "
+            f"--until {iso(WEEK_START + timedelta(days=days))}\n"
+        )
     return 0
