@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from offhours import handler, runtime
+from offhours.codes import CODES
 from offhours.local import Credentials, IamLab, credentials_in_environment
 from tests import iam as lab
 from tests.faults import Hooks
@@ -86,6 +87,16 @@ class Invocation:
     def emf_by_resource(self) -> list[dict[str, Any]]:
         """The metrics by resource kind: a blob per metric, with a `resource` dimension."""
         return [line for line in self.lines if "_aws" in line and "resource" in line]
+
+
+def assert_coded(lines: list[dict[str, Any]]) -> None:
+    """Every WARNING and ERROR line carries a troubleshooting code that `offhours.codes` (and
+    so docs/troubleshooting.md) explains, and so does every line that names codes."""
+    for line in lines:
+        if line.get("level") in ("WARNING", "ERROR") or "code" in line:
+            assert line.get("code") in CODES, f"a line without a known code: {line}"
+        for code in line.get("codes", []):
+            assert code in CODES, f"an unknown code {code!r}: {line}"
 
 
 @pytest.fixture
@@ -165,6 +176,7 @@ def invoke(
             error = exc
         out = capsys.readouterr().out
         lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert_coded(lines)
         return Invocation(result, lines, error)
 
     return go

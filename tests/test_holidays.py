@@ -358,6 +358,7 @@ def test_a_calendar_with_a_bad_date_invalidates_only_its_users():
         "error": "'typo-closures' at character 22: names catalogue calendar 'typo-closures', "
         "which is invalid: '2026-02-30' in 'dates' is not a date: expected YYYY-MM-DD, like "
         "2026-12-24",
+        "code": "OH-CATALOG-ENTRY-INVALID",
     }
 
 

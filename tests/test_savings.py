@@ -44,6 +44,25 @@ def test_a_stop_ends_at_the_next_event_or_when_aws_says_it_was_started(state, st
     assert stop_ended(OFF, START, state, started) == expected
 
 
+def test_a_stop_made_later_than_its_event_counts_from_when_it_was_made():
+    late = t("2026-03-30T07:00:00")  # Friday's stop, made on Monday morning
+    state = handled_value(t("2026-03-27T18:00:00"), off=late)
+    assert state == "2026-03-27T18:00:00Z fp off=2026-03-30T07:00:00Z"
+    assert read_anchor(state)[0] == t("2026-03-27T18:00:00") and read_off(state)
+    assert stop_ended(state, t("2026-03-30T08:00:00"), "stopped", None) == (
+        late,
+        t("2026-03-30T08:00:00"),
+    )
+    assert read_anchor(f"{state} off")[0] is None  # two of them: not offhours' tag
+
+
+def test_no_stop_counts_from_before_the_resource_was_created():
+    created = t("2026-03-24T06:00:00")
+    assert stop_ended(OFF, START, "stopped", None, created) == (created, START)
+    # A creation after the stop's end cannot be: a clock's error, not believed.
+    assert stop_ended(OFF, START, "stopped", None, t("2026-03-24T09:00:00")) == (STOP, START)
+
+
 def test_no_stop_ends_where_a_did_not_move_or_the_state_never_said_off():
     assert stop_ended(OFF, STOP, "stopped", None) is None  # A stays: the stop goes on
     assert stop_ended(OFF, None, "stopped", None) is None  # nothing written
@@ -92,8 +111,14 @@ def test_a_weeks_saved_dollars_are_the_hours_offhours_kept_them_stopped_times_th
 ):
     import boto3
 
+    from offhours import pricing, runtime
+    from tests.faults import Hooks
     from tests.harness import scheduled_event
 
+    pricing.clear_cache()
+    asked: list[str] = []
+    price_list = Hooks(runtime.clients.client("pricing", "us-east-1"))
+    price_list.on("before-call.pricing.GetProducts", lambda **_: asked.append("GetProducts"))
     rds = boto3.client("rds", region_name="us-east-1", endpoint_url=moto_endpoint.url)
     box = fleet.one(OFFICE, ImageId=LINUX, InstanceType="t3.medium")
     pair = rds.create_db_instance(
@@ -131,6 +156,7 @@ def test_a_weeks_saved_dollars_are_the_hours_offhours_kept_them_stopped_times_th
     hours: dict[str, float] = {}
     dollars: dict[str, float] = {}
     lines: list[dict[str, object]] = []
+    calls_made: list[int] = []
 
     def state(arn: str) -> str:
         if arn == box:
@@ -155,6 +181,7 @@ def test_a_weeks_saved_dollars_are_the_hours_offhours_kept_them_stopped_times_th
             hooks.describe_as(box, LaunchTime=person)
             continue
         before = {arn: state(arn) for arn in prices}
+        asked.clear()
         stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
         run = invoke(scheduled_event(time=stamp, id=f"run-{stamp}"))
         assert run.result is not None and run.result["failed"] == 0
@@ -171,7 +198,11 @@ def test_a_weeks_saved_dollars_are_the_hours_offhours_kept_them_stopped_times_th
                     into[blob["resource"]] = into.get(blob["resource"], 0.0) + float(
                         value[0] if isinstance(value, list) else value
                     )
-        lines += [line for line in run.decisions.values() if "stopped_hours" in line]
+        ended = [line for line in run.decisions.values() if "stopped_hours" in line]
+        lines += ended
+        if not ended:  # a quiet run, or one whose stops began: never a price asked
+            assert asked == [], at
+        calls_made.append(len(asked))
     assert truth[box] == pytest.approx(14 + 5 + 62)  # Monday night; Tuesday to the person
     assert truth[pair] == truth[cluster] == pytest.approx(14 + 14 + 62)
     expected_hours = {"ec2": truth[box], "rds": truth[pair] + truth[cluster]}
@@ -179,6 +210,9 @@ def test_a_weeks_saved_dollars_are_the_hours_offhours_kept_them_stopped_times_th
         family: sum(truth[arn] * prices[arn] for arn in prices if families[arn] == family)
         for family in ("ec2", "rds")
     }
+    # One GetProducts a price (the box, the pair, the cluster's members' class), once a day.
+    assert sum(calls_made) == 3
+    price_list.clear()
     assert hours == pytest.approx(expected_hours)
     assert dollars == pytest.approx(expected_usd, abs=1e-4)
     by_resource = {(line["instance_id"], line["stopped_from"]): line for line in lines}
@@ -187,3 +221,49 @@ def test_a_weeks_saved_dollars_are_the_hours_offhours_kept_them_stopped_times_th
     assert night["hourly_usd"] == 0.0416 and night["saved_usd"] == pytest.approx(5 * 0.0416)
     weekend = by_resource[(cluster, "2026-03-27T18:00:00Z")]
     assert weekend["stopped_hours"] == 62.0 and weekend["hourly_usd"] == pytest.approx(0.146)
+
+
+def _at(text: str) -> dict[str, object]:
+    from tests.harness import scheduled_event
+
+    return scheduled_event(time=f"{text}Z", id=f"run-{text}")
+
+
+def test_a_copied_or_forged_off_word_claims_no_hours(fleet, invoke):
+    """A state tag not the resource's own (no fingerprint: an earlier version's, or forged; or
+    copied with its "fp" but without the fingerprint tag) never counts a stop."""
+    legacy = fleet.one(
+        OFFICE,
+        ImageId=LINUX,
+        InstanceType="t3.medium",
+        state="stopped",
+        handled="2025-01-03T18:00:00Z off",
+    )
+    copied = fleet.one(
+        OFFICE,
+        ImageId=LINUX,
+        InstanceType="t3.medium",
+        state="stopped",
+        handled="2026-03-20T18:00:00Z fp off",
+    )
+    run = invoke(_at("2026-03-23T08:00:00"))
+    for iid in (legacy, copied):
+        assert "stopped_hours" not in run.decisions[iid]
+    assert "savings" not in run.summary
+
+
+def test_a_stop_made_late_counts_from_when_it_was_made(fleet, invoke):
+    box = fleet.one(
+        OFFICE,
+        ImageId=LINUX,
+        InstanceType="t3.medium",
+        handled="2026-03-27T08:00:00Z",
+        fingerprinted=True,
+    )
+    invoke(_at("2026-03-30T07:00:00"))  # Friday's 18:00 stop, made on Monday at 07:00
+    assert fleet.handled(box) == "2026-03-27T18:00:00Z fp off=2026-03-30T07:00:00Z"
+    run = invoke(_at("2026-03-30T08:00:00"))
+    line = run.decisions[box]
+    assert line["action"] == "start" and line["stopped_hours"] == 1.0
+    assert line["stopped_from"] == "2026-03-30T07:00:00Z"
+    assert line["saved_usd"] == pytest.approx(0.0416)

@@ -98,10 +98,17 @@ def test_a_member_whose_role_is_refused_fails_alone_and_the_others_proceed(fleet
     refuse_role_of(clients, MEMBER_C)
     config = Config(regions=("us-east-1",), target_accounts=(MEMBER_B, MEMBER_C))
     errors: list[str] = []
-    report = reconcile(config, clients, on_target_error=lambda target, error: errors.append(error))
+    codes: list[str] = []
+
+    def said(target: Target, error: str, code: str) -> None:
+        errors.append(error)
+        codes.append(code)
+
+    report = reconcile(config, clients, on_target_error=said)
     assert report.counts()["stopped"] == 1, errors
     assert report.counts()["failed"] == 1
     assert len(errors) == 1 and MEMBER_C in errors[0] and "AccessDenied" in errors[0]
+    assert codes == ["OH-TARGET-REFUSED"]
     assert not report.all_targets_failed
     other = Clients()
     assert member_fleet(other, MEMBER_B, "us-east-1").state(b) == "stopped"

@@ -19,6 +19,7 @@ from offhours.catalog import (
     load_catalog,
     parse_catalog,
 )
+from offhours.codes import anchor
 from offhours.config import Config, ConfigError, region_problem
 from offhours.explain import (
     EMPTY,
@@ -123,13 +124,14 @@ def check_result(
 
     A value with `holidays=` has `skipped` too: the closed dates on which a start was skipped,
     from `at` to the last of the `next` events, each once, in order, with what closes it. A
-    value with `size=` has `size` too: ``{"min": 1, "desired": 2, "max": 4}``."""
+    value with `size=` has `size` too: ``{"min": 1, "desired": 2, "max": 4}``. An invalid
+    value's has `code`, its troubleshooting code (`offhours.codes`)."""
     if is_opt_out(value):
         return {"valid": True, "timezone": None, "desired": None, "last": None, "next": []}, None
     try:
         schedule = parse_schedule(value, default_timezone=default_timezone, catalog=catalog)
     except ScheduleError as exc:
-        return {"valid": False, "error": exc.describe()}, None
+        return {"valid": False, "error": exc.describe(), "code": exc.code}, None
     tl = timeline(schedule)
     last, upcoming = tl.around(at, count)
     if last is not None:
@@ -155,6 +157,8 @@ def _human(value: str, result: dict[str, Any], schedule: Schedule | None, at: da
     lines = [f"Schedule   {value!r}"]
     if not result["valid"]:
         lines.append(f"Invalid    {result['error']}")
+        code = result["code"]
+        lines.append(f"Code       {code}  (docs/troubleshooting.md#{anchor(code)})")
         return "\n".join(lines)
     if schedule is None:
         lines.append("Opted out  offhours leaves instances with this value alone")
@@ -252,8 +256,8 @@ def _check_instance(
         try:
             held = parse_override(raw, zone_name, at)
         except OverrideError as exc:
-            overriding = {"value": raw, "error": str(exc)}
-            line = f"{raw!r} is ignored: {exc}"
+            overriding = {"value": raw, "error": str(exc), "code": exc.code}
+            line = f"{raw!r} is ignored: {exc} ({exc.code})"
         else:
             then = _then(schedule, held.until)
             over = held.until <= at
@@ -361,6 +365,7 @@ def _report_out(report: RunReport, out: TextIO, as_json: bool) -> None:
                             "region": t.target.region,
                             "account": t.target.account or "",
                             "error": t.error,
+                            "code": t.code or "OH-TARGET-FAILED",
                         }
                     )
                     + "\n"
@@ -402,13 +407,13 @@ def _report_out(report: RunReport, out: TextIO, as_json: bool) -> None:
         ]
         for r in records
     ]
-    errors = [t.error for t in report.targets if t.error]
+    errors = [(t.code or "OH-TARGET-FAILED", t.error) for t in report.targets if t.error]
     if rows:
         out.write(_table(rows, header) + "\n")
     elif not errors:
         out.write("No instance or database carries the schedule tag.\n")
-    for error in errors:
-        out.write(escaped(f"error: {error}") + "\n")
+    for code, error in errors:
+        out.write(escaped(f"error {code}: {error}") + "\n")
     c = report.counts()
     out.write(
         f"\nAt {iso(report.at)}: {c['evaluated']} evaluated, {c['started']} started, "

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from offhours.instance import Instance
@@ -30,9 +31,9 @@ from offhours.state import (
     OFF_MARK,
     fingerprint_shown,
     fingerprint_tag_key,
+    found_off,
     handled_value,
     read_anchor,
-    read_off,
     says_fingerprinted,
     state_tag_key,
 )
@@ -59,6 +60,19 @@ class Outcome:
     state_after: str | None = None  # the state tags after the run, if they changed ("": gone)
     request_id: str = ""  # EC2's request id of the call that acted on the instance
     saving: Saving | None = None  # the hours of offhours' stop that this decision ended
+    # The troubleshooting codes (`offhours.codes`) of what the run's calls made of it: why it
+    # failed or was put off, a notice not put; the decision's own are `decision.codes`.
+    codes: tuple[str, ...] = ()
+
+    @property
+    def all_codes(self) -> tuple[str, ...]:
+        """The line's codes, its main one first: a failure's, else the decision's (its
+        warning, or why it is invalid), then the others, each once."""
+        own, decided = self.codes, self.decision.codes
+        if not own or not decided:
+            return own or decided
+        first, rest = (own, decided) if self.outcome == Outcomes.FAILED else (decided, own)
+        return tuple(dict.fromkeys((*first, *rest)))
 
     @property
     def state_before(self) -> str:
@@ -323,12 +337,25 @@ class _Run:
         notice = d.notice if d.instance.id in self.noticed else None
         fp = d.fingerprint_after
         if fp is None:  # the instance has its own fingerprint tag already
-            return {self.state_key: handled_value(d.anchor, notice, held=d.held, off=d.off)}
+            return {self.state_key: handled_value(d.anchor, notice, held=d.held, off=self.off(d))}
         if self.fingerprint_later(d):  # A says "fp" the next time it moves
             self.later[d.instance.id] = {self.fp_key: fp}
-            return {self.state_key: handled_value(d.anchor, notice, False, d.held, d.off)}
-        state = handled_value(d.anchor, notice, held=d.held, off=d.off)
+            return {self.state_key: handled_value(d.anchor, notice, False, d.held, self.off(d))}
+        state = handled_value(d.anchor, notice, held=d.held, off=self.off(d))
         return {self.state_key: state, self.fp_key: fp}
+
+    def off(self, d: Decision) -> bool | datetime:
+        """The state tag's `off` word with A (`Decision.off`): `off=<the run's time>` for a stop
+        made later than its event (a run missed, a stop retried or deferred), so that its hours
+        count from when it was made; as it was found where A stays."""
+        if not d.off or d.anchor is None:
+            return False
+        handled = d.instance.handled
+        if handled and read_anchor(handled)[0] == d.anchor:
+            return _found_off(d)
+        if d.step in (Step.STOP, Step.HIBERNATE) and self.plan.at - d.anchor > LATE_STOP:
+            return self.plan.at
+        return True
 
     def settled(self, d: Decision) -> bool:
         """The decision's own step is done (an override tag may follow it)."""
@@ -348,8 +375,17 @@ class _Run:
         if fp is None or (later_fp and d.instance.id not in self.fingerprinted):
             fp = d.instance.fingerprint
         notice = d.notice if d.instance.id in self.noticed else None
-        state = handled_value(d.anchor, notice, not later_fp, d.held, d.off)
+        state = handled_value(d.anchor, notice, not later_fp, d.held, self.off(d))
         return state_text(state, fp, d.instance)
+
+
+# A stop made this long after its event counts its hours from when it was made.
+LATE_STOP = timedelta(minutes=15)
+
+
+def _found_off(d: Decision) -> bool | datetime:
+    """The `off` word of the state tag as the run found it: its instant where it has one."""
+    return found_off(d.instance.handled)
 
 
 def _act(run: _Run) -> None:
@@ -402,8 +438,7 @@ def _marks(run: _Run) -> dict[str, dict[str, str]]:
             # "fp" stays as it was found (a state tag that says "fp" without its fingerprint
             # tag must go on saying so), and is added once the fingerprint tag is there.
             marked = d.instance.fingerprint is not None or says_fingerprinted(d.instance.handled)
-            off = read_off(d.instance.handled)
-            state = handled_value(current, d.notice, marked, d.held, off)
+            state = handled_value(current, d.notice, marked, d.held, _found_off(d))
             marks[d.instance.id] = {run.state_key: state}
     return marks
 
@@ -474,6 +509,7 @@ class _Unreached:
     """The work the run did not attempt, and why."""
 
     why: str
+    code: str  # its troubleshooting code
     acted: set[str]  # actions
     tagged: set[str]  # state tags
     forgotten: set[str]  # removals of state tags
@@ -481,18 +517,22 @@ class _Unreached:
     @classmethod
     def of(cls, run: _Run) -> _Unreached:
         if run.endpoint_error:
+            code = "OH-TARGET-UNREACHABLE"
             why = (
                 f"not attempted: {run.gateway.service} could not be reached ({run.endpoint_error})"
             )
         elif "rate" in (run.acted.deferred_reason, run.tagged.deferred_reason):
+            code = "OH-RUN-RATE-LIMITED"
             why = (
                 f"not attempted: {run.gateway.service}'s rate limit left no time for it in this "
                 "run (throttling, not a fault of the instance); the next run does it"
             )
         else:
+            code = "OH-RUN-TIME-LIMIT"
             why = "not attempted: the run was near its time limit; the next run does it"
         forgotten = set(run.forgotten.not_attempted) if run.forgotten is not None else set()
-        return cls(why, set(run.acted.not_attempted), set(run.tagged.not_attempted), forgotten)
+        acted, tagged = set(run.acted.not_attempted), set(run.tagged.not_attempted)
+        return cls(why, code, acted, tagged, forgotten)
 
 
 def _outcomes(run: _Run) -> list[Outcome]:
@@ -535,9 +575,12 @@ def _acted_outcome(run: _Run, d: Decision, not_reached: _Unreached) -> Outcome:
             f"{d.step.value} failed ({code}: {message}); {d.reason}",
             error_code=code,
             request_id=request_id,
+            codes=(acted.codes.get(iid, "OH-ACTION-FAILED"),),
         )
     if iid in not_reached.acted:
-        return Outcome(d, Outcomes.DEFERRED, f"{not_reached.why}; {d.reason}")
+        return Outcome(
+            d, Outcomes.DEFERRED, f"{not_reached.why}; {d.reason}", codes=(not_reached.code,)
+        )
     if iid in tagged.failed:
         code, message = tagged.failed[iid]
         return Outcome(
@@ -550,6 +593,7 @@ def _acted_outcome(run: _Run, d: Decision, not_reached: _Unreached) -> Outcome:
             changed=True,
             error_code=code,
             request_id=request_id,
+            codes=("OH-STATE-TAG-FAILED",),
         )
     if iid in not_reached.tagged:
         return Outcome(
@@ -562,6 +606,7 @@ def _acted_outcome(run: _Run, d: Decision, not_reached: _Unreached) -> Outcome:
             ),
             changed=True,
             request_id=request_id,
+            codes=(not_reached.code,),
         )
     note = acted.notes.get(iid)
     return Outcome(
@@ -571,6 +616,7 @@ def _acted_outcome(run: _Run, d: Decision, not_reached: _Unreached) -> Outcome:
         changed=True,
         state_after=run.written(d),
         request_id=request_id,
+        codes=(acted.codes[iid],) if note and iid in acted.codes else (),
     )
 
 
@@ -585,9 +631,12 @@ def _marked_outcome(run: _Run, d: Decision, not_reached: _Unreached) -> Outcome:
             Outcomes.FAILED,
             f"recording the state tag failed ({code}: {message}); {d.reason}",
             error_code=code,
+            codes=("OH-STATE-TAG-FAILED",),
         )
     if iid in not_reached.tagged:
-        return Outcome(d, Outcomes.DEFERRED, f"{not_reached.why}; {d.reason}")
+        return Outcome(
+            d, Outcomes.DEFERRED, f"{not_reached.why}; {d.reason}", codes=(not_reached.code,)
+        )
     if d.verdict is Verdict.ADOPT:
         return Outcome(d, Outcomes.ADOPTED, d.reason, state_after=run.written(d))
     return Outcome(d, Outcomes.UNCHANGED, d.reason, state_after=run.written(d))
@@ -604,10 +653,13 @@ def _forgotten_outcome(run: _Run, d: Decision, not_reached: _Unreached) -> Outco
             Outcomes.FAILED,
             f"removing the state tag failed ({code}: {message}); {d.reason}",
             error_code=code,
+            codes=("OH-STATE-TAG-FAILED",),
         )
     static = _static(d)
     if iid in not_reached.forgotten:
-        return Outcome(d, static.outcome, f"{not_reached.why}; {d.reason}")
+        return Outcome(
+            d, static.outcome, f"{not_reached.why}; {d.reason}", codes=(not_reached.code,)
+        )
     return Outcome(d, static.outcome, static.reason, state_after="")
 
 
@@ -648,6 +700,7 @@ def _people(
     d = outcome.decision
     iid = d.instance.id
     notes: list[str] = []
+    codes = list(outcome.codes)
     failed: tuple[str, str] | None = None
     if d.notice is not None:
         if iid in noticed:
@@ -655,6 +708,7 @@ def _people(
         else:
             why = notice_failed.get(iid, "not attempted")
             notes.append(f"the notice of the stop at {iso(d.notice)} could not be put ({why})")
+            codes.append("OH-NOTICE-NOT-PUT")
     if iid in pinned.failed:
         failed = pinned.failed[iid]
         notes.append(f"writing the override's instant failed ({failed[0]}: {failed[1]})")
@@ -677,5 +731,13 @@ def _people(
             marks[iid][next(iter(marks[iid]))], d.instance.fingerprint, d.instance
         )
     if failed is not None:
-        return replace(outcome, outcome=Outcomes.FAILED, reason=reason, error_code=failed[0])
-    return replace(outcome, reason=reason, state_after=state_after)
+        code = "OH-OVERRIDE-TAG-FAILED"
+        codes = [*codes, code] if outcome.outcome == Outcomes.FAILED else [code, *codes]
+        return replace(
+            outcome,
+            outcome=Outcomes.FAILED,
+            reason=reason,
+            error_code=failed[0],
+            codes=tuple(codes),
+        )
+    return replace(outcome, reason=reason, state_after=state_after, codes=tuple(codes))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -27,6 +27,16 @@ SEND_BATCH = 10  # SendMessageBatch takes at most ten entries
 
 class BadMessage(ValueError):
     """A queue message that is not a target of offhours."""
+
+    code = "OH-MESSAGE-UNREADABLE"  # its troubleshooting code (`offhours.codes`)
+
+
+class Problem(NamedTuple):
+    """Why an event or a queue message is not acted on, and its troubleshooting code
+    (`offhours.codes`)."""
+
+    code: str
+    text: str
 
 
 def _group(target: Target) -> str:
@@ -99,26 +109,29 @@ def read_instant(text: Any) -> datetime | None:
 
 def vet(
     target: Target, at: datetime, config: Config, own_account: str, now: datetime
-) -> tuple[Target, str | None]:
+) -> tuple[Target, Problem | None]:
     """The target as this worker's configuration knows it, and why the message must be dropped
     (None if it may be run). Only what the configuration confirms is run: one of the targets
     that the scheduler itself would enqueue, at a time neither ahead of the clock nor stale."""
     known = Target(target.region, None if target.account == own_account else target.account)
     if known not in set(targets_of(config, own_account)):
         who = target.account or "this account"
-        return known, (
+        return known, Problem(
+            "OH-MESSAGE-NOT-A-TARGET",
             f"target {who}/{target.region} is not one of this deployment's targets "
-            "(TARGET_ACCOUNTS x REGIONS): dropped, no role assumed, nothing touched"
+            "(TARGET_ACCOUNTS x REGIONS): dropped, no role assumed, nothing touched",
         )
     if at - now > MAX_AHEAD:
-        return known, (
+        return known, Problem(
+            "OH-MESSAGE-AHEAD",
             f"target {known}: the run's time {iso(at)} is ahead of the clock ({iso(now)}): "
-            "dropped, nothing touched"
+            "dropped, nothing touched",
         )
     if now - at > MAX_AGE:
-        return known, (
+        return known, Problem(
+            "OH-MESSAGE-STALE",
             f"target {known}: the queued run of {iso(at)} is more than 15 minutes old "
-            f"(now {iso(now)}); a newer run of this target catches up: dropped"
+            f"(now {iso(now)}); a newer run of this target catches up: dropped",
         )
     return known, None
 

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from offhours import fanout, runtime, service
 from offhours.config import Config
+from offhours.fanout import Problem
 from offhours.runtime import logger, metrics
 from offhours.schedule import MAX_EVENT_SKEW, iso
 
@@ -40,20 +41,24 @@ def clock() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def run_time(event: Any, now: datetime) -> tuple[datetime | None, str | None]:
+def run_time(event: Any, now: datetime) -> tuple[datetime | None, Problem | None]:
     """The scheduled time of the event (the clock only when it has none), or why the event
     must not be acted on."""
     text = event.get("time") if isinstance(event, dict) else None
     if text is None:
-        logger.warning("the event has no time; using the clock")
+        logger.warning("the event has no time; using the clock", extra={"code": "OH-EVENT-NO-TIME"})
         return now, None
     at = fanout.read_instant(text)
     if at is None:
-        return None, f"the event's time {str(text)[:60]!r} is not an ISO 8601 instant"
+        return None, Problem(
+            "OH-EVENT-TIME-INVALID",
+            f"the event's time {str(text)[:60]!r} is not an ISO 8601 instant",
+        )
     if abs(at - now) > MAX_EVENT_SKEW:
-        return None, (
+        return None, Problem(
+            "OH-EVENT-TIME-SKEW",
             f"the event's time {iso(at)} is {_distance(at - now)} the clock ({iso(now)}): a "
-            "replayed, sample or late event is not acted on"
+            "replayed, sample or late event is not acted on",
         )
     return at, None
 
@@ -64,12 +69,14 @@ def _distance(delta: timedelta) -> str:
     return f"{words} {'ahead of' if delta > timedelta(0) else 'behind'}"
 
 
-def _refuse(problem: str, kind: str) -> dict[str, int]:
+def _refuse(problem: Problem, kind: str) -> dict[str, int]:
     """Change nothing, say why, and count a failed target so that the alarm fires."""
     counts = runtime.zero_counts()
     counts["failed"] = 1
     runtime.emit(counts, reconciled=False)
-    logger.error(f"{problem}; nothing was done", extra={"kind": kind, **counts})
+    logger.error(
+        f"{problem.text}; nothing was done", extra={"kind": kind, **counts, "code": problem.code}
+    )
     return counts
 
 
@@ -81,7 +88,7 @@ def _fan_out(config: Config, at: datetime, context: LambdaContext) -> dict[str, 
     sqs = runtime.clients.client("sqs", region or os.environ.get("AWS_REGION", "us-east-1"))
     sent, failed = fanout.enqueue(sqs, queue_url, targets, at)
     for target, error in failed:
-        runtime.log_target_error(target, f"target {target}: {error}")
+        runtime.log_target_error(target, f"target {target}: {error}", "OH-QUEUE-SEND-FAILED")
     counts = runtime.zero_counts()
     counts["failed"] = len(failed)
     runtime.emit(counts, reconciled=False)
@@ -114,13 +121,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """A scheduled event reconciles every target (or, in fan-out mode, enqueues them)."""
     if _is_queue_event(event):
         return _refuse(
-            "this is the scheduler: queue messages are for offhours.worker.lambda_handler",
+            Problem(
+                "OH-EVENT-WRONG-FUNCTION",
+                "this is the scheduler: queue messages are for offhours.worker.lambda_handler",
+            ),
             "event-rejected",
         )
     config = Config.from_env()
     at, problem = run_time(event, clock())
     if at is None:
-        return _refuse(problem or "the event cannot be used", "event-rejected")
+        problem = problem or Problem("OH-EVENT-TIME-INVALID", "the event cannot be used")
+        return _refuse(problem, "event-rejected")
     if config.fanout_queue_url:
         return _fan_out(config, at, context)
     report = runtime.reconcile(config, at, context)

@@ -323,7 +323,11 @@ def _calendar(code: str, value: str, position: int, catalog: CatalogLike | None)
             found = catalog.calendar(code)
         except ValueError as exc:  # a calendar that cannot be used, or no catalogue to read
             raise ScheduleError(
-                f"names catalogue calendar {code!r}, which is invalid: {exc}", value, position, code
+                f"names catalogue calendar {code!r}, which is invalid: {exc}",
+                value,
+                position,
+                code,
+                "OH-CATALOG-ENTRY-INVALID",
             ) from None
         if found is not None:
             name, dates = found
@@ -336,7 +340,9 @@ def _calendar(code: str, value: str, position: int, catalog: CatalogLike | None)
                 code,
             )
         calendars = catalog.calendars()
-    raise ScheduleError(unknown_reason(code, calendars), value, position, code)
+    raise ScheduleError(
+        unknown_reason(code, calendars), value, position, code, "OH-VALUE-HOLIDAYS-UNKNOWN"
+    )
 
 
 def _union(*groups: Iterable[Calendar]) -> tuple[Calendar, ...]:
@@ -535,7 +541,9 @@ def _parse_windows(value: str, default_timezone: str, catalog: CatalogLike | Non
                 name = resolve_zone(text)
             except UnknownZone as exc:
                 if "/" in text or lowered in ("utc", "gmt"):
-                    raise ScheduleError(str(exc), value, part.position, text) from None
+                    raise ScheduleError(
+                        str(exc), value, part.position, text, "OH-VALUE-TIMEZONE"
+                    ) from None
                 raise ScheduleError(
                     f"is not a day, a time range, a time zone or a word: {_HELP_WINDOW}"
                     + (f" (did you mean {exc.suggestion!r}?)" if exc.suggestion else ""),
@@ -578,7 +586,9 @@ def _default_zone(default_timezone: str, value: str) -> str:
         return resolve_zone(default_timezone)
     except UnknownZone as exc:
         raise ScheduleError(
-            f"the deployment's default time zone is invalid: {exc}", value
+            f"the deployment's default time zone is invalid: {exc}",
+            value,
+            code="OH-CONFIG-TIMEZONE",
         ) from None
 
 
@@ -658,7 +668,9 @@ def _parse_cron(value: str, default_timezone: str, catalog: CatalogLike | None) 
             try:
                 zone = resolve_zone(arg)
             except UnknownZone as exc:
-                raise ScheduleError(str(exc), value, arg_position, arg) from None
+                raise ScheduleError(
+                    str(exc), value, arg_position, arg, "OH-VALUE-TIMEZONE"
+                ) from None
         elif key == HOLIDAYS[:-1]:
             if not arg:
                 arg_position = position + len(HOLIDAYS)
@@ -698,12 +710,17 @@ def _parse_named(
             value,
             position,
             name,
+            "OH-VALUE-NAME-UNKNOWN",
         )
     try:
         entry = catalog.lookup(name)
     except ValueError as exc:  # an entry of the catalogue that is not a schedule value
         raise ScheduleError(
-            f"names catalogue entry {name!r}, which is invalid: {exc}", value, position, name
+            f"names catalogue entry {name!r}, which is invalid: {exc}",
+            value,
+            position,
+            name,
+            "OH-CATALOG-ENTRY-INVALID",
         ) from None
     if entry is None:
         if _is_catalog_calendar(catalog, name):
@@ -712,17 +729,26 @@ def _parse_named(
                 value,
                 position,
                 name,
+                "OH-VALUE-NAME-UNKNOWN",
             )
         known = ", ".join(catalog.names()) or "none"
         raise ScheduleError(
-            f"is not a schedule in the catalogue (it has: {known})", value, position, name
+            f"is not a schedule in the catalogue (it has: {known})",
+            value,
+            position,
+            name,
+            "OH-VALUE-NAME-UNKNOWN",
         )
     canonical, entry_value, description = entry
     try:
         schedule = _parse(entry_value, default_timezone, catalog, named=False)
     except ScheduleError as exc:
         raise ScheduleError(
-            f"names catalogue entry {canonical!r}, which is invalid: {exc}", value, position, name
+            f"names catalogue entry {canonical!r}, which is invalid: {exc}",
+            value,
+            position,
+            name,
+            "OH-CATALOG-ENTRY-INVALID",
         ) from None
     words: set[str] = set()
     calendars: list[Calendar] = []

@@ -72,10 +72,14 @@ def override_tag_key(schedule_tag_key: str) -> str:
 class OverrideError(ValueError):
     """An override tag value that cannot be used (it is ignored, with a warning)."""
 
+    code = "OH-OVERRIDE-INVALID"  # its troubleshooting code (`offhours.codes`)
+
 
 class OverrideTooLong(OverrideError):
     """An override beyond MaxOverrideHours: it is ignored and its tag removed, or it would
     take effect by itself once its end came within the limit. `until` is its end."""
+
+    code = "OH-OVERRIDE-TOO-LONG"
 
     def __init__(self, message: str, until: datetime) -> None:
         super().__init__(message)

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 from offhours.instance import SETTLED_STATES, TRANSITIONAL_STATES, Instance
 from offhours.language import CatalogLike, is_opt_out, parse_schedule
@@ -61,6 +61,7 @@ from offhours.schedule import (
 )
 from offhours.state import (
     fingerprint,
+    found_off,
     handled_value,
     held_until,
     held_word,
@@ -105,6 +106,38 @@ class Verdict(StrEnum):
     FAILED = "failed"
 
 
+class Note(NamedTuple):
+    """A warning in words, with its troubleshooting code (`offhours.codes`)."""
+
+    code: str
+    text: str
+
+
+class _Warned(TypedDict):
+    warning: str | None
+    codes: tuple[str, ...]
+
+
+def _warned(*notes: Note | None) -> _Warned:
+    """A decision's `warning` and `codes`, from its notes (None: no note)."""
+    found = [n for n in notes if n is not None]
+    return {
+        "warning": "; ".join(n.text for n in found) or None,
+        "codes": tuple(n.code for n in found),
+    }
+
+
+def _with_note(decision: Decision, note: Note, override_clear: bool) -> Decision:
+    """The decision with one more warning (and the override tag removed or not)."""
+    warning = f"{decision.warning}; {note.text}" if decision.warning else note.text
+    return replace(
+        decision,
+        warning=warning,
+        codes=(*decision.codes, note.code),
+        override_clear=override_clear,
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     tag_key: str = "Schedule"
@@ -134,6 +167,9 @@ class Decision:
     notice: datetime | None = None  # the stop whose notice is due now
     notice_zone: str | None = None  # the zone that the notice speaks in
     held: str | None = None  # the override that the state tag records with A (`held_word`)
+    # The troubleshooting codes (`offhours.codes`) of its warnings, in the order that `warning`
+    # says them, or of why it is invalid or failed.
+    codes: tuple[str, ...] = ()
 
     @property
     def off(self) -> bool:
@@ -250,9 +286,14 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
         # Invalid because the catalogue could not be read, not because of the value itself:
         # the state tags are kept.
         transient = catalog is not None and catalog.asked and _unreadable(catalog.inner)
+        if transient:
+            exc.code = "OH-CATALOG-UNAVAILABLE"
         return Reading(error=exc, transient=transient)
     except Exception as exc:  # a parser bug must not stop the run for the others
-        return Reading(error=ScheduleError(f"cannot be read ({type(exc).__name__})", value))
+        error = ScheduleError(
+            f"cannot be read ({type(exc).__name__})", value, code="OH-INTERNAL-ERROR"
+        )
+        return Reading(error=error)
     try:
         tl = timeline(schedule)
         event, upcoming = tl.around(at, 1)
@@ -264,7 +305,9 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
             desired = DesiredState.RUNNING if tl.always_running else None
     except Exception as exc:  # e.g. an instant at the edge of the calendar
         error = ScheduleError(
-            f"cannot be evaluated at {at.isoformat()} ({type(exc).__name__}: {exc})", value
+            f"cannot be evaluated at {at.isoformat()} ({type(exc).__name__}: {exc})",
+            value,
+            code="OH-INTERNAL-ERROR",
         )
         return Reading(error=error, transient=True)
     next_text = (
@@ -285,25 +328,27 @@ def read_value(value: str, at: datetime, settings: Settings) -> Reading:
 
 def _step_for(
     target: DesiredState, instance: Instance, schedule: Schedule | None
-) -> tuple[Step, str | None]:
+) -> tuple[Step, Note | None]:
     if target is DesiredState.RUNNING:
         return Step.START, None
     if schedule is not None and schedule.hibernate:
         if not hibernates(instance.resource_type):
-            return Step.STOP, (
+            return Step.STOP, Note(
+                "OH-HIBERNATE-UNSUPPORTED",
                 f"the schedule says hibernate, which means nothing for a {_kind(instance)}: "
-                "stopping it plainly"
+                "stopping it plainly",
             )
         if instance.hibernation_configured:
             return Step.HIBERNATE, None
-        return Step.STOP, (
+        return Step.STOP, Note(
+            "OH-HIBERNATE-UNCONFIGURED",
             "the schedule says hibernate, but the instance is not configured for hibernation: "
-            "stopping it plainly"
+            "stopping it plainly",
         )
     return Step.STOP, None
 
 
-def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str | None, bool]:
+def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, Note | None, bool]:
     """A, if the state tags may be believed; else why not (in words), and a warning for the
     state tags that lie (unreadable, or far later than the run). The last item says that a
     newer run has handled the instance already: A is a little later than this run."""
@@ -313,7 +358,7 @@ def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str 
     anchor, problem = read_anchor(raw)
     if anchor is None:
         text = f"its state tag {shown(raw)} cannot be read ({problem}), so it is not trusted"
-        return None, text, text, False
+        return None, text, Note("OH-STATE-UNTRUSTED", text), False
     if anchor > at:
         if anchor - at <= NEWER_RUN:
             return anchor, "", None, True
@@ -321,7 +366,7 @@ def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str 
             f"its state tag says it was handled up to {iso(anchor)}, later than this run "
             f"({iso(at)}), so it is not trusted"
         )
-        return None, text, text, False
+        return None, text, Note("OH-STATE-UNTRUSTED", text), False
     found = instance.fingerprint
     if found is not None and not instance.fingerprint_ok:
         return (
@@ -336,7 +381,7 @@ def _trust(instance: Instance, at: datetime) -> tuple[datetime | None, str, str 
             f"its state tag {shown(raw)} says a fingerprint tag goes with it, and there is none "
             "(removed, or tags copied in part), so it is not trusted"
         )
-        return None, text, text, False
+        return None, text, Note("OH-STATE-UNTRUSTED", text), False
     if _predates(instance, anchor, at):
         assert instance.created is not None
         return (
@@ -370,15 +415,23 @@ def _predates(instance: Instance, anchor: datetime | None, at: datetime) -> bool
     )
 
 
-def _left_alone(instance: Instance, verdict: Verdict, reason: str, forget: bool) -> Decision:
+def _left_alone(
+    instance: Instance, verdict: Verdict, reason: str, forget: bool, codes: tuple[str, ...] = ()
+) -> Decision:
     if forget and (instance.handled is not None or instance.fingerprint is not None):
         return Decision(
             instance,
             Step.FORGET,
             verdict,
             f"{reason}; its state tags are removed, so a schedule given later is adopted",
+            codes=codes,
         )
-    return Decision(instance, Step.NONE, verdict, reason)
+    return Decision(instance, Step.NONE, verdict, reason, codes=codes)
+
+
+def _error_code(r: Reading) -> str:
+    """The troubleshooting code of why the value is not a schedule."""
+    return r.error.code if r.error is not None else "OH-VALUE-INVALID"
 
 
 def decide(
@@ -396,9 +449,7 @@ def decide(
         decision = _decide_schedule(instance, at, settings, r)
         if problem is not None:
             remove = remove and _never_touched(instance) is None
-            decision = replace(
-                decision, warning=_join(decision.warning, problem), override_clear=remove
-            )
+            decision = _with_note(decision, problem, remove)
     if settings.notice_minutes > 0:
         decision = _with_notice(decision, at, settings, r, override)
     if (
@@ -429,7 +480,7 @@ def _first_fingerprint_due(instance: Instance, at: datetime, r: Reading) -> date
     handled, _, _, newer = _trust(instance, at)
     if handled is None or newer:
         return None
-    if handled_value(handled, None, False, None, read_off(instance.handled)) != instance.handled:
+    if handled_value(handled, None, False, None, found_off(instance.handled)) != instance.handled:
         return None
     return handled
 
@@ -485,7 +536,7 @@ def _override_zone(r: Reading, settings: Settings) -> str:
 
 def _read_override(
     instance: Instance, at: datetime, settings: Settings, r: Reading
-) -> tuple[Override | None, str | None, bool]:
+) -> tuple[Override | None, Note | None, bool]:
     """The instance's override, or why it is ignored (None, None: it has none), and whether
     its tag is to be removed: one beyond MaxOverrideHours would take effect by itself later,
     once its end came within the limit."""
@@ -495,9 +546,10 @@ def _read_override(
     if instance.untagged:
         return (
             None,
-            (
+            Note(
+                "OH-OVERRIDE-UNTAGGED",
                 f"its override {value} is ignored: the schedule tag is gone, and offhours acts "
-                "only on instances that carry it"
+                "only on instances that carry it",
             ),
             False,
         )
@@ -512,12 +564,13 @@ def _read_override(
         # catalogue cannot be read).
         sure = exc.until - at > timedelta(hours=settings.max_override_hours) + MAX_EVENT_SKEW
         if sure and (r.schedule is not None or r.opt_out):
-            return None, f"its override {value} is ignored and removed: {exc}", True
-        return None, f"its override {value} is ignored: {exc}", False
+            return None, Note(exc.code, f"its override {value} is ignored and removed: {exc}"), True
+        return None, Note(exc.code, f"its override {value} is ignored: {exc}"), False
     except OverrideError as exc:
-        return None, f"its override {value} is ignored: {exc}", False
+        return None, Note(exc.code, f"its override {value} is ignored: {exc}"), False
     except Exception as exc:  # a bad tag never stops the run
-        return None, f"its override {value} is ignored ({type(exc).__name__}: {exc})", False
+        why = f"its override {value} is ignored ({type(exc).__name__}: {exc})"
+        return None, Note("OH-OVERRIDE-INVALID", why), False
 
 
 def _decide_override(
@@ -580,9 +633,9 @@ def _decide_override(
                 override.state,
                 None,
                 at,
-                distrust,
                 override_pin=override.pinned,
                 held=held,
+                **_warned(distrust),
             )
         if current is not override.state:
             step, warning = _step_for(override.state, instance, r.schedule)
@@ -594,9 +647,9 @@ def _decide_override(
                 override.state,
                 None,
                 at,
-                warning,
                 override_pin=override.pinned,
                 held=held,
+                **_warned(warning),
             )
         return Decision(
             instance,
@@ -649,6 +702,7 @@ def _end_of_hold(
             f"{ended}; {why}, so it is left as it is",
             anchor=None if forget else handled,
             override_clear=clear,
+            codes=(_error_code(r),) if verdict is Verdict.INVALID else (),
         )
     if current is not desired:
         step, warning = _step_for(desired, instance, r.schedule)
@@ -660,8 +714,8 @@ def _end_of_hold(
             desired,
             r.event,
             at,
-            warning,
             override_clear=clear,
+            **_warned(warning),
         )
     return Decision(
         instance,
@@ -740,6 +794,7 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
             Verdict.INVALID,
             f"invalid schedule, left untouched: {r.error}",
             not r.transient,
+            (_error_code(r),),
         )
     schedule = r.schedule
     waiting = _never_touched(instance)
@@ -777,7 +832,7 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
                 desired,
                 event,
                 anchor,
-                distrust,
+                **_warned(distrust),
             )
         step, warning = _step_for(desired, instance, schedule)
         return Decision(
@@ -788,7 +843,7 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
             desired,
             event,
             anchor,
-            _join(distrust, warning),
+            **_warned(distrust, warning),
         )
 
     if handled is None:
@@ -803,7 +858,7 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
             desired,
             event,
             at,
-            distrust,
+            **_warned(distrust),
         )
 
     if event is None:
@@ -838,7 +893,7 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
             desired,
             event,
             event.at,
-            warning,
+            **_warned(warning),
         )
 
     if (
@@ -861,7 +916,7 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
             desired,
             event,
             at,
-            warning,
+            **_warned(warning),
         )
 
     if (
@@ -878,6 +933,7 @@ def _decide_schedule(instance: Instance, at: datetime, settings: Settings, r: Re
             desired,
             event,
             error_code=instance.state_reason or "StartUndone",
+            codes=("OH-START-UNDONE",),
         )
 
     if current is desired:
@@ -961,11 +1017,6 @@ def _needs_details(instance: Instance, at: datetime, settings: Settings, reading
         and at - event.at <= UNDONE_WINDOW
         and instance.start_undone is not None
     )
-
-
-def _join(*warnings: str | None) -> str | None:
-    found = [w for w in warnings if w]
-    return "; ".join(found) if found else None
 
 
 def plan(instances: Iterable[Instance], at: datetime, settings: Settings) -> Plan:
@@ -1096,6 +1147,7 @@ class _Decider:
                 Verdict.FAILED,
                 f"could not be decided, left untouched ({type(exc).__name__}: {exc})",
                 error_code="InternalError",
+                codes=("OH-INTERNAL-ERROR",),
             )
             return failed, None
 

@@ -355,6 +355,11 @@ class Prices:
         return answer if isinstance(answer, dict) else {}
 
 
+# No instance or database class costs this much an hour on demand (the largest are near $400):
+# a higher "price" is a broken or forged document, and unknown.
+MAX_HOURLY = Decimal(1000)
+
+
 def on_demand_hourly(item: Any) -> Decimal | None:
     """The on-demand USD price an hour of one Price List product (a JSON document, as
     GetProducts gives it, or its parsed form); None when it has none, several, a zero or
@@ -384,8 +389,9 @@ def on_demand_hourly(item: Any) -> Decimal | None:
                 price = Decimal(text)
             except InvalidOperation:
                 return None
-            if not price.is_finite() or price <= 0:
-                return None  # a zero is no price of a paid product: unknown
+            if not price.is_finite() or price <= 0 or price > MAX_HOURLY:
+                return None  # a zero is no price of a paid product, nor $1,000 an hour one
+
             found.add(price)
     return found.pop() if len(found) == 1 else None
 

@@ -3,6 +3,8 @@
 Decisions that matter (an action, a failure, an adoption, a removed state, an invalid value,
 a dry run's plan) are INFO or above; decisions that change nothing (unchanged, skipped for a
 standing reason) are DEBUG, so the log bill follows what happens, not the size of the fleet.
+A line with a warning, a failure, an invalid value or work put off carries `code` (and, with
+more than one, `codes`, the main one first): `offhours.codes`, and the troubleshooting page.
 
 Decision lines are written by `DecisionLog`, not through Powertools' Logger: its formatter
 costs about 170 us a line (it copies and filters every LogRecord attribute), json.dumps of
@@ -58,6 +60,11 @@ def decision_record(outcome: Outcome) -> dict[str, Any]:
         record["request_id"] = outcome.request_id
     if outcome.error_code:
         record["error_code"] = outcome.error_code
+    codes = outcome.all_codes  # `offhours.codes`: the page that explains each
+    if codes:
+        record["code"] = codes[0]
+        if len(codes) > 1:
+            record["codes"] = list(codes)
     if d.warning:
         record["warning"] = d.warning
     saving = outcome.saving
@@ -79,8 +86,9 @@ def decision_message(outcome: Outcome) -> str:
 def level_of(outcome: Outcome) -> str:
     if outcome.decision.warning and outcome.outcome != Outcomes.FAILED:
         return "WARNING"
-    if outcome.saving is not None:  # the savings report reads it (`offhours report`)
-        return "INFO"
+    if outcome.saving is not None:  # the savings report reads it: INFO at least
+        level = LEVELS.get(outcome.outcome, "INFO")
+        return level if level != "DEBUG" else "INFO"
     if outcome.outcome in QUIET and is_quiet(outcome.decision):
         return "DEBUG"
     if outcome.outcome == Outcomes.UNCHANGED and records_fingerprint_only(outcome.decision):

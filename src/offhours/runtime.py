@@ -94,7 +94,7 @@ def load_catalog_for(config: Config) -> LazyCatalog:
         logger.error(
             f"the catalogue of named schedules cannot be used, so named schedules are invalid "
             f"in this run (their state tags are kept): {error}",
-            extra={"kind": "catalog-error"},
+            extra={"kind": "catalog-error", "code": "OH-CATALOG-UNAVAILABLE"},
         )
 
     return LazyCatalog(load, said)
@@ -116,9 +116,16 @@ def target_fields(target: Target) -> dict[str, str]:
     return {"region": target.region, "account": target.account or ""}
 
 
-def log_target_error(target: Target, error: str) -> None:
+def log_target_error(target: Target, error: str, code: str) -> None:
+    """A target that failed, with its troubleshooting code (`offhours.codes`)."""
     logger.error(
-        error, extra={"kind": "target-error", **target_fields(target), "outcome": "failed"}
+        error,
+        extra={
+            "kind": "target-error",
+            **target_fields(target),
+            "outcome": "failed",
+            "code": code,
+        },
     )
 
 
@@ -262,7 +269,10 @@ def reconcile(
 ) -> service.RunReport:
     """One run of the given targets (default: all of the configuration's), logged."""
     if not config.regions and targets is None:
-        logger.error("no region to look after: set REGIONS, or run where AWS_REGION is set")
+        logger.error(
+            "no region to look after: set REGIONS, or run where AWS_REGION is set",
+            extra={"code": "OH-CONFIG-NO-REGION"},
+        )
     report = service.run(
         config,
         at,
@@ -286,12 +296,14 @@ def reconcile(
             continue
         left, later = t.tallies.get("deferred", 0), t.tallies.get("background_deferred", 0)
         if left or later:
+            code = "OH-RUN-DEFERRED"
             message = (
                 f"target {t.target}: {left} decision(s) and {later} first fingerprint(s) left "
                 "for the next run (the run's time, or AWS's rate limits, ran out: throttling is "
                 "not a failure); the next runs finish them"
             )
         else:
+            code = "OH-RUN-TIME-LIMIT"
             message = (
                 f"target {t.target}: not reached, the run was near its time limit; "
                 "the next run does it"
@@ -303,6 +315,7 @@ def reconcile(
                 **target_fields(t.target),
                 "deferred": left,
                 "background_deferred": later,
+                "code": code,
             },
         )
     return report

@@ -27,7 +27,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from offhours.state import read_anchor, read_off
+from offhours.state import off_since, read_anchor
 
 HOUR = 3600.0
 
@@ -54,18 +54,21 @@ def stop_ended(
     new_anchor: datetime | None,
     state: str,
     started: datetime | None,
+    created: datetime | None = None,
 ) -> tuple[datetime, datetime] | None:
     """The stop that a decision ends, as (since, until), or None when it ends none.
 
-    `handled` is the state tag as the run found it; `new_anchor` the A that the decision has
-    written (None: it wrote none); `state` the resource's state as read (`running`,
-    `stopped`); `started` when AWS says it was last started by anyone (EC2's launch time, the
-    RDS restart after seven days), or None where AWS does not say."""
-    if new_anchor is None or not read_off(handled):
-        return None
-    since = read_anchor(handled or "")[0]
-    if since is None or new_anchor <= since:
-        return None  # A did not move: the stop goes on
+    `handled` is the state tag as the run found it (and believed: the caller's check);
+    `new_anchor` the A that the decision has written (None: it wrote none); `state` the
+    resource's state as read (`running`, `stopped`); `started` when AWS says it was last
+    started by anyone (EC2's launch time, the RDS restart after seven days), or None where AWS
+    does not say; `created` when the resource came to be, before which no stop of it counts."""
+    anchor = read_anchor(handled or "")[0]
+    since = off_since(handled)
+    if new_anchor is None or anchor is None or since is None or new_anchor <= anchor:
+        return None  # no stop recorded, or A did not move: the stop goes on
+    if created is not None and since < created <= new_anchor:
+        since = created  # (a creation after the stop's end is a clock's error: not believed)
     until = new_anchor
     if started is not None and started > since:
         until = min(until, started)  # someone else started it first

@@ -43,16 +43,23 @@ class ScheduleError(ValueError):
     """A tag value that is not a schedule.
 
     `reason` says what is wrong in words, `position` is the 0-based index in `value` where the
-    trouble starts (or None when it is the value as a whole), `token` the offending piece.
+    trouble starts (or None when it is the value as a whole), `token` the offending piece,
+    `code` the troubleshooting code of the kind of trouble (`offhours.codes`).
     """
 
     def __init__(
-        self, reason: str, value: str, position: int | None = None, token: str | None = None
+        self,
+        reason: str,
+        value: str,
+        position: int | None = None,
+        token: str | None = None,
+        code: str = "OH-VALUE-INVALID",
     ) -> None:
         self.reason = reason
         self.value = value
         self.position = position
         self.token = token
+        self.code = code
         super().__init__(self.describe())
 
     def describe(self) -> str:

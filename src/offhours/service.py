@@ -108,6 +108,7 @@ class TargetReport:
     kinds: dict[str, Counter[str]] = field(default_factory=dict)
     partial: bool = False  # the error is one kind's: another kind was reconciled
     savings: Tally = field(default_factory=Tally)  # the hours of stops ended, and their price
+    code: str | None = None  # the error's troubleshooting code (`offhours.codes`)
 
 
 @dataclass
@@ -201,7 +202,7 @@ class _Budget(NamedTuple):
 # A resource's price an hour (None: unknown), from its `Instance.rates`.
 Pricer = Callable[[Instance], "float | None"]
 OutcomeSink = Callable[[Outcome], None]
-TargetErrorSink = Callable[[Target, str], None]
+TargetErrorSink = Callable[[Target, str, str], None]  # the target, the error, its code
 
 
 def reconcile_target(
@@ -285,6 +286,7 @@ def reconcile_target(
             report.error = (
                 f"{gateway.service} went away in the middle of the run: {execution.endpoint_error}"
             )
+            report.code = "OH-TARGET-UNREACHABLE"
         outcomes = execution.outcomes if dry else _with_savings(execution, gateway, report, price)
         for outcome in outcomes:
             tally(report.tallies, outcome)
@@ -385,7 +387,9 @@ def reconcile_target(
             try:
                 flush(waiting)
             except Exception as exc:  # one failure never hides the other buffer
-                report.error = report.error or f"{gateway.service}: {type(exc).__name__}: {exc}"
+                if report.error is None:
+                    report.error = f"{gateway.service}: {type(exc).__name__}: {exc}"
+                    report.code = "OH-TARGET-FAILED"
         if fingerprints and not gone and report.error is None:
             _write_fingerprints(gateway, fingerprints, settings.tag_key, may_call, report)
         elif fingerprints:
@@ -439,7 +443,9 @@ def _write_fingerprints(
             result = gateway.tag_each(shared, may_call)
         except PartialBatch as exc:
             result = exc.result
-            report.error = report.error or f"{gateway.service} went away: {exc}"
+            if report.error is None:
+                report.error = f"{gateway.service} went away: {exc}"
+                report.code = "OH-TARGET-UNREACHABLE"
     report.calls += result.calls
     left = len(result.not_attempted) + len(result.failed)
     if left:
@@ -462,7 +468,9 @@ def _with_savings(
         if written == outcome.state_before or read_anchor(written.split(" ", 1)[0])[0] != d.anchor:
             continue  # A was not written
         i = d.instance
-        stop = stop_ended(i.handled, d.anchor, i.state, i.launch_time or i.auto_started)
+        if i.fingerprint_ok is not True or i.fingerprint_legacy:
+            continue  # only a state tag that is the resource's own (today's) counts hours
+        stop = stop_ended(i.handled, d.anchor, i.state, i.launch_time or i.auto_started, i.created)
         if stop is not None:
             ended[n] = stop
     if not ended:
@@ -545,7 +553,8 @@ def run(
     for target_report in results:
         report.targets.append(target_report)
         if target_report.error is not None and on_target_error is not None:
-            on_target_error(target_report.target, target_report.error)
+            code = target_report.code or "OH-TARGET-FAILED"
+            on_target_error(target_report.target, target_report.error, code)
     return report
 
 
@@ -594,9 +603,10 @@ def _run_target(
     that fails (RDS refused, EC2 unreachable) is the target's error, and the others still run."""
     problem = region_problem(target.region)
     if problem is not None:
-        return TargetReport(target, error=f"target {target}: {problem}")
+        return TargetReport(target, error=f"target {target}: {problem}", code="OH-TARGET-REGION")
     merged = TargetReport(target)
     errors: list[str] = []
+    codes: list[str] = []
     failed_kinds = 0
     for kind in rotated(list(config.resources), at):
         report = _run_kind(
@@ -616,8 +626,10 @@ def _run_target(
             failed_kinds += 1
             if report.error not in errors:
                 errors.append(report.error)
+                codes.append(report.code or "OH-TARGET-FAILED")
     if errors:
         merged.error = "; ".join(errors)
+        merged.code = codes[0]
         merged.partial = failed_kinds < len(config.resources)
     return merged
 
@@ -681,20 +693,21 @@ def _run_kind(
             price=budget.price,
         )
     except EndpointUnavailable as exc:
-        return _failed(target, f"{named}: {service} cannot be reached: {exc}", exc)
+        text = f"{named}: {service} cannot be reached: {exc}"
+        return _failed(target, text, exc, "OH-TARGET-UNREACHABLE")
     except ClientError as exc:
         error: Any = exc.response.get("Error", {})
         text = f"{named}: {error.get('Code', 'Error')}: {error.get('Message', exc)}"
-        return _failed(target, text, exc)
+        return _failed(target, text, exc, "OH-TARGET-REFUSED")
     except Exception as exc:  # one target never stops the others (DESIGN §4)
-        return _failed(target, f"{named}: {type(exc).__name__}: {exc}", exc)
+        return _failed(target, f"{named}: {type(exc).__name__}: {exc}", exc, "OH-TARGET-FAILED")
 
 
-def _failed(target: Target, error: str, exc: Exception) -> TargetReport:
-    """The report of a kind that failed: the error, with the counts of what was done before it
-    (`reconcile_target` attaches them to the exception)."""
+def _failed(target: Target, error: str, exc: Exception, code: str) -> TargetReport:
+    """The report of a kind that failed: the error and its troubleshooting code, with the
+    counts of what was done before it (`reconcile_target` attaches them to the exception)."""
     partial: TargetReport | None = getattr(exc, "offhours_report", None)
     if partial is None:
-        return TargetReport(target, error=error)
-    partial.error = error
+        return TargetReport(target, error=error, code=code)
+    partial.error, partial.code = error, code
     return partial

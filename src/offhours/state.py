@@ -55,6 +55,7 @@ FINGERPRINT_MARK = "fp"  # in the state tag: the fingerprint tag goes with it
 NOTICE_PREFIX = "notice="
 HELD_PREFIX = "held="  # the override that offhours holds, and its end
 OFF_MARK = "off"  # in the state tag: offhours keeps the resource stopped from A (`savings`)
+OFF_PREFIX = "off="  # ... from that instant: a stop made later than its event
 
 _INSTANT = re.compile(
     r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?$", re.ASCII
@@ -129,13 +130,14 @@ def read_anchor(text: str) -> tuple[datetime | None, str | None]:
 def _words(text: str) -> tuple[str, tuple[str, ...], int, int, tuple[str, ...]]:
     """The state tag's words: the instant's, the instants of `notice=` words, how many `fp`
     words, how many other words (none in a tag that offhours wrote), and the `held=` words.
-    One `off` word is one of offhours' (`read_off`); a second is another word."""
+    One `off` (or `off=<instant>`) word is one of offhours' (`read_off`); a second is another
+    word."""
     words = text.split()
     first, rest = (words[0], words[1:]) if words else ("", [])
     notices = tuple(w[len(NOTICE_PREFIX) :] for w in rest if w.startswith(NOTICE_PREFIX))
     overrides = tuple(w for w in rest if w.startswith(HELD_PREFIX))
     marks = rest.count(FINGERPRINT_MARK)
-    offs = min(rest.count(OFF_MARK), 1)
+    offs = min(sum(1 for w in rest if w == OFF_MARK or w.startswith(OFF_PREFIX)), 1)
     others = len(rest) - len(notices) - marks - len(overrides) - offs
     return first, notices, marks, others, overrides
 
@@ -144,7 +146,31 @@ def read_off(text: str | None) -> bool:
     """Whether the state tag says that offhours keeps the resource stopped from A (it stopped
     it at A's event, or found it stopped then): the start of a stop whose hours count as saved
     when it ends (`offhours.savings`)."""
-    return bool(text) and OFF_MARK in text.split()[1:]  # type: ignore[union-attr]
+    return off_since(text) is not None
+
+
+def found_off(text: str | None) -> bool | datetime:
+    """The `off` word of a state tag as `handled_value` takes it, to write it again as it was:
+    False (none), True (`off`) or its instant (`off=<instant>`)."""
+    since = off_since(text)
+    if since is None:
+        return False
+    return since if since != read_anchor(text or "")[0] else True
+
+
+def off_since(text: str | None) -> datetime | None:
+    """When the stop that the state tag records began: A for `off`, the instant of
+    `off=<instant>` (a stop made later than its event); None where it records none, or cannot
+    be read."""
+    if not text:
+        return None
+    words = text.split()
+    for word in words[1:]:
+        if word == OFF_MARK:
+            return _instant(words[0])[0]
+        if word.startswith(OFF_PREFIX):
+            return _instant(word[len(OFF_PREFIX) :])[0]
+    return None
 
 
 def _instant(word: str) -> tuple[datetime | None, str | None]:
@@ -197,7 +223,7 @@ def handled_value(
     notice: datetime | None = None,
     fingerprinted: bool = True,
     held: str | None = None,
-    off: bool = False,
+    off: bool | datetime = False,
 ) -> str:
     """The state tag's value: A, whether the fingerprint tag goes with it (it is on the
     instance, or written in the same call), the stop whose notice was sent, the override
@@ -207,7 +233,13 @@ def handled_value(
         + (f" {FINGERPRINT_MARK}" if fingerprinted else "")
         + (f" {NOTICE_PREFIX}{iso(notice)}" if notice is not None else "")
         + (f" {held}" if held is not None else "")
-        + (f" {OFF_MARK}" if off else "")
+        + (
+            f" {OFF_PREFIX}{iso(off)}"
+            if isinstance(off, datetime)
+            else f" {OFF_MARK}"
+            if off
+            else ""
+        )
     )
 
 

@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from offhours import fanout, handler, runtime, service
 from offhours.config import Config
 from offhours.runtime import logger, metrics
+from offhours.savings import Tally
 from offhours.schedule import iso
 from offhours.service import COUNT_KEYS
 
@@ -57,7 +58,10 @@ def _retry_soon(record: SQSRecord) -> None:
             QueueUrl=url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=RETRY_AFTER_SECONDS
         )
     except Exception as exc:  # the retry merely comes later
-        logger.warning(f"could not shorten the retry delay of message {record.message_id}: {exc}")
+        logger.warning(
+            f"could not shorten the retry delay of message {record.message_id}: {exc}",
+            extra={"code": "OH-MESSAGE-RETRY-DELAY"},
+        )
 
 
 def _is_queue_event(event: Any) -> bool:
@@ -78,7 +82,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         runtime.emit(counts, reconciled=False)
         logger.error(
             "this is the fan-out worker: it takes SQS messages only; nothing was done",
-            extra={"kind": "event-rejected"},
+            extra={"kind": "event-rejected", "code": "OH-EVENT-WRONG-FUNCTION"},
         )
         return {"batchItemFailures": []}
     config = Config.from_env()
@@ -87,19 +91,24 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     reports: list[service.RunReport] = []
     dropped = 0
 
-    def drop(problem: str, record: SQSRecord, **fields: str) -> None:
+    def drop(problem: fanout.Problem, record: SQSRecord, **fields: str) -> None:
         nonlocal dropped
         dropped += 1
         logger.error(
-            problem,
-            extra={"kind": "message-dropped", "message_id": record.message_id, **fields},
+            problem.text,
+            extra={
+                "kind": "message-dropped",
+                "message_id": record.message_id,
+                **fields,
+                "code": problem.code,
+            },
         )
 
     def handle(record: SQSRecord) -> None:
         try:
             target, at = fanout.read_message(record.body)
         except fanout.BadMessage as exc:
-            drop(str(exc), record)
+            drop(fanout.Problem(exc.code, str(exc)), record)
             return  # retrying cannot mend it: dropped, and said so
         target, problem = fanout.vet(target, at, config, own, now)
         if problem is not None:
@@ -130,4 +139,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 total[key] += counts[key]
         total["failed"] += dropped
         runtime.emit(total, deferred, reconciled=bool(reports))
+        # By resource type and what was saved, over the batch's targets (the dashboard's).
+        by_resource: dict[str, dict[str, int]] = {}
+        savings = Tally()
+        for report in reports:
+            for family, tallies in report.by_resource().items():
+                into = by_resource.setdefault(family, dict.fromkeys(COUNT_KEYS, 0))
+                for key in COUNT_KEYS:
+                    into[key] += tallies.get(key, 0)
+            savings.merge(report.savings())
+        runtime.emit_by_resource(by_resource)
+        runtime.emit_savings(savings)
     return dict(response)

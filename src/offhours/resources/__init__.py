@@ -232,6 +232,9 @@ class BatchResult:
     changed: list[str] = field(default_factory=list)
     # What the call did that the decision line should say (a group's sizes), by id.
     notes: dict[str, str] = field(default_factory=dict)
+    # The troubleshooting code (`offhours.codes`) of what `failed` or `notes` says of an id,
+    # where the call knows one more precise than the caller's.
+    codes: dict[str, str] = field(default_factory=dict)
     # Why some were not attempted: "time" (the run's budget), "rate" (the service's rate limit
     # left no time in this run), or None.
     deferred_reason: str | None = None
@@ -245,6 +248,7 @@ class BatchResult:
         self.request_ids.update(other.request_ids)
         self.changed += other.changed
         self.notes.update(other.notes)
+        self.codes.update(other.codes)
 
 
 class PartialBatch(EndpointUnavailable):

@@ -266,6 +266,7 @@ class AsgGateway:
                     "SizeUnknown",
                     f"{why}, and the tag value names no size=MIN/DESIRED/MAX to start it to: "
                     "left as it is",
+                    "OH-SIZE-UNKNOWN",
                 )
             notes[name] = f"sizes {size[0]}/{size[1]}/{size[2]} (min/desired/max) {source}"
             return self.client.update_auto_scaling_group(
@@ -309,6 +310,7 @@ class AsgGateway:
                 )
             found = undoing.get(name, [])[:3]
             if found:
+                result.codes[name] = "OH-ASG-SCHEDULED-ACTION"
                 notes.append(
                     f"warning: its own scheduled action{'s' if len(found) > 1 else ''} "
                     f"{', '.join(found)} set{'' if len(found) > 1 else 's'} a size above 0 "

@@ -369,7 +369,9 @@ class Ec2Gateway:
             fingerprint=tags.get(self.fp_key),
             override=tags.get(self.override_key),
             created=_created(item),
-            rates=_rates(
+            rates=()  # a Spot instance's price is the market's, not the on-demand one
+            if item.get("InstanceLifecycle") == "spot"
+            else _rates(
                 self.region,
                 str(item.get("InstanceType", "")),
                 item.get("PlatformDetails"),

@@ -319,12 +319,14 @@ class EksGateway:
                     "SizeUnknown",
                     f"{why}, and the tag value names no size=MIN/DESIRED/MAX to start it to: "
                     "left as it is",
+                    "OH-SIZE-UNKNOWN",
                 )
             if size[2] < 1:
                 raise Refused(
                     "SizeInvalid",
                     f"EKS needs a maximum size of at least 1, and size={size[0]}/{size[1]}/"
                     f"{size[2]} names {size[2]}: left as it is",
+                    "OH-SIZE-INVALID",
                 )
             cluster, name = self._where(arn)
             return self.client.update_nodegroup_config(

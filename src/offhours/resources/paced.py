@@ -26,12 +26,14 @@ MAX_THROTTLES = 3
 
 
 class Refused(Exception):
-    """offhours itself refuses to act on a resource (its size is unknown): its failure."""
+    """offhours itself refuses to act on a resource (its size is unknown): its failure.
+    `troubleshooting` is its code in `offhours.codes`, where it has one of its own."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, troubleshooting: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.troubleshooting = troubleshooting
 
 
 class NoToken(Exception):
@@ -85,6 +87,8 @@ class PerResource:
                 response = call(name)
             except Refused as exc:
                 result.failed[name] = (exc.code, exc.message)
+                if exc.troubleshooting is not None:
+                    result.codes[name] = exc.troubleshooting
                 continue
             except NoToken:
                 result.deferred_reason = "rate"

@@ -406,6 +406,7 @@ class RdsGateway:
                 "for a person's start)",
                 extra={
                     "kind": "rds-events-error",
+                    "code": "OH-RDS-EVENTS-CUT",
                     "region": self.region,
                     "account": self.account,
                     "listings": [listing.record() for listing in cut],
@@ -584,6 +585,7 @@ class RdsGateway:
                 item.get("Engine"),
                 bool(item.get("MultiAZ")),
                 item.get("StorageType"),
+                item.get("LicenseModel"),
             ),
         )
 
@@ -851,11 +853,24 @@ def by_hand(region: str) -> _ByHand:
 
 @lru_cache(maxsize=1024)
 def _rates(
-    region: str, instance_class: Any, engine: Any, multi_az: bool, storage: Any = None
+    region: str,
+    instance_class: Any,
+    engine: Any,
+    multi_az: bool,
+    storage: Any = None,
+    licence: Any = None,
 ) -> tuple[Rate, ...]:
     """What an hour of a DB instance costs (`offhours.pricing`), one object for every instance
     of its class, engine, deployment and storage (Aurora's I/O-Optimized is priced apart)."""
     if not isinstance(instance_class, str) or not isinstance(engine, str):
         return ()
-    storage_type = storage if isinstance(storage, str) else None
-    return (rds_rate(region, instance_class, engine, multi_az, storage_type=storage_type),)
+    return (
+        rds_rate(
+            region,
+            instance_class,
+            engine,
+            multi_az,
+            storage_type=storage if isinstance(storage, str) else None,
+            license_model=licence if isinstance(licence, str) else None,
+        ),
+    )
