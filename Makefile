@@ -1,11 +1,11 @@
-# offhours: make install | test | lint | validate | demo | build | deploy | invoke | logs
+# offhours: make install | test | lint | validate | docs | docs-serve | demo | build | deploy | invoke | logs
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit lint validate demo bench build deploy invoke logs smoke smoke-clean clean
+.PHONY: install test unit lint validate docs docs-build docs-serve demo bench build deploy invoke logs smoke smoke-clean clean
 
 install: $(STAMP)
 
@@ -15,15 +15,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The site's build is part of the tests: a broken link or anchor, or a page out of the nav, fails.
 test: install lint validate
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory docs-build
 
 unit: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check src tests bench smoke
-	$(BIN)/ruff format --check src tests bench smoke
+	$(BIN)/ruff check src tests bench smoke docs
+	$(BIN)/ruff format --check src tests bench smoke docs
 	$(BIN)/mypy
 
 # AWS SAM CLI lives in its own venv: it pins boto3, botocore, click, pydantic and cfn-lint
@@ -77,6 +79,26 @@ smoke: install $(SAM_STAMP)
 smoke-clean: install
 	$(BIN)/python -m smoke clean $(SMOKE_ARGS)
 
+# The manual (mkdocs.yml, docs/): docs/cli.md written again from the parser, then built into
+# site/ with --strict (a broken link, anchor or nav entry fails); docs-serve on 127.0.0.1:8000,
+# where a broken link is a warning in the log, not a server that stops while you write.
+# docs-build (what `make test` runs) only builds: tests/test_docs.py catches a stale docs/cli.md.
+# NO_MKDOCS_2_WARNING silences Material's banner about its end of life (not a build warning).
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+
+docs: install
+	$(BIN)/python docs/gen_cli.py
+	$(BIN)/python docs/gen_troubleshooting.py
+	$(MKDOCS) build --strict --site-dir site
+
+docs-build: install
+	$(MKDOCS) build --strict --site-dir site
+
+docs-serve: install
+	$(BIN)/python docs/gen_cli.py
+	$(BIN)/python docs/gen_troubleshooting.py
+	$(MKDOCS) serve --no-strict
+
 demo: install
 	$(BIN)/offhours demo
 
@@ -84,4 +106,4 @@ bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache site

@@ -1,4 +1,5 @@
-"""The README cannot drift from the code: its commands and examples are run or checked here."""
+"""The manual cannot drift from the code: the commands and examples of the README and of every
+page of docs/ (tests/manual.py) are run or checked here."""
 
 from __future__ import annotations
 
@@ -18,15 +19,12 @@ from botocore import xform_name
 from offhours.catalog import default_catalog, parse_catalog
 from offhours.cli import build_parser
 from offhours.state import fingerprint_tag_key, state_tag_key
+from tests import manual
+from tests.manual import blocks
 from tests.test_template import template
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 BIN = Path(sys.executable).parent
-
-
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, re.S)
 
 
 def console_examples() -> list[tuple[str, str]]:
@@ -58,7 +56,7 @@ def shell_commands() -> list[str]:
 
 
 @pytest.mark.parametrize(("command", "expected"), console_examples(), ids=lambda x: x[:60])
-def test_every_console_example_prints_what_the_readme_shows(command, expected):
+def test_every_console_example_prints_what_the_manual_shows(command, expected):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     env.pop("DEFAULT_TIMEZONE", None)
     done = subprocess.run(
@@ -67,7 +65,7 @@ def test_every_console_example_prints_what_the_readme_shows(command, expected):
     assert done.stdout.rstrip("\n") == expected.rstrip("\n"), done.stderr
 
 
-def test_the_readme_shows_enough_console_examples():
+def test_the_manual_shows_enough_console_examples():
     assert len(console_examples()) >= 8
 
 
@@ -116,7 +114,7 @@ def _segments(command: str) -> list[list[str]]:
     return [shlex.split(part) for part in command.split(" | ")]
 
 
-def test_every_shell_command_in_the_readme_exists_as_written():
+def test_every_shell_command_in_the_manual_exists_as_written():
     checked = 0
     for command in shell_commands():
         for words in _segments(command):
@@ -133,28 +131,33 @@ def test_every_shell_command_in_the_readme_exists_as_written():
                 scripts = [*ROOT.glob("smoke/*.py"), *ROOT.glob("src/offhours/*.py")]
                 assert any(name in p.read_text() for p in scripts), f"nothing reads {name}"
             else:
-                assert words[0] in {"tr", "sort"}, f"unchecked command in the README: {command}"
+                assert words[0] in {"tr", "sort"}, f"unchecked command in the manual: {command}"
                 continue
             checked += 1
     assert checked >= 15
 
 
 def test_the_parameter_table_lists_every_template_parameter():
-    table = set(re.findall(r"^\| `([A-Za-z]+)` \|", README, re.M))
+    (rows,) = [
+        t[1:]
+        for t in manual.tables()
+        if t[0][0].lower() == "parameter" and any(row[0] == "`TagKey`" for row in t)
+    ]
+    table = {m[1] for row in rows if (m := re.fullmatch(r"`([A-Za-z]+)`", row[0]))}
     parameters = set(template()["Parameters"])
     assert parameters <= table | {"WorkerTimeouts"}
     assert table <= parameters
 
 
 def test_the_catalogue_example_is_the_shipped_one():
-    (example,) = [b for b in blocks("yaml") if "office-hours" in b]
+    example = manual.example("yaml", lambda b: "office-hours" in b)
     shipped = {e.name: e.value for e in default_catalog().entries}
     for entry in parse_catalog(example).entries:
         assert shipped[entry.name] == entry.value
 
 
 def test_the_calendar_example_reads_as_calendars_and_ships_the_first():
-    (example,) = [b for b in blocks("yaml") if "dates:" in b]
+    example = manual.example("yaml", lambda b: "dates:" in b)
     catalog = parse_catalog(example)
     assert catalog.names() == []
     for name in catalog.calendars():
@@ -163,14 +166,14 @@ def test_the_calendar_example_reads_as_calendars_and_ships_the_first():
 
 
 def test_the_terraform_example_ignores_the_real_state_tag():
-    (hcl,) = blocks("hcl")
+    hcl = manual.example("hcl", lambda b: True)
     keys = f'"{state_tag_key("Schedule")}", "{fingerprint_tag_key("Schedule")}"'
     assert f"keys = [{keys}]" in hcl
-    assert state_tag_key("Schedule") in README
+    assert state_tag_key("Schedule") in manual.text()
 
 
 def test_the_cloudformation_example_is_a_valid_resource(tmp_path):
-    (snippet,) = [b for b in blocks("yaml") if "AWS::EC2::Instance" in b]
+    snippet = manual.example("yaml", lambda b: "AWS::EC2::Instance" in b)
     body = "Resources:\n" + "".join(f"  {line}\n" for line in snippet.splitlines())
     path = tmp_path / "example.yaml"
     path.write_text(body)
@@ -181,7 +184,7 @@ def test_the_cloudformation_example_is_a_valid_resource(tmp_path):
 
 
 def test_the_log_line_example_has_the_fields_the_code_writes():
-    (example,) = [b for b in blocks("json") if '"kind": "decision"' in b]
+    example = manual.example("json", lambda b: '"kind": "decision"' in b)
     for key in (
         "instance_id",
         "instance_name",
@@ -199,7 +202,7 @@ def test_the_log_line_example_has_the_fields_the_code_writes():
 
 
 def test_the_service_control_policy_reserves_every_tag_key_offhours_reads():
-    (scp,) = [json.loads(b) for b in blocks("json") if "ReserveOffhoursTags" in b]
+    scp = json.loads(manual.example("json", lambda b: "ReserveOffhoursTags" in b))
     statements = {s["Sid"]: s for s in scp["Statement"]}
     reserve = statements["ReserveOffhoursTags"]
     assert reserve["Effect"] == "Deny"
@@ -260,7 +263,7 @@ def _notice_detail() -> dict[str, Any]:
 
 
 def test_the_notice_example_is_what_a_notice_holds():
-    (example,) = [json.loads(b) for b in blocks("json") if '"Instance Stop Pending"' in b[:80]]
+    example = json.loads(manual.example("json", lambda b: '"Instance Stop Pending"' in b[:80]))
     real = _notice_detail()
     assert set(example["detail"]) == set(real)
     assert set(example["detail"]["postpone"]) == set(real["postpone"])
@@ -269,10 +272,10 @@ def test_the_notice_example_is_what_a_notice_holds():
 
 
 def test_the_slack_target_routes_the_custom_notification_offhours_built():
-    """The README's target hands Amazon Q Developer the custom notification that offhours
+    """The manual's target hands Amazon Q Developer the custom notification that offhours
     wrote in the notice, as it is (`InputPath`): no input template pastes tag text, and the
     message must be the custom-notification JSON, or Slack shows nothing."""
-    (block,) = [b for b in blocks("json") if b.lstrip().startswith('[{"Id": "slack"')]
+    block = manual.example("json", lambda b: b.lstrip().startswith('[{"Id": "slack"'))
     (target,) = json.loads(block)
     assert set(target) == {"Id", "Arn", "InputPath"}
     event = {
@@ -290,7 +293,7 @@ def test_the_slack_target_routes_the_custom_notification_offhours_built():
 
 
 def test_the_slack_rule_matches_offhours_own_account_and_source():
-    (put_rule,) = [c for c in shell_commands() if "put-rule --name offhours-notices" in c]
+    (put_rule,) = {c for c in shell_commands() if "put-rule --name offhours-notices" in c}
     words = shlex.split(put_rule)
     pattern = json.loads(words[words.index("--event-pattern") + 1])
     assert set(pattern) == {"account", "source", "detail-type"}

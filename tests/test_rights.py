@@ -1,4 +1,4 @@
-"""The rights check itself (tests/rights.py), and the README's IAM table against the stack.
+"""The rights check itself (tests/rights.py), and the manual's IAM table against the stack.
 
 The check runs over the whole session (every call the Lambda's code makes, in every test and in
 the demo); these tests show that it refuses what the stack refuses, so a green run means
@@ -7,11 +7,10 @@ something."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
+from tests import manual
 from tests.rights import GRANTED_FOR_AWS, Call, granted_actions, never_called, refused
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
     "TagKey": "Schedule",
     "Resources": "ec2,rds",
@@ -72,13 +71,13 @@ def test_an_action_granted_but_never_called_is_reported():
 
 
 def iam_table() -> list[str]:
-    """The first column of the README's table "The IAM policy, explained"."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## The IAM policy, explained", 1)[1].split("\n## ", 1)[0]
+    """The first column of the manual's table under "The IAM policy, explained" (a heading of
+    any level, on whichever page holds it)."""
+    section = manual.section("The IAM policy, explained")
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     return [row.split("|")[1] for row in rows]
 
 
-def test_the_readme_iam_table_lists_exactly_the_actions_the_stack_grants():
+def test_the_manual_iam_table_lists_exactly_the_actions_the_stack_grants():
     listed = {a for cell in iam_table() for a in re.findall(r"`([a-z0-9-]+:[A-Za-z]+)`", cell)}
     assert listed == set(granted_actions())

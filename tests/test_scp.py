@@ -1,24 +1,25 @@
-"""The README's service control policy holds (issue 17, item 7), and the member role trusts only
+"""The manual's service control policy holds (issue 17, item 7), and the member role trusts only
 the role that reconciles (item 8).
 
-The SCP is read from README.md and evaluated as AWS Organizations evaluates a deny-list SCP:
-beside AWS's `FullAWSAccess`, a request passes unless a Deny statement applies, with IAM's rules
-for actions, resources and condition operators (`tests/policies.py`). Each way around the
-policy that the review found is a request that must be refused; what offhours, the deployers
-and everybody else legitimately do must still pass. What an SCP cannot see (service-linked roles,
-the management account, tags that AWS copies itself) is not modelled: the README says so."""
+The SCP is read from the manual (README.md and the pages of docs/, tests/manual.py) and
+evaluated as AWS Organizations evaluates a deny-list SCP: beside AWS's `FullAWSAccess`, a request
+passes unless a Deny statement applies, with IAM's rules for actions, resources and condition
+operators (`tests/policies.py`). Each way around the policy that the review found is a request
+that must be refused; what offhours, the deployers and everybody else legitimately do must
+still pass. What an SCP cannot see (service-linked roles, the management account, tags that AWS
+copies itself) is not modelled: the manual says so."""
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from offhours.override import override_tag_key
 from offhours.state import fingerprint_tag_key, state_tag_key
+from tests import manual
 from tests.policies import (
     allowed,
     arn_like,
@@ -30,17 +31,15 @@ from tests.policies import (
     template,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 SCP_LIMIT = 5120  # characters, AWS Organizations' limit for one service control policy
 
 TAG = "Schedule"
 STATE, FINGERPRINT, OVERRIDE = state_tag_key(TAG), fingerprint_tag_key(TAG), override_tag_key(TAG)
 RESERVED = [TAG, STATE, FINGERPRINT, "Schedule:offhours-size", OVERRIDE]
 
-MAIN = "111122223333"  # the account offhours runs in, as the README's placeholders have it
+MAIN = "111122223333"  # the account offhours runs in, as the manual's placeholders have it
 OTHER = "222233334444"  # a member account
-# The principals of the README's placeholders, in the member account or the main one.
+# The principals of the manual's placeholders, in the member account or the main one.
 ADMIN = f"arn:aws:iam::{OTHER}:role/platform-admin"
 PIPELINE = f"arn:aws:iam::{OTHER}:role/instance-pipeline"
 SCHEDULER = f"arn:aws:iam::{MAIN}:role/offhours-eu-central-1-offhours"
@@ -92,10 +91,7 @@ FULL_AWS_ACCESS = {
 
 
 def scp_block() -> str:
-    (block,) = [
-        b for b in re.findall(r"```json\n(.*?)```", README, re.S) if "ReserveOffhoursTags" in b
-    ]
-    return block
+    return manual.example("json", lambda b: "ReserveOffhoursTags" in b)
 
 
 def scp() -> Any:
@@ -127,8 +123,8 @@ def passes(
 def test_the_scp_fits_in_an_scp_once_whitespace_is_removed():
     size = len(json.dumps(scp(), separators=(",", ":")))
     assert size <= SCP_LIMIT, f"{size} characters, more than an SCP's {SCP_LIMIT}"
-    stated = re.search(r"This one has about ([\d,]+) without whitespace", README)
-    assert stated is not None, "the README says how large the SCP is"
+    stated = re.search(r"This one has about ([\d,]+) without whitespace", manual.text())
+    assert stated is not None, "the manual says how large the SCP is"
     assert abs(int(stated.group(1).replace(",", "")) - size) <= 100, size
 
 
@@ -423,7 +419,7 @@ def test_anybody_still_manages_unrelated_roles_functions_and_parameters():
     assert passes("ssm:PutParameter", param, DEVELOPER)
 
 
-# --- the README's placeholders are the stacks' names ---------------------------------------------
+# --- the manual's placeholders are the stacks' names ---------------------------------------------
 
 
 def test_the_placeholders_name_the_roles_the_stacks_make():
