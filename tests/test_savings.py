@@ -267,3 +267,26 @@ def test_a_stop_made_late_counts_from_when_it_was_made(fleet, invoke):
     assert line["action"] == "start" and line["stopped_hours"] == 1.0
     assert line["stopped_from"] == "2026-03-30T07:00:00Z"
     assert line["saved_usd"] == pytest.approx(0.0416)
+
+
+def test_hours_a_person_kept_an_instance_stopped_are_said_apart_from_offhours(fleet, invoke, hooks):
+    box = fleet.one(
+        OFFICE,
+        ImageId=LINUX,
+        InstanceType="t3.medium",
+        handled="2026-03-24T08:00:00Z",
+        fingerprinted=True,
+    )
+    fleet.ec2.stop_instances(InstanceIds=[box])  # a person, at 10:00 (as EC2 will say)
+    hooks.describe_as(box, StateTransitionReason="User initiated (2026-03-24 10:00:00 GMT)")
+    run = invoke(_at("2026-03-24T18:00:00"))
+    line = run.decisions[box]
+    assert line["people_stopped_hours"] == 8.0
+    assert line["people_stopped_from"] == "2026-03-24T10:00:00Z"
+    assert "stopped_hours" not in line  # not offhours' stop
+    assert fleet.handled(box) == "2026-03-24T18:00:00Z fp off"  # offhours' from the event on
+    # A stop offhours made itself is never a person's, though EC2 says "User initiated" too.
+    hooks.describe_as(box, StateTransitionReason="User initiated (2026-03-24 18:00:00 GMT)")
+    run = invoke(_at("2026-03-25T08:00:00"))
+    line = run.decisions[box]
+    assert line["stopped_hours"] == 14.0 and "people_stopped_hours" not in line

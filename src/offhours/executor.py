@@ -60,6 +60,7 @@ class Outcome:
     state_after: str | None = None  # the state tags after the run, if they changed ("": gone)
     request_id: str = ""  # EC2's request id of the call that acted on the instance
     saving: Saving | None = None  # the hours of offhours' stop that this decision ended
+    people: tuple[datetime, datetime] | None = None  # ... of a person's stop it ended
     # The troubleshooting codes (`offhours.codes`) of what the run's calls made of it: why it
     # failed or was put off, a notice not put; the decision's own are `decision.codes`.
     codes: tuple[str, ...] = ()

@@ -80,6 +80,9 @@ class Instance:
     # for an instance, its members for a cluster, the class twice for Multi-AZ); () where its
     # kind does not say (read from tags only, or a kind without prices).
     rates: tuple[Rate, ...] = ()
+    # When it was last stopped by a call (EC2's StateTransitionReason "User initiated (...)"),
+    # where it is stopped and AWS says so: for the hours people kept it stopped (`savings`).
+    stopped_at: datetime | None = None
     fingerprint_ok: bool | None = field(init=False, default=None, compare=False, repr=False)
     # The fingerprint is an earlier version's that names the resource by its ARN (RDS): read
     # as matching, as a state without fingerprint is, and replaced at the next record.

@@ -74,6 +74,10 @@ def decision_record(outcome: Outcome) -> dict[str, Any]:
         record["stopped_until"] = iso(saving.until)
         record["hourly_usd"] = saving.hourly_usd
         record["saved_usd"] = saving.usd
+    if outcome.people is not None:  # the hours a person kept it stopped (`offhours report`)
+        since, until = outcome.people
+        record["people_stopped_hours"] = round((until - since).total_seconds() / 3600, 4)
+        record["people_stopped_from"] = iso(since)
     return record
 
 
@@ -86,7 +90,7 @@ def decision_message(outcome: Outcome) -> str:
 def level_of(outcome: Outcome) -> str:
     if outcome.decision.warning and outcome.outcome != Outcomes.FAILED:
         return "WARNING"
-    if outcome.saving is not None:  # the savings report reads it: INFO at least
+    if outcome.saving is not None or outcome.people is not None:  # the report reads it
         level = LEVELS.get(outcome.outcome, "INFO")
         return level if level != "DEBUG" else "INFO"
     if outcome.outcome in QUIET and is_quiet(outcome.decision):

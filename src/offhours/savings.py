@@ -77,6 +77,33 @@ def stop_ended(
     return (since, until) if until > since else None
 
 
+def people_stop(
+    handled: str | None,
+    new_anchor: datetime | None,
+    state: str,
+    stopped_at: datetime | None,
+    started: datetime | None,
+) -> tuple[datetime, datetime] | None:
+    """The hours that people kept the resource stopped, which a decision ends, as (since,
+    until): it is stopped, AWS says when it was stopped (`stopped_at`), and that was a person's
+    stop, not offhours' (after A with no `off`, or after someone started it during offhours'
+    stop); counted up to the new A, as offhours' stops are. None otherwise."""
+    anchor = read_anchor(handled or "")[0]
+    if new_anchor is None or anchor is None or new_anchor <= anchor:
+        return None
+    if state != "stopped" or stopped_at is None:
+        return None
+    floor = anchor
+    off = off_since(handled)
+    if off is not None:
+        if started is None or started <= off:
+            return None  # offhours' own stop, all along
+        floor = started
+    if not floor <= stopped_at < new_anchor:
+        return None
+    return stopped_at, new_anchor
+
+
 class Tally:
     """A run's savings by family of resource type (`resources.family`), for the summary line
     and the metrics."""

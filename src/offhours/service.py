@@ -54,7 +54,7 @@ from offhours.resources import (
     family,
     make_gateway,
 )
-from offhours.savings import Saving, Tally, stop_ended
+from offhours.savings import Saving, Tally, people_stop, stop_ended
 from offhours.state import fingerprint_tag_key, read_anchor
 
 COUNT_KEYS = ("evaluated", "started", "stopped", "skipped", "invalid", "failed")
@@ -460,6 +460,7 @@ def _with_savings(
     description (an Aurora cluster's members) reads it now, for these only: stops end at
     events, so a quiet run pays nothing for it."""
     ended: dict[int, tuple[datetime, datetime]] = {}
+    people: dict[int, tuple[datetime, datetime]] = {}
     for n, outcome in enumerate(execution.outcomes):
         d = outcome.decision
         if d.anchor is None or d.instance.handled is None:
@@ -473,13 +474,18 @@ def _with_savings(
         stop = stop_ended(i.handled, d.anchor, i.state, i.launch_time or i.auto_started, i.created)
         if stop is not None:
             ended[n] = stop
-    if not ended:
+        theirs = people_stop(i.handled, d.anchor, i.state, i.stopped_at, i.launch_time)
+        if theirs is not None:
+            people[n] = theirs
+    if not ended and not people:
         return execution.outcomes
     complete = getattr(gateway, "complete_rates", None)
-    if complete is not None and price is not None:
+    if complete is not None and price is not None and ended:
         with background(gateway):
             complete([execution.outcomes[n].decision.instance for n in ended])
     outcomes = list(execution.outcomes)
+    for n, span in people.items():
+        outcomes[n] = replace(outcomes[n], people=span)
     for n, (since, until) in ended.items():
         i = outcomes[n].decision.instance
         saving = Saving(since, until, price(i) if price is not None and i.rates else None)

@@ -12,6 +12,7 @@ after that is reported, not split. A connection that cannot be made raises `Endp
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -362,6 +363,7 @@ class Ec2Gateway:
             skip_reason=ec2_skip(tags.get(ASG_TAG), spot, item.get("RootDeviceType", "ebs")),
             hibernation_configured=bool(item.get("HibernationOptions", {}).get("Configured")),
             state_reason=(item.get("StateReason") or {}).get("Code"),
+            stopped_at=_stopped_at(item),
             start_undone=(
                 KMS_HINT if (item.get("StateReason") or {}).get("Code") == UNDONE_CODE else None
             ),
@@ -665,3 +667,21 @@ def _rates(region: str, instance_type: str, platform: Any, tenancy: Any) -> tupl
             tenancy if isinstance(tenancy, str) else None,
         ),
     )
+
+
+_USER_STOP = re.compile(r"User initiated \((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) GMT\)")
+
+
+def _stopped_at(item: Any) -> datetime | None:
+    """When a stopped instance was stopped by a call, as EC2's StateTransitionReason says
+    ("User initiated (2026-03-24 10:00:00 GMT)"); None otherwise, or where it cannot be read."""
+    if (item.get("State") or {}).get("Name") != "stopped":
+        return None
+    reason = item.get("StateTransitionReason")
+    found = _USER_STOP.search(reason) if isinstance(reason, str) and len(reason) < 200 else None
+    if found is None:
+        return None
+    try:
+        return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
