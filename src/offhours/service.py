@@ -245,6 +245,7 @@ def reconcile_target(
     background: list[Decision] = []
     fingerprints: dict[str, dict[str, str]] = {}
     gone: list[str] = []  # the service went away in the middle of the run: why
+    unpriced: list[Ended] = []  # lines that wait for their price (`_priced`)
 
     def take(decisions: list[Decision]) -> None:
         for d in decisions:
@@ -287,7 +288,14 @@ def reconcile_target(
                 f"{gateway.service} went away in the middle of the run: {execution.endpoint_error}"
             )
             report.code = "OH-TARGET-UNREACHABLE"
-        outcomes = execution.outcomes if dry else _with_savings(execution, gateway, report, price)
+        if dry:
+            say(execution.outcomes)
+        else:
+            now, later = _ended_stops(execution.outcomes)
+            say(now)
+            unpriced.extend(later)
+
+    def say(outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
             tally(report.tallies, outcome)
             tally(_by_type(report, outcome.decision.instance.resource_type), outcome)
@@ -390,6 +398,11 @@ def reconcile_target(
                 if report.error is None:
                     report.error = f"{gateway.service}: {type(exc).__name__}: {exc}"
                     report.code = "OH-TARGET-FAILED"
+        try:  # the lines of stops that ended, priced after every action of the run
+            say(_priced(unpriced, gateway, report, price))
+        except Exception:  # never lose the lines: their price is unknown, they are said
+            report.savings = Tally()
+            say(_priced(unpriced, gateway, report, None))
         if fingerprints and not gone and report.error is None:
             _write_fingerprints(gateway, fingerprints, settings.tag_key, may_call, report)
         elif fingerprints:
@@ -452,46 +465,61 @@ def _write_fingerprints(
         report.tallies["background_deferred"] += left
 
 
-def _with_savings(
-    execution: Execution, gateway: Gateway, report: TargetReport, price: Pricer | None
-) -> list[Outcome]:
-    """The outcomes, each with the hours of offhours' stop that it ended, priced, and counted
-    in the report (`offhours.savings`). A kind whose resources' prices need more than their
-    description (an Aurora cluster's members) reads it now, for these only: stops end at
-    events, so a quiet run pays nothing for it."""
-    ended: dict[int, tuple[datetime, datetime]] = {}
-    people: dict[int, tuple[datetime, datetime]] = {}
-    for n, outcome in enumerate(execution.outcomes):
+# An outcome whose line waits for its price, with the stop it ended (`_priced`).
+Ended = tuple[Outcome, tuple[datetime, datetime]]
+
+
+def _ended_stops(outcomes: list[Outcome]) -> tuple[list[Outcome], list[Ended]]:
+    """The outcomes to say now (each with the hours a person kept it stopped, where it ended
+    such a stop), and those that ended one of offhours' stops, whose price is asked after the
+    run's actions (background work: it never delays an event)."""
+    now: list[Outcome] = []
+    later: list[Ended] = []
+    for outcome in outcomes:
         d = outcome.decision
-        if d.anchor is None or d.instance.handled is None:
-            continue
-        written = outcome.state_tag_after
-        if written == outcome.state_before or read_anchor(written.split(" ", 1)[0])[0] != d.anchor:
-            continue  # A was not written
         i = d.instance
-        if i.fingerprint_ok is not True or i.fingerprint_legacy:
-            continue  # only a state tag that is the resource's own (today's) counts hours
-        stop = stop_ended(i.handled, d.anchor, i.state, i.launch_time or i.auto_started, i.created)
-        if stop is not None:
-            ended[n] = stop
+        written = outcome.state_tag_after
+        if (
+            d.anchor is None
+            or i.handled is None
+            or written == outcome.state_before
+            or read_anchor(written.split(" ", 1)[0])[0] != d.anchor  # A was not written
+            or i.fingerprint_ok is not True  # only a state tag that is the resource's own
+            or i.fingerprint_legacy
+        ):
+            now.append(outcome)
+            continue
         theirs = people_stop(i.handled, d.anchor, i.state, i.stopped_at, i.launch_time)
         if theirs is not None:
-            people[n] = theirs
-    if not ended and not people:
-        return execution.outcomes
+            outcome = replace(outcome, people=theirs)
+        stop = stop_ended(i.handled, d.anchor, i.state, i.launch_time or i.auto_started, i.created)
+        if stop is None:
+            now.append(outcome)
+        else:
+            later.append((outcome, stop))
+    return now, later
+
+
+def _priced(
+    later: list[Ended], gateway: Gateway, report: TargetReport, price: Pricer | None
+) -> list[Outcome]:
+    """The outcomes that ended offhours' stops, with their hours priced and counted in the
+    report (`offhours.savings`). A kind whose resources' prices need more than their
+    description (a cluster's members) reads it now, for these only: stops end at events, so a
+    quiet run pays nothing for it."""
+    if not later:
+        return []
     complete = getattr(gateway, "complete_rates", None)
-    if complete is not None and price is not None and ended:
-        with background(gateway):
-            complete([execution.outcomes[n].decision.instance for n in ended])
-    outcomes = list(execution.outcomes)
-    for n, span in people.items():
-        outcomes[n] = replace(outcomes[n], people=span)
-    for n, (since, until) in ended.items():
-        i = outcomes[n].decision.instance
-        saving = Saving(since, until, price(i) if price is not None and i.rates else None)
-        report.savings.add(family(i.resource_type), saving)
-        outcomes[n] = replace(outcomes[n], saving=saving)
-    return outcomes
+    with background(gateway):
+        if complete is not None and price is not None:
+            complete([outcome.decision.instance for outcome, _ in later])
+        out: list[Outcome] = []
+        for outcome, (since, until) in later:
+            i = outcome.decision.instance
+            saving = Saving(since, until, price(i) if price is not None and i.rates else None)
+            report.savings.add(family(i.resource_type), saving)
+            out.append(replace(outcome, saving=saving))
+    return out
 
 
 def _quiet(report: TargetReport, resource_type: str, skipped: bool, count: int = 1) -> None:
