@@ -183,18 +183,9 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if argv[1:] == ["--check"]:
-        if PAGE.exists() and PAGE.read_text(encoding="utf-8") == text:
-            return 0
-        print(f"{PAGE} is out of date: run .venv/bin/python docs/gen_cli.py", file=sys.stderr)
-        return 1
-    if argv[1:]:
-        print(__doc__, file=sys.stderr)
-        return 2
-    if not PAGE.exists() or PAGE.read_text(encoding="utf-8") != text:
-        PAGE.write_text(text, encoding="utf-8")  # unchanged, untouched: `mkdocs serve` rests
-    return 0
+    from generated import write_or_check  # docs/generated.py, beside this script
+
+    return write_or_check(PAGE, render(), argv, __doc__ or "")
 
 
 if __name__ == "__main__":

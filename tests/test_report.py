@@ -368,14 +368,20 @@ def _nights(now: datetime, count: int) -> list[tuple[datetime, str]]:
     return out
 
 
-def test_the_report_reads_the_stacks_log_group_through_logs_insights(logs, capsys):
-    now = datetime.now(UTC)
-    stack = _stack(logs, _nights(now, 3))
-    started = []
+def _queries(logs: Any) -> list[dict[str, Any]]:
+    """The parameters of every StartQuery the report makes, as they go out."""
+    started: list[dict[str, Any]] = []
     logs.meta.events.register(
         "provide-client-params.cloudwatch-logs.StartQuery",
         lambda params, **_: started.append(params),
     )
+    return started
+
+
+def test_the_report_reads_the_stacks_log_group_through_logs_insights(logs, capsys):
+    now = datetime.now(UTC)
+    stack = _stack(logs, _nights(now, 3))
+    started = _queries(logs)
     assert main(["report", "--stack", stack, "--since", "7d", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["source"] == f"log group /offhours/{stack}"
@@ -391,11 +397,7 @@ def test_an_answer_as_long_as_insights_allows_is_asked_again_in_halves(logs, cap
     monkeypatch.setattr(report, "MAX_ROWS", 3)
     now = datetime.now(UTC)
     stack = _stack(logs, _nights(now, 4))  # 8 lines in the range: more than 3
-    started = []
-    logs.meta.events.register(
-        "provide-client-params.cloudwatch-logs.StartQuery",
-        lambda params, **_: started.append(params),
-    )
+    started = _queries(logs)
     assert main(["report", "--stack", stack, "--since", "5d", "--json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["rows"][0]["stops"] == 4 and obj["lines"]["duplicates"] == 0

@@ -122,7 +122,7 @@ def test_a_weeks_saved_dollars_are_the_hours_offhours_kept_them_stopped_times_th
     # The prices of a kind's ended stops are asked after its actions (background work).
     hooks.on("before-call.ec2.StartInstances", lambda **_: asked.append("StartInstances"))
     rds = boto3.client("rds", region_name="us-east-1", endpoint_url=moto_endpoint.url)
-    box = fleet.one(OFFICE, ImageId=LINUX, InstanceType="t3.medium")
+    box = _box(fleet)
     pair = rds.create_db_instance(
         DBInstanceIdentifier="orders",
         Engine="postgres",
@@ -227,6 +227,11 @@ def test_a_weeks_saved_dollars_are_the_hours_offhours_kept_them_stopped_times_th
     assert weekend["stopped_hours"] == 62.0 and weekend["hourly_usd"] == pytest.approx(0.146)
 
 
+def _box(fleet, **launch: object) -> str:
+    """A t3.medium of office hours on Linux (priced at $0.0416 an hour)."""
+    return str(fleet.one(OFFICE, ImageId=LINUX, InstanceType="t3.medium", **launch))
+
+
 def _at(text: str) -> dict[str, object]:
     from tests.harness import scheduled_event
 
@@ -236,17 +241,13 @@ def _at(text: str) -> dict[str, object]:
 def test_a_copied_or_forged_off_word_claims_no_hours(fleet, invoke):
     """A state tag not the resource's own (no fingerprint: an earlier version's, or forged; or
     copied with its "fp" but without the fingerprint tag) never counts a stop."""
-    legacy = fleet.one(
-        OFFICE,
-        ImageId=LINUX,
-        InstanceType="t3.medium",
+    legacy = _box(
+        fleet,
         state="stopped",
         handled="2025-01-03T18:00:00Z off",
     )
-    copied = fleet.one(
-        OFFICE,
-        ImageId=LINUX,
-        InstanceType="t3.medium",
+    copied = _box(
+        fleet,
         state="stopped",
         handled="2026-03-20T18:00:00Z fp off",
     )
@@ -257,10 +258,8 @@ def test_a_copied_or_forged_off_word_claims_no_hours(fleet, invoke):
 
 
 def test_a_stop_made_late_counts_from_when_it_was_made(fleet, invoke):
-    box = fleet.one(
-        OFFICE,
-        ImageId=LINUX,
-        InstanceType="t3.medium",
+    box = _box(
+        fleet,
         handled="2026-03-27T08:00:00Z",
         fingerprinted=True,
     )
@@ -274,10 +273,8 @@ def test_a_stop_made_late_counts_from_when_it_was_made(fleet, invoke):
 
 
 def test_hours_a_person_kept_an_instance_stopped_are_said_apart_from_offhours(fleet, invoke, hooks):
-    box = fleet.one(
-        OFFICE,
-        ImageId=LINUX,
-        InstanceType="t3.medium",
+    box = _box(
+        fleet,
         handled="2026-03-24T08:00:00Z",
         fingerprinted=True,
     )

@@ -558,12 +558,11 @@ class _Resources:
         return self._kinds[name]
 
     def tags(self, ids: list[str]) -> dict[str, dict[str, str]]:
-        by_kind: dict[int, tuple[ByHand, list[str]]] = {}
+        by_kind: dict[ByHand, list[str]] = {}  # each kind's resources, read in one go
         for resource in ids:
-            kind = self._of(resource)
-            by_kind.setdefault(id(kind), (kind, []))[1].append(resource)
+            by_kind.setdefault(self._of(resource), []).append(resource)
         found: dict[str, dict[str, str]] = {}
-        for kind, resources in by_kind.values():
+        for kind, resources in by_kind.items():
             found.update(kind.tags(resources))
         return found
 

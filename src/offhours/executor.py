@@ -29,6 +29,7 @@ from offhours.state import (
     ENTRIES_PER_TAG,
     FINGERPRINT_MARK,
     OFF_MARK,
+    OFF_PREFIX,
     fingerprint_shown,
     fingerprint_tag_key,
     found_off,
@@ -92,12 +93,11 @@ def state_text(handled: str | None, fingerprint: str | None, instance: Instance)
     missing)."""
     words = (handled or "").split()
     if fingerprint is not None:
-        off = OFF_MARK in words[1:]
-        words = words[:1] + [w for w in words[1:] if w not in (FINGERPRINT_MARK, OFF_MARK)]
+        off = [w for w in words[1:] if w == OFF_MARK or w.startswith(OFF_PREFIX)]
+        words = words[:1] + [w for w in words[1:] if w != FINGERPRINT_MARK and w not in off]
         identity = instance.identity or instance.id
         words.append(f"fp={fingerprint_shown(fingerprint, identity, instance.schedule)}")
-        if off:  # last, as the state tag has it
-            words.append(OFF_MARK)
+        words += off  # last, as the state tag has it (`off` or `off=<instant>`)
     return " ".join(words)
 
 
@@ -353,7 +353,7 @@ class _Run:
             return False
         handled = d.instance.handled
         if handled and read_anchor(handled)[0] == d.anchor:
-            return _found_off(d)
+            return found_off(handled)
         if d.step in (Step.STOP, Step.HIBERNATE) and self.plan.at - d.anchor > LATE_STOP:
             return self.plan.at
         return True
@@ -382,11 +382,6 @@ class _Run:
 
 # A stop made this long after its event counts its hours from when it was made.
 LATE_STOP = timedelta(minutes=15)
-
-
-def _found_off(d: Decision) -> bool | datetime:
-    """The `off` word of the state tag as the run found it: its instant where it has one."""
-    return found_off(d.instance.handled)
 
 
 def _act(run: _Run) -> None:
@@ -439,7 +434,7 @@ def _marks(run: _Run) -> dict[str, dict[str, str]]:
             # "fp" stays as it was found (a state tag that says "fp" without its fingerprint
             # tag must go on saying so), and is added once the fingerprint tag is there.
             marked = d.instance.fingerprint is not None or says_fingerprinted(d.instance.handled)
-            state = handled_value(current, d.notice, marked, d.held, _found_off(d))
+            state = handled_value(current, d.notice, marked, d.held, found_off(d.instance.handled))
             marks[d.instance.id] = {run.state_key: state}
     return marks
 

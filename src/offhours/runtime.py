@@ -155,22 +155,26 @@ def emit_by_resource(by_resource: dict[str, dict[str, int]]) -> None:
     """`started`, `stopped` and `failed` of each family of resource type, with a `resource`
     dimension (`ec2`, `rds`, `docdb`, `neptune`, `asg`, `eks`), when not zero (all of them
     with DetailedMetrics), next to the totals."""
-    from aws_lambda_powertools.metrics import single_metric
-
     detailed = detailed_metrics()
     for kind, counts in by_resource.items():
         for key in ("started", "stopped", "failed"):
             value = counts.get(key, 0)
-            if not (value or detailed):
-                continue
-            with single_metric(
-                name=key,
-                unit=MetricUnit.Count,
-                value=value,
-                namespace=metrics.namespace,
-                default_dimensions={"service": SERVICE},
-            ) as metric:
-                metric.add_dimension(name="resource", value=kind)
+            if value or detailed:
+                _put_by_resource(key, MetricUnit.Count, value, kind)
+
+
+def _put_by_resource(name: str, unit: MetricUnit, value: float, family: str) -> None:
+    """One metric with the `resource` dimension (a blob of its own, beside the run's totals)."""
+    from aws_lambda_powertools.metrics import single_metric
+
+    with single_metric(
+        name=name,
+        unit=unit,
+        value=value,
+        namespace=metrics.namespace,
+        default_dimensions={"service": SERVICE},
+    ) as metric:
+        metric.add_dimension(name="resource", value=family)
 
 
 def emit_savings(savings: Tally) -> None:
@@ -178,8 +182,6 @@ def emit_savings(savings: Tally) -> None:
     by family of resource type (dimension `resource`), put only when not zero, so that
     CloudWatch sums them by day and month. A quiet run puts none: stops are counted when they
     end, at events."""
-    from aws_lambda_powertools.metrics import single_metric
-
     totals = {"stopped_hours": 0.0, "saved_usd": 0.0}
     for family, figures in savings.summary().items():
         for name in SAVINGS_METRICS:
@@ -187,14 +189,7 @@ def emit_savings(savings: Tally) -> None:
             if not value:
                 continue
             totals[name] += value
-            with single_metric(
-                name=name,
-                unit=MetricUnit.NoUnit,
-                value=value,
-                namespace=metrics.namespace,
-                default_dimensions={"service": SERVICE},
-            ) as metric:
-                metric.add_dimension(name="resource", value=family)
+            _put_by_resource(name, MetricUnit.NoUnit, value, family)
     for name, value in totals.items():
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=round(value, 4))

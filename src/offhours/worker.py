@@ -23,9 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from offhours import fanout, handler, runtime, service
 from offhours.config import Config
 from offhours.runtime import logger, metrics
-from offhours.savings import Tally
 from offhours.schedule import iso
-from offhours.service import COUNT_KEYS
 
 # A failed target is tried again this soon, not after the queue's visibility timeout, so that
 # three tries (then the dead-letter queue and its alarm) take minutes and hold back little.
@@ -128,26 +126,23 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             event=event, record_handler=handle, processor=processor, context=context
         )
     finally:  # the summary and the metrics, even when every record failed
-        total = runtime.zero_counts()
-        deferred = 0
         for report in reports:
-            counts = runtime.summarise(
+            runtime.summarise(
                 report, {"message_count": len(event.get("Records", []))}, emit_metrics=False
             )
-            deferred += report.details().get("deferred_targets", 0)
-            for key in COUNT_KEYS:
-                total[key] += counts[key]
+        # The batch's targets as one report: its counts, by resource type and what was saved.
+        batch = (
+            service.RunReport(
+                reports[0].at, reports[0].dry_run, [t for r in reports for t in r.targets]
+            )
+            if reports
+            else None
+        )
+        total = batch.counts() if batch is not None else runtime.zero_counts()
         total["failed"] += dropped
-        runtime.emit(total, deferred, reconciled=bool(reports))
-        # By resource type and what was saved, over the batch's targets (the dashboard's).
-        by_resource: dict[str, dict[str, int]] = {}
-        savings = Tally()
-        for report in reports:
-            for family, tallies in report.by_resource().items():
-                into = by_resource.setdefault(family, dict.fromkeys(COUNT_KEYS, 0))
-                for key in COUNT_KEYS:
-                    into[key] += tallies.get(key, 0)
-            savings.merge(report.savings())
-        runtime.emit_by_resource(by_resource)
-        runtime.emit_savings(savings)
+        deferred = batch.details()["deferred_targets"] if batch is not None else 0
+        runtime.emit(total, deferred, reconciled=batch is not None)
+        if batch is not None:
+            runtime.emit_by_resource(batch.by_resource())
+            runtime.emit_savings(batch.savings())
     return dict(response)

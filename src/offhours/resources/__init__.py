@@ -180,6 +180,21 @@ def region_of(resource: str) -> str:
     return parts[3] if resource.startswith("arn:") and len(parts) > 3 else ""
 
 
+class ByArn:
+    """The base of a kind's `ByHand` whose resources are named by ARN: each is reached in the
+    region its ARN names (else the command line's), with the kind's boto3 `service`."""
+
+    service = ""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def _client(self, arn: str) -> Any:
+        import boto3
+
+        return boto3.client(self.service, region_name=region_of(arn) or self.region)  # type: ignore[call-overload]
+
+
 def kind_of_id(resource: str) -> str | None:
     """The kind whose ids look like `resource` (`Kind.ids`), or None."""
     import re

@@ -31,11 +31,11 @@ from offhours.pace import Pacer, buckets_for
 from offhours.resources import (
     CONNECTION_ERRORS,
     BatchResult,
+    ByArn,
     EndpointUnavailable,
     OutOfTime,
     TagSet,
     chunks,
-    region_of,
 )
 from offhours.resources.paced import PerResource, Refused
 from offhours.schedule import iso
@@ -423,17 +423,11 @@ def gateway(
     )
 
 
-class _ByHand:
+class _ByHand(ByArn):
     """Auto Scaling groups, by ARN (a group's name alone could be any resource's id), from a
     workstation (`offhours.resources.ByHand`)."""
 
-    def __init__(self, region: str) -> None:
-        self.region = region
-
-    def _client(self, arn: str) -> Any:
-        import boto3
-
-        return boto3.client("autoscaling", region_name=region_of(arn) or self.region)
+    service = "autoscaling"
 
     @staticmethod
     def _name(arn: str) -> str:

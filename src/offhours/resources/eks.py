@@ -50,12 +50,12 @@ from offhours.pace import THROTTLING_CODES, Pacer, buckets_for
 from offhours.resources import (
     CONNECTION_ERRORS,
     BatchResult,
+    ByArn,
     EndpointUnavailable,
     OutOfTime,
     TagSet,
     chunks,
     error_of,
-    region_of,
 )
 from offhours.resources.asg import AsgGateway, Size, read_size, size_record, size_tag_key
 from offhours.resources.paced import MAX_THROTTLES, PerResource, Refused
@@ -428,16 +428,10 @@ def gateway(
     )
 
 
-class _ByHand:
+class _ByHand(ByArn):
     """EKS managed node groups, by ARN, from a workstation (`offhours.resources.ByHand`)."""
 
-    def __init__(self, region: str) -> None:
-        self.region = region
-
-    def _client(self, arn: str) -> Any:
-        import boto3
-
-        return boto3.client("eks", region_name=region_of(arn) or self.region)
+    service = "eks"
 
     def tags(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
         found: dict[str, dict[str, str]] = {}

@@ -63,6 +63,7 @@ from offhours.pricing import Rate, rds_rate
 from offhours.resources import (
     CONNECTION_ERRORS,
     BatchResult,
+    ByArn,
     EndpointUnavailable,
     MayCall,
     OutOfTime,
@@ -70,7 +71,6 @@ from offhours.resources import (
     TagSet,
     chunks,
     error_of,
-    region_of,
     request_id_of,
 )
 from offhours.schedule import DesiredState, iso
@@ -810,17 +810,11 @@ def gateway(
     )
 
 
-class _ByHand:
+class _ByHand(ByArn):
     """RDS databases and clusters (DocumentDB's and Neptune's too), by ARN, from a workstation
     (`offhours.resources.ByHand`): each in the region its ARN names."""
 
-    def __init__(self, region: str) -> None:
-        self.region = region
-
-    def _client(self, arn: str) -> Any:
-        import boto3
-
-        return boto3.client("rds", region_name=region_of(arn) or self.region)
+    service = "rds"
 
     def tags(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
         found: dict[str, dict[str, str]] = {}
